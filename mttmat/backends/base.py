@@ -1,0 +1,227 @@
+"""The backend registry: one name (``chgnet`` | ``gpaw`` | ``vasp`` | ...) → Makers.
+
+A backend turns a name into atomate2-style Makers for ``static``, ``relax`` and ``md`` on a
+pymatgen ``Structure``. Backends that wrap an ASE calculator only implement
+:meth:`AseCalculatorBackend.calculator`; the Makers (:class:`CalculatorRelaxMaker`,
+:class:`CalculatorMDMaker`) are shared and find the calculator by the backend's name, so a
+fourth ASE code is one small class and no Maker is copied.
+
+Examples
+--------
+>>> from mttmat.backends import get_backend
+>>> get_backend("chgnet").fidelity
+'ml'
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from atomate2.ase.jobs import _ASE_DATA_OBJECTS, AseRelaxMaker
+from atomate2.ase.md import AseMDMaker
+from jobflow import Maker, job
+
+from mttmat.schemas.calc import CalcTaskDoc
+
+from mttmat.settings import get_settings
+
+if TYPE_CHECKING:
+    from ase.calculators.calculator import Calculator
+    from pymatgen.core import Structure
+
+__all__ = [
+    "AseCalculatorBackend",
+    "Backend",
+    "BackendError",
+    "CalculatorMDMaker",
+    "CalculatorRelaxMaker",
+    "available_backends",
+    "get_backend",
+    "register_backend",
+]
+
+Fidelity = Literal["ml", "dft"]
+
+
+class BackendError(ValueError):
+    """Unknown backend, or a backend that cannot run the request (missing code, cell too big)."""
+
+
+_REGISTRY: dict[str, type[Backend]] = {}
+
+
+def register_backend(cls: type[Backend]) -> type[Backend]:
+    """Class decorator: make ``cls`` available under ``cls.name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available_backends() -> list[str]:
+    """Names of the registered backends."""
+    return sorted(_REGISTRY)
+
+
+def get_backend(name: str | None = None, **options: Any) -> Backend:
+    """The backend called ``name`` (default: ``settings.default_backend``).
+
+    Raises
+    ------
+    BackendError
+        If no backend has that name.
+    """
+    name = name or get_settings().default_backend
+    try:
+        cls = _REGISTRY[name]
+    except KeyError:
+        raise BackendError(
+            f"unknown backend {name!r}; choose one of {available_backends()}"
+        ) from None
+    return cls(**options)
+
+
+class Backend(ABC):
+    """A way to compute energies and forces, as Makers for static, relax and MD."""
+
+    name: ClassVar[str]
+    fidelity: ClassVar[Fidelity]
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    @abstractmethod
+    def static_maker(self, **kwargs: Any) -> Maker:
+        """Single-point energy/forces."""
+
+    @abstractmethod
+    def relax_maker(self, relax_cell: bool = False, **kwargs: Any) -> Maker:
+        """Relaxation to ``settings.force_tolerance_ev_a``."""
+
+    @abstractmethod
+    def md_maker(
+        self,
+        temperature_k: float | tuple[float, float],
+        n_steps: int,
+        timestep_fs: float = 2.0,
+        ensemble: str = "nvt",
+        **kwargs: Any,
+    ) -> Maker:
+        """Molecular dynamics (constant or linearly ramped temperature)."""
+
+    def check_structure(self, structure: Structure) -> None:  # noqa: B027 (optional hook)
+        """Raise :class:`BackendError` if this backend cannot treat ``structure``."""
+
+
+class AseCalculatorBackend(Backend):
+    """A backend defined by an ASE calculator; Makers are shared, not copied."""
+
+    @abstractmethod
+    def calculator(self, structure: Structure | None = None, **kwargs: Any) -> Calculator:
+        """A fresh ASE calculator. ``kwargs`` come from the Maker's ``calculator_kwargs``."""
+
+    def electronic_summary(self, calc: Calculator, workdir: Path) -> dict[str, Any] | None:
+        """Electronic results worth keeping after a calculation (Fermi level, moments...)."""
+        return None
+
+    def prepare_atoms(self, atoms: Any) -> None:
+        """Adjust atoms in place before a calculation (e.g. initial magnetic moments)."""
+
+    def static_maker(self, **kwargs: Any) -> Maker:
+        kwargs.setdefault("name", f"{self.name} static")
+        return CalculatorRelaxMaker(backend=self.name, steps=1, relax_cell=False, **kwargs)
+
+    def relax_maker(self, relax_cell: bool = False, **kwargs: Any) -> Maker:
+        kwargs.setdefault("name", f"{self.name} relax")
+        kwargs.setdefault("relax_kwargs", {"fmax": get_settings().force_tolerance_ev_a})
+        return CalculatorRelaxMaker(backend=self.name, relax_cell=relax_cell, **kwargs)
+
+    def md_maker(
+        self,
+        temperature_k: float | tuple[float, float],
+        n_steps: int,
+        timestep_fs: float = 2.0,
+        ensemble: str = "nvt",
+        **kwargs: Any,
+    ) -> Maker:
+        kwargs.setdefault("name", f"{self.name} md")
+        temps = (
+            list(temperature_k) if isinstance(temperature_k, tuple | list) else temperature_k
+        )
+        return CalculatorMDMaker(
+            backend=self.name,
+            temperature=temps,
+            n_steps=n_steps,
+            time_step=timestep_fs,
+            ensemble=ensemble,
+            **kwargs,
+        )
+
+
+def _ase_backend(name: str, structure: Structure | None = None) -> AseCalculatorBackend:
+    backend = get_backend(name)
+    if not isinstance(backend, AseCalculatorBackend):
+        raise BackendError(f"backend {name!r} is not an ASE-calculator backend")
+    if structure is not None:
+        backend.check_structure(structure)
+    return backend
+
+
+@dataclass
+class CalculatorRelaxMaker(AseRelaxMaker):
+    """Relax (``steps > 1``) or single-point (``steps = 1``) with a registered ASE backend.
+
+    Parameters
+    ----------
+    backend
+        Registered backend name whose :meth:`~AseCalculatorBackend.calculator` is used.
+    calculator_kwargs
+        Passed to that calculator factory (e.g. ``{"ecut_ev": 350}`` for GPAW).
+    """
+
+    name: str = "calculator relax"
+    backend: str = "gpaw"
+    relax_cell: bool = False
+
+    def _get_calculator(self) -> Calculator:
+        return _ase_backend(self.backend).calculator(**self.calculator_kwargs)
+
+    def run_ase(self, mol_or_struct: Any, prev_dir: str | Path | None = None) -> Any:
+        backend = _ase_backend(self.backend, mol_or_struct)
+        atoms = mol_or_struct.to_ase_atoms() if hasattr(mol_or_struct, "to_ase_atoms") else None
+        if atoms is not None:
+            backend.prepare_atoms(atoms)
+            mol_or_struct = atoms
+        result = super().run_ase(mol_or_struct, prev_dir=prev_dir)
+        self._electronic = backend.electronic_summary(self.calculator, Path.cwd())
+        return result
+
+
+    @job(data=_ASE_DATA_OBJECTS, output_schema=CalcTaskDoc)
+    def make(self, mol_or_struct: Structure, prev_dir: str | Path | None = None) -> CalcTaskDoc:
+        """Run the calculation; the atomate2 task document plus the electronic summary."""
+        doc = AseRelaxMaker.make.original(self, mol_or_struct, prev_dir=prev_dir)
+        backend = _ase_backend(self.backend)
+        return CalcTaskDoc.from_ase_doc(
+            doc,
+            backend=self.backend,
+            fidelity=backend.fidelity,
+            electronic=getattr(self, "_electronic", None),
+        )
+
+
+@dataclass
+class CalculatorMDMaker(AseMDMaker):
+    """MD with a registered ASE backend (atomate2's :class:`AseMDMaker` drives it)."""
+
+    name: str = "calculator md"
+    backend: str = "gpaw"
+    calculator_kwargs: dict = field(default_factory=dict)
+
+    def _get_calculator(self) -> Calculator:
+        return _ase_backend(self.backend).calculator(**self.calculator_kwargs)
+
+    def run_ase(self, mol_or_struct: Any, prev_dir: str | Path | None = None) -> Any:
+        _ase_backend(self.backend, mol_or_struct)
+        return super().run_ase(mol_or_struct, prev_dir=prev_dir)

@@ -1,0 +1,152 @@
+"""GPAW backend: PAW plane waves, PBE, Dudarev DFT+U from settings, for small local cells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from ase.calculators.calculator import kptdensity2monkhorstpack
+
+from mttmat.backends.base import AseCalculatorBackend, BackendError, register_backend
+from mttmat.settings import get_settings
+
+if TYPE_CHECKING:
+    from ase.calculators.calculator import Calculator
+    from pymatgen.core import Structure
+
+__all__ = ["GpawBackend", "gpaw_setups"]
+
+# Initial moments (μ_B) for spin-polarised runs, as in Materials Project sets (0.6 default
+# for d metals); O and Li start at 0.
+_INITIAL_MAGMOM = {"W": 0.6, "Nb": 0.6}
+
+GPAW_TXT = "gpaw.txt"
+GPAW_GPW = "gpaw.gpw"
+
+
+def gpaw_setups(hubbard_u_ev: dict[str, float], hubbard_l: dict[str, int]) -> dict[str, str]:
+    """GPAW ``setups`` for Dudarev +U, e.g. ``{"W": ":d,6.2"}`` (U in eV on the d shell)."""
+    letters = {0: "s", 1: "p", 2: "d", 3: "f"}
+    return {
+        el: f":{letters[hubbard_l.get(el, 2)]},{u:g}"
+        for el, u in hubbard_u_ev.items()
+        if u > 0
+    }
+
+
+@register_backend
+class GpawBackend(AseCalculatorBackend):
+    """GPAW (PW mode, PBE, Fermi-Dirac smearing, DFT+U from settings).
+
+    Calculator keyword arguments (``calculator_kwargs`` of the Makers): ``ecut_ev``,
+    ``kpts`` (mesh or None for the settings' density), ``spin_polarized``,
+    ``hubbard_u_ev`` (overrides the settings), ``smearing_ev``, ``charge``, ``txt``,
+    ``convergence``, ``maxiter``.
+    """
+
+    name = "gpaw"
+    fidelity = "dft"
+
+    def calculator(self, structure: Structure | None = None, **kwargs: Any) -> Calculator:
+        try:
+            from gpaw import GPAW, PW, FermiDirac
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise BackendError(
+                "the gpaw backend needs GPAW: run the README's bootstrap (make test / make run), "
+                "or `CC=g++ pip install gpaw`; without root use conda-forge's gpaw"
+            ) from err
+        s = get_settings()
+        u = {**s.hubbard_u_ev, **kwargs.pop("hubbard_u_ev", {})}
+        kpts = kwargs.pop("kpts", None)
+        params: dict[str, Any] = {
+            "mode": PW(ecut := kwargs.pop("ecut_ev", s.gpaw_ecut_ev)),
+            "xc": "PBE",
+            "setups": gpaw_setups(u, s.hubbard_l),
+            "occupations": FermiDirac(kwargs.pop("smearing_ev", s.smearing_width_ev)),
+            "spinpol": kwargs.pop("spin_polarized", s.spin_polarized),
+            "txt": kwargs.pop("txt", GPAW_TXT),
+            "charge": kwargs.pop("charge", 0.0),
+            "convergence": kwargs.pop("convergence", {"energy": 1e-5, "density": 1e-5}),
+            "maxiter": kwargs.pop("maxiter", 300),
+            "kpts": {"size": tuple(kpts), "gamma": True}
+            if kpts is not None
+            else {"density": s.kpoint_density, "gamma": True},
+        }
+        if kwargs:
+            raise BackendError(f"unknown GPAW calculator option(s): {sorted(kwargs)}")
+        calc = GPAW(**params)
+        calc.mttmat_meta = {  # what the summary reports; GPAW keeps its own copy too
+            "hubbard_u_ev": {k: v for k, v in u.items() if v > 0},
+            "ecut_ev": float(ecut),
+            "kpts": list(kpts) if kpts is not None else None,
+            "spin_polarized": bool(params["spinpol"]),
+        }
+        return calc
+
+    def check_structure(self, structure: Structure) -> None:
+        limit = get_settings().gpaw_max_atoms
+        if len(structure) > limit:
+            raise BackendError(
+                f"{len(structure)} atoms is above the GPAW local limit of {limit} "
+                "(settings.gpaw_max_atoms): use the vasp backend on HPC for full-size cells, "
+                "a smaller cell, or raise MTTMAT_GPAW_MAX_ATOMS if you have the time"
+            )
+
+    def prepare_atoms(self, atoms: Any) -> None:
+        if not get_settings().spin_polarized:
+            return
+        if not np.any(atoms.get_initial_magnetic_moments()):
+            atoms.set_initial_magnetic_moments(
+                [_INITIAL_MAGMOM.get(sym, 0.0) for sym in atoms.get_chemical_symbols()]
+            )
+
+    def electronic_summary(self, calc: Calculator, workdir: Path) -> dict[str, Any]:
+        gpw = workdir / GPAW_GPW
+        calc.write(str(gpw))
+        meta = dict(getattr(calc, "mttmat_meta", {}))
+        nspins = calc.get_number_of_spins()
+        eigs, occs = [], []
+        for k in range(len(calc.get_ibz_k_points())):
+            for s_ in range(nspins):
+                eigs.append(calc.get_eigenvalues(kpt=k, spin=s_))
+                occs.append(calc.get_occupation_numbers(kpt=k, spin=s_))
+        eigs_a = np.concatenate(eigs)
+        # occupation numbers are k-weighted; normalise to [0, 1] per state
+        occs_a = np.concatenate(
+            [o / (o.max() if o.max() > 0 else 1.0) for o in occs]
+        )
+        occupied = eigs_a[occs_a > 0.5]
+        empty = eigs_a[occs_a <= 0.5]
+        vbm = float(occupied.max()) if occupied.size else None
+        cbm = float(empty.min()) if empty.size else None
+        magmom = magmoms = None
+        if nspins == 2:
+            magmom = float(calc.get_magnetic_moment())
+            magmoms = [float(m) for m in calc.get_magnetic_moments()]
+        return {
+            "code": "gpaw",
+            "fermi_level_ev": float(calc.get_fermi_level()),
+            "n_electrons": float(calc.get_number_of_electrons()),
+            "total_magnetic_moment_mub": magmom,
+            "magnetic_moments_mub": magmoms,
+            "vbm_ev": vbm,
+            "cbm_ev": cbm,
+            "band_gap_ev": max(0.0, cbm - vbm) if vbm is not None and cbm is not None else None,
+            "hubbard_u_ev": {
+                el: u
+                for el, u in meta.get("hubbard_u_ev", {}).items()
+                if el in set(calc.atoms.get_chemical_symbols())
+            },
+            "ecut_ev": meta.get("ecut_ev"),
+            "kpts": meta.get("kpts")
+            or [
+                int(n)
+                for n in kptdensity2monkhorstpack(
+                    calc.atoms, get_settings().kpoint_density, even=False
+                )
+            ],
+            "spin_polarized": meta.get("spin_polarized", nspins == 2),
+            "restart_file": str(gpw),
+            "log_file": str(workdir / GPAW_TXT),
+        }

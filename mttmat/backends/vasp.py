@@ -1,0 +1,225 @@
+"""VASP backend: atomate2 VASP Makers with Dudarev DFT+U on W/Nb d and custodian handlers.
+
+VASP is licensed and runs on HPC only; here the Makers are built and their inputs written
+(INCAR, KPOINTS, POSCAR, POTCAR.spec when no POTCAR directory is configured).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jobflow import Maker
+from pymatgen.core import Structure
+
+from mttmat.backends.base import Backend, BackendError, register_backend
+from mttmat.settings import get_settings
+
+__all__ = [
+    "DEFAULT_CUSTODIAN_HANDLERS",
+    "DEFAULT_CUSTODIAN_VALIDATORS",
+    "VaspBackend",
+    "custodian_handlers",
+    "dft_u_incar",
+    "write_vasp_inputs",
+]
+
+# custodian error handlers by class name (custodian.vasp.handlers); atomate2's default set.
+DEFAULT_CUSTODIAN_HANDLERS: tuple[str, ...] = (
+    "VaspErrorHandler",
+    "MeshSymmetryErrorHandler",
+    "UnconvergedErrorHandler",
+    "NonConvergingErrorHandler",
+    "PotimErrorHandler",
+    "PositiveEnergyErrorHandler",
+    "FrozenJobErrorHandler",
+    "StdErrHandler",
+    "LargeSigmaHandler",
+    "IncorrectSmearingHandler",
+)
+DEFAULT_CUSTODIAN_VALIDATORS: tuple[str, ...] = ("VasprunXMLValidator", "VaspFilesValidator")
+
+
+def custodian_handlers(names: Sequence[str]) -> list[Any]:
+    """Instantiate custodian VASP error handlers by class name."""
+    from custodian.vasp import handlers
+
+    out = []
+    for n in names:
+        cls = getattr(handlers, n, None)
+        if cls is None:
+            raise BackendError(
+                f"unknown custodian handler {n!r}; see custodian.vasp.handlers "
+                f"(e.g. {', '.join(DEFAULT_CUSTODIAN_HANDLERS[:3])})"
+            )
+        out.append(cls())
+    return out
+
+
+def custodian_validators(names: Sequence[str]) -> list[Any]:
+    """Instantiate custodian VASP validators by class name."""
+    from custodian.vasp import validators
+
+    out = []
+    for n in names:
+        cls = getattr(validators, n, None)
+        if cls is None:
+            raise BackendError(f"unknown custodian validator {n!r}; see custodian.vasp.validators")
+        out.append(cls())
+    return out
+
+
+def dft_u_incar() -> dict[str, Any]:
+    """INCAR settings for Dudarev DFT+U from :mod:`mttmat.settings`.
+
+    LDAUU/LDAUL/LDAUJ are given per element under the most electronegative element ("O"),
+    pymatgen's convention; pymatgen writes them as arrays in POSCAR species order. Elements
+    without U get L = -1 (no +U channel) and U = 0.
+    """
+    s = get_settings()
+    elements = sorted({*s.hubbard_u_ev, "O", "Li"})
+    ldauu = {el: s.u_for(el) for el in elements}
+    ldaul = {el: (s.hubbard_l.get(el, 2) if s.u_for(el) > 0 else -1) for el in elements}
+    ldauj = dict.fromkeys(elements, 0.0)
+    return {
+        "LDAU": True,
+        "LDAUTYPE": s.ldau_type,
+        "LDAUU": {"O": ldauu},
+        "LDAUL": {"O": ldaul},
+        "LDAUJ": {"O": ldauj},
+        "LDAUPRINT": 1,
+        "LMAXMIX": 4,
+        "ISPIN": 2 if s.spin_polarized else 1,
+        "EDIFFG": -s.force_tolerance_ev_a,
+        "ENCUT": s.vasp_encut_ev,
+        "GGA": "PE",  # PBE, as in the paper (atomate2's base set is PBEsol)
+        "MAGMOM": {el: (0.6 if s.u_for(el) > 0 else 0.0) for el in elements},
+    }
+
+
+@register_backend
+class VaspBackend(Backend):
+    """atomate2 VASP Makers (relax, static, MD) carrying the project's DFT+U settings.
+
+    Options
+    -------
+    handlers, validators
+        custodian class names (default: atomate2's set).
+    max_errors
+        custodian's maximum number of corrections per job.
+    """
+
+    name = "vasp"
+    fidelity = "dft"
+
+    def __init__(
+        self,
+        handlers: Sequence[str] = DEFAULT_CUSTODIAN_HANDLERS,
+        validators: Sequence[str] = DEFAULT_CUSTODIAN_VALIDATORS,
+        max_errors: int = 5,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        if max_errors < 1:
+            raise BackendError(f"max_errors must be >= 1, got {max_errors}")
+        self.handlers = tuple(handlers)
+        self.validators = tuple(validators)
+        self.max_errors = max_errors
+        custodian_handlers(self.handlers)  # validate names now, not on the cluster
+        custodian_validators(self.validators)
+
+    def run_vasp_kwargs(self, gamma_only: bool = False) -> dict[str, Any]:
+        """Keyword arguments for :func:`atomate2.vasp.run.run_vasp` (custodian set-up)."""
+        s = get_settings()
+        return {
+            "vasp_cmd": s.vasp_gamma_cmd if gamma_only else s.vasp_cmd,
+            "vasp_gamma_cmd": s.vasp_gamma_cmd,
+            "max_errors": self.max_errors,
+            "handlers": custodian_handlers(self.handlers),
+            "validators": custodian_validators(self.validators),
+        }
+
+    def _incar(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {**dft_u_incar(), **(extra or {})}
+
+    def static_maker(self, **kwargs: Any) -> Maker:
+        from atomate2.vasp.jobs.core import StaticMaker
+        from atomate2.vasp.sets.core import StaticSetGenerator
+
+        incar = self._incar(kwargs.pop("user_incar_settings", None))
+        incar.pop("EDIFFG")
+        gen = StaticSetGenerator(
+            user_incar_settings=incar,
+            user_kpoints_settings={"reciprocal_density": get_settings().vasp_reciprocal_density},
+        )
+        return StaticMaker(
+            input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs(), **kwargs
+        )
+
+    def relax_maker(self, relax_cell: bool = False, **kwargs: Any) -> Maker:
+        from atomate2.vasp.jobs.core import RelaxMaker
+        from atomate2.vasp.sets.core import RelaxSetGenerator
+
+        incar = self._incar({"ISIF": 3 if relax_cell else 2, "IBRION": 2, "NSW": 200})
+        incar.update(kwargs.pop("user_incar_settings", None) or {})
+        gen = RelaxSetGenerator(
+            user_incar_settings=incar,
+            user_kpoints_settings={"reciprocal_density": get_settings().vasp_reciprocal_density},
+        )
+        return RelaxMaker(
+            input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs(), **kwargs
+        )
+
+    def md_maker(
+        self,
+        temperature_k: float | tuple[float, float],
+        n_steps: int,
+        timestep_fs: float = 2.0,
+        ensemble: str = "nvt",
+        **kwargs: Any,
+    ) -> Maker:
+        from atomate2.vasp.jobs.md import MDMaker
+        from atomate2.vasp.sets.core import MDSetGenerator
+
+        t0, t1 = (
+            tuple(temperature_k)
+            if isinstance(temperature_k, tuple | list)
+            else (temperature_k, temperature_k)
+        )
+        incar = self._incar({"PREC": "Normal", "EDIFF": 1e-4})
+        incar.pop("EDIFFG")
+        incar.update(kwargs.pop("user_incar_settings", None) or {})
+        gen = MDSetGenerator(
+            ensemble=ensemble,
+            start_temp=t0,
+            end_temp=t1,
+            nsteps=n_steps,
+            time_step=timestep_fs,
+            user_incar_settings=incar,
+            user_kpoints_settings={"grid_density": 1},  # Γ only for large AIMD cells
+        )
+        return MDMaker(
+            input_set_generator=gen,
+            run_vasp_kwargs=self.run_vasp_kwargs(gamma_only=True),
+            **kwargs,
+        )
+
+
+def write_vasp_inputs(maker: Maker, structure: Structure, directory: str | Path) -> Path:
+    """Write the inputs ``maker`` would run (POTCAR.spec unless a POTCAR dir is configured).
+
+    Returns the directory. Used for inspection and tests; on HPC atomate2 writes them itself.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    from atomate2.vasp.files import write_vasp_input_set
+
+    write_vasp_input_set(
+        structure,
+        maker.input_set_generator,
+        directory,
+        potcar_spec=get_settings().vasp_potcar_dir is None,
+        clean_prev=False,
+    )
+    return directory

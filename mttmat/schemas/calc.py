@@ -1,0 +1,70 @@
+"""Output documents of single calculations (static / relax) run through a backend."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from atomate2.ase.schemas import AseStructureTaskDoc
+from pydantic import BaseModel, Field
+
+__all__ = ["CalcTaskDoc", "ElectronicSummary"]
+
+
+class ElectronicSummary(BaseModel):
+    """Electronic results of a DFT calculation, in eV and Bohr magnetons."""
+
+    code: str = Field(..., description="DFT code that produced these numbers (gpaw, vasp).")
+    fermi_level_ev: float = Field(..., description="Fermi level (eV, code's absolute scale).")
+    n_electrons: float = Field(..., description="Number of valence electrons in the cell.")
+    total_magnetic_moment_mub: float | None = Field(
+        None, description="Total magnetic moment of the cell (μ_B); None when not spin-polarised."
+    )
+    magnetic_moments_mub: list[float] | None = Field(
+        None, description="Local (per-atom) magnetic moments (μ_B)."
+    )
+    vbm_ev: float | None = Field(
+        None, description="Highest level with occupation > 0.5 (eV); valence-band max for insulators."
+    )
+    cbm_ev: float | None = Field(
+        None, description="Lowest level with occupation < 0.5 (eV); conduction-band min for insulators."
+    )
+    band_gap_ev: float | None = Field(
+        None, description="max(0, cbm - vbm) over spins and k-points (eV)."
+    )
+    hubbard_u_ev: dict[str, float] = Field(
+        default_factory=dict, description="U_eff (eV) applied per element (Dudarev, d shell)."
+    )
+    ecut_ev: float | None = Field(None, description="Plane-wave cutoff (eV).")
+    kpts: list[int] | None = Field(None, description="Monkhorst-Pack mesh.")
+    spin_polarized: bool = Field(False, description="Whether the calculation was spin-polarised.")
+    restart_file: str | None = Field(
+        None, description="Path of the code's restart file (GPAW .gpw) in the job directory."
+    )
+    log_file: str | None = Field(None, description="Path of the code's text log.")
+
+
+class CalcTaskDoc(AseStructureTaskDoc):
+    """atomate2's ASE task document plus which backend/fidelity ran it and electronic data."""
+
+    backend: str = Field("", description="mttmat backend name that ran the calculation.")
+    fidelity: Literal["ml", "dft", ""] = Field(
+        "", description="'ml' (machine-learned potential) or 'dft'."
+    )
+    electronic: ElectronicSummary | None = Field(
+        None, description="Electronic summary (DFT backends only)."
+    )
+
+    @classmethod
+    def from_ase_doc(
+        cls,
+        doc: AseStructureTaskDoc,
+        backend: str,
+        fidelity: str,
+        electronic: dict[str, Any] | ElectronicSummary | None = None,
+    ) -> CalcTaskDoc:
+        fields = {name: getattr(doc, name) for name in type(doc).model_fields}
+        if isinstance(electronic, dict):
+            electronic = ElectronicSummary(**electronic)
+        return cls.model_construct(
+            **fields, backend=backend, fidelity=fidelity, electronic=electronic
+        )

@@ -1,0 +1,121 @@
+"""Read and write structures (CIF, POSCAR, extxyz) with validation and atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from mttmat.structures.validate import StructureError, check_min_distances
+
+__all__ = ["FORMATS", "atomic_write_text", "read_structure", "write_structure"]
+
+FORMATS = ("cif", "poscar", "extxyz")
+
+
+def _format_of(path: Path, fmt: str | None) -> str:
+    if fmt:
+        fmt = fmt.lower()
+    else:
+        name = path.name.lower()
+        if name.endswith(".cif"):
+            fmt = "cif"
+        elif name.endswith((".xyz", ".extxyz")):
+            fmt = "extxyz"
+        elif name.endswith(".vasp") or "poscar" in name or "contcar" in name:
+            fmt = "poscar"
+        else:
+            fmt = ""
+    if fmt not in FORMATS:
+        raise StructureError(
+            f"cannot tell the format of {path.name!r}: use a .cif, .vasp/POSCAR or .extxyz name, "
+            f"or pass fmt= one of {FORMATS}"
+        )
+    return fmt
+
+
+def read_structure(path: str | Path, fmt: str | None = None, check: bool = True) -> Structure:
+    """Read a periodic structure; by default reject overlapping atoms.
+
+    Raises
+    ------
+    StructureError
+        Missing or empty file, unreadable content, or unphysical geometry; the message names
+        the file and what to do.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise StructureError(f"structure file {path} does not exist: check the path")
+    if path.stat().st_size == 0:
+        raise StructureError(f"structure file {path} is empty")
+    kind = _format_of(path, fmt)
+    try:
+        if kind == "extxyz":
+            from ase.io import read
+
+            structure = AseAtomsAdaptor.get_structure(read(path, format="extxyz"))
+        elif kind == "cif":
+            structure = Structure.from_file(path, primitive=False)
+        else:
+            structure = Structure.from_str(path.read_text(), fmt="poscar")
+    except Exception as err:  # the parsers raise many types; report one clear message
+        raise StructureError(
+            f"could not read {path} as {kind}: {type(err).__name__}: {err}. "
+            "Is the file complete and in that format?"
+        ) from err
+    if len(structure) == 0:
+        raise StructureError(f"{path} holds no atoms")
+    if check:
+        check_min_distances(structure, absolute_only=True)
+    return structure
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and rename (no half-written files)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_structure(
+    structure: Structure,
+    path: str | Path,
+    fmt: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``structure`` atomically; ``metadata`` goes to a ``<name>.json`` sidecar."""
+    path = Path(path)
+    kind = _format_of(path, fmt)
+    if kind == "cif":
+        from pymatgen.io.cif import CifWriter
+
+        text = str(CifWriter(structure))
+    elif kind == "poscar":
+        from pymatgen.io.vasp import Poscar
+
+        text = Poscar(structure).get_str(significant_figures=8)
+    else:
+        import io
+
+        from ase.io import write
+
+        buf = io.StringIO()
+        write(buf, AseAtomsAdaptor.get_atoms(structure), format="extxyz")
+        text = buf.getvalue()
+    atomic_write_text(path, text)
+    if metadata is not None:
+        atomic_write_text(path.with_suffix(".json"), json.dumps(metadata, indent=2, default=str))
+    return path
