@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Registration happens at import; heavy codes are imported lazily inside the backends.
+from mttmat.backends import chgnet as _chgnet  # noqa: F401
+from mttmat.backends import gpaw as _gpaw  # noqa: F401
+from mttmat.backends import vasp as _vasp  # noqa: F401
 from mttmat.backends.base import (
     AseCalculatorBackend,
     Backend,
@@ -12,11 +16,6 @@ from mttmat.backends.base import (
     get_backend,
     register_backend,
 )
-
-# Registration happens at import; heavy codes are imported lazily inside the backends.
-from mttmat.backends import chgnet as _chgnet  # noqa: E402, F401
-from mttmat.backends import gpaw as _gpaw  # noqa: E402, F401
-from mttmat.backends import vasp as _vasp  # noqa: E402, F401
 
 __all__ = [
     "AseCalculatorBackend",

@@ -25,7 +25,6 @@ from atomate2.ase.md import AseMDMaker
 from jobflow import Maker, job
 
 from mttmat.schemas.calc import CalcTaskDoc
-
 from mttmat.settings import get_settings
 
 if TYPE_CHECKING:
@@ -125,7 +124,7 @@ class AseCalculatorBackend(Backend):
         """Electronic results worth keeping after a calculation (Fermi level, moments...)."""
         return None
 
-    def prepare_atoms(self, atoms: Any) -> None:
+    def prepare_atoms(self, atoms: Any, **calculator_kwargs: Any) -> None:
         """Adjust atoms in place before a calculation (e.g. initial magnetic moments)."""
 
     def static_maker(self, **kwargs: Any) -> Maker:
@@ -146,9 +145,7 @@ class AseCalculatorBackend(Backend):
         **kwargs: Any,
     ) -> Maker:
         kwargs.setdefault("name", f"{self.name} md")
-        temps = (
-            list(temperature_k) if isinstance(temperature_k, tuple | list) else temperature_k
-        )
+        temps = list(temperature_k) if isinstance(temperature_k, tuple | list) else temperature_k
         return CalculatorMDMaker(
             backend=self.name,
             temperature=temps,
@@ -191,12 +188,11 @@ class CalculatorRelaxMaker(AseRelaxMaker):
         backend = _ase_backend(self.backend, mol_or_struct)
         atoms = mol_or_struct.to_ase_atoms() if hasattr(mol_or_struct, "to_ase_atoms") else None
         if atoms is not None:
-            backend.prepare_atoms(atoms)
+            backend.prepare_atoms(atoms, **self.calculator_kwargs)
             mol_or_struct = atoms
         result = super().run_ase(mol_or_struct, prev_dir=prev_dir)
         self._electronic = backend.electronic_summary(self.calculator, Path.cwd())
         return result
-
 
     @job(data=_ASE_DATA_OBJECTS, output_schema=CalcTaskDoc)
     def make(self, mol_or_struct: Structure, prev_dir: str | Path | None = None) -> CalcTaskDoc:

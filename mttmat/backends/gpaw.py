@@ -29,9 +29,7 @@ def gpaw_setups(hubbard_u_ev: dict[str, float], hubbard_l: dict[str, int]) -> di
     """GPAW ``setups`` for Dudarev +U, e.g. ``{"W": ":d,6.2"}`` (U in eV on the d shell)."""
     letters = {0: "s", 1: "p", 2: "d", 3: "f"}
     return {
-        el: f":{letters[hubbard_l.get(el, 2)]},{u:g}"
-        for el, u in hubbard_u_ev.items()
-        if u > 0
+        el: f":{letters[hubbard_l.get(el, 2)]},{u:g}" for el, u in hubbard_u_ev.items() if u > 0
     }
 
 
@@ -93,8 +91,11 @@ class GpawBackend(AseCalculatorBackend):
                 "a smaller cell, or raise MTTMAT_GPAW_MAX_ATOMS if you have the time"
             )
 
-    def prepare_atoms(self, atoms: Any) -> None:
-        if not get_settings().spin_polarized:
+    def prepare_atoms(self, atoms: Any, **calculator_kwargs: Any) -> None:
+        spin = calculator_kwargs.get("spin_polarized", get_settings().spin_polarized)
+        if not spin:
+            # GPAW turns spin polarisation on for any non-zero initial moment
+            atoms.set_initial_magnetic_moments(None)
             return
         if not np.any(atoms.get_initial_magnetic_moments()):
             atoms.set_initial_magnetic_moments(
@@ -113,9 +114,7 @@ class GpawBackend(AseCalculatorBackend):
                 occs.append(calc.get_occupation_numbers(kpt=k, spin=s_))
         eigs_a = np.concatenate(eigs)
         # occupation numbers are k-weighted; normalise to [0, 1] per state
-        occs_a = np.concatenate(
-            [o / (o.max() if o.max() > 0 else 1.0) for o in occs]
-        )
+        occs_a = np.concatenate([o / (o.max() if o.max() > 0 else 1.0) for o in occs])
         occupied = eigs_a[occs_a > 0.5]
         empty = eigs_a[occs_a <= 0.5]
         vbm = float(occupied.max()) if occupied.size else None

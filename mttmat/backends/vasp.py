@@ -167,9 +167,7 @@ class VaspBackend(Backend):
             user_incar_settings=incar,
             user_kpoints_settings={"reciprocal_density": get_settings().vasp_reciprocal_density},
         )
-        return RelaxMaker(
-            input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs(), **kwargs
-        )
+        return RelaxMaker(input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs(), **kwargs)
 
     def md_maker(
         self,

@@ -23,10 +23,12 @@ class ElectronicSummary(BaseModel):
         None, description="Local (per-atom) magnetic moments (μ_B)."
     )
     vbm_ev: float | None = Field(
-        None, description="Highest level with occupation > 0.5 (eV); valence-band max for insulators."
+        None,
+        description="Highest level with occupation > 0.5 (eV); valence-band max of insulators.",
     )
     cbm_ev: float | None = Field(
-        None, description="Lowest level with occupation < 0.5 (eV); conduction-band min for insulators."
+        None,
+        description="Lowest level with occupation < 0.5 (eV); conduction-band min of insulators.",
     )
     band_gap_ev: float | None = Field(
         None, description="max(0, cbm - vbm) over spins and k-points (eV)."

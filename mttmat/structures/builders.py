@@ -86,10 +86,8 @@ def random_packing(
     edge = volume ** (1.0 / 3.0)
     # cations first (bigger exclusion), then anions
     elements = sorted(comp.elements, key=lambda e: (e.symbol == "O", e.symbol))
-    symbols = [e.symbol for e in elements for _ in range(int(round(comp[e])))]
-    lim = np.array(
-        [[min_distance_for(a, b, min_distances) for b in symbols] for a in symbols]
-    )
+    symbols = [e.symbol for e in elements for _ in range(round(comp[e]))]
+    lim = np.array([[min_distance_for(a, b, min_distances) for b in symbols] for a in symbols])
     rng = np.random.default_rng(seed)
     for _ in range(max_restarts):
         pos = np.empty((len(symbols), 3))
@@ -170,7 +168,7 @@ def remove_oxygen(structure: Structure, x: float, seed: int = 0) -> OxygenRemova
             f"requested x = {x} must be in (0, {x_now:.4g}] (the current O/M ratio of "
             f"{structure.composition.reduced_formula})"
         )
-    n_remove = int(round(len(o_idx) - x * n_m))
+    n_remove = round(len(o_idx) - x * n_m)
     rng = np.random.default_rng(seed)
     removed = sorted(int(i) for i in rng.choice(o_idx, size=n_remove, replace=False))
     new = structure.copy()

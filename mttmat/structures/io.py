@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,23 @@ def read_structure(path: str | Path, fmt: str | None = None, check: bool = True)
     if path.stat().st_size == 0:
         raise StructureError(f"structure file {path} is empty")
     kind = _format_of(path, fmt)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        structure = _parse(path, kind)
+    if isinstance(structure, Exception):
+        notes = "; ".join(str(w.message).splitlines()[0] for w in caught)[:300]
+        raise StructureError(
+            f"could not read {path} as {kind}: {type(structure).__name__}: {structure}"
+            f"{' (' + notes + ')' if notes else ''}. Is the file complete and in that format?"
+        ) from structure
+    if len(structure) == 0:
+        raise StructureError(f"{path} holds no atoms")
+    if check:
+        check_min_distances(structure, absolute_only=True)
+    return structure
+
+
+def _parse(path: Path, kind: str) -> Structure | Exception:
     try:
         if kind == "extxyz":
             from ase.io import read
@@ -63,15 +81,8 @@ def read_structure(path: str | Path, fmt: str | None = None, check: bool = True)
             structure = Structure.from_file(path, primitive=False)
         else:
             structure = Structure.from_str(path.read_text(), fmt="poscar")
-    except Exception as err:  # the parsers raise many types; report one clear message
-        raise StructureError(
-            f"could not read {path} as {kind}: {type(err).__name__}: {err}. "
-            "Is the file complete and in that format?"
-        ) from err
-    if len(structure) == 0:
-        raise StructureError(f"{path} holds no atoms")
-    if check:
-        check_min_distances(structure, absolute_only=True)
+    except Exception as err:  # the parsers raise many types; the caller reports one message
+        return err
     return structure
 
 

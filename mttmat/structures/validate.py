@@ -75,10 +75,12 @@ def check_min_distances(
     short_lattice = min(structure.lattice.abc)
     i_idx, j_idx = np.triu_indices(len(structure), k=1)
     worst: tuple[float, int, int, float] | None = None
-    for i, j in zip(i_idx, j_idx):
+    for i, j in zip(i_idx, j_idx, strict=False):
         d = dmat[i, j]
-        limit = ABSOLUTE_MIN_DISTANCE_A if absolute_only else scale * min_distance_for(
-            symbols[i], symbols[j], table
+        limit = (
+            ABSOLUTE_MIN_DISTANCE_A
+            if absolute_only
+            else scale * min_distance_for(symbols[i], symbols[j], table)
         )
         if d < limit and (worst is None or d / limit < worst[0] / worst[3]):
             worst = (d, i, j, limit)
