@@ -158,6 +158,59 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ecram(args: argparse.Namespace) -> int:
+    from mttmat.device.calibrate import DeviceTargets, PulseTrace, fit_trace
+    from mttmat.device.exports import export
+    from mttmat.device.parameters import EcramParameters
+    from mttmat.device.report import write_device_outputs
+
+    if args.write_defaults:
+        EcramParameters.paper_defaults(args.material).to_json(args.write_defaults)
+        _progress(f"wrote {args.write_defaults}: edit values/sources, then --params it")
+        return 0
+    params = {}
+    for item in args.params or []:
+        p = EcramParameters.from_json(Path(item))
+        params[p.material] = p
+    if not params:
+        params[args.material] = EcramParameters.paper_defaults(args.material)
+    reference = args.reference or next(iter(params))
+    if reference not in params:
+        raise UserError(f"reference {reference!r} is not among the materials {sorted(params)}")
+    out = Path(args.output)
+    if args.trace:
+        cal = fit_trace(params[reference], PulseTrace.from_csv(args.trace))
+        cal.params.to_json(out / f"ecram_parameters_{reference}.json")
+        export(cal, 0, float(cal.pulse_widths_s[0]), args.export, out / "exports" / reference)
+        _progress(f"fitted {args.trace}: rms log-G residual {cal.residuals['rms_log_g']:.3g}")
+        return 0
+    targets = DeviceTargets(
+        g_max_s=args.g_max,
+        ratio_pulse=args.ratio,
+        n_pulses=args.pulses,
+        v_set=args.v_set,
+        v_reset=args.v_reset,
+        width_s=args.width,
+    )
+    summary = write_device_outputs(
+        params,
+        reference,
+        out,
+        targets,
+        export_format=args.export,
+        figures=not args.no_figures,
+        sweep=args.k_sweep,
+        progress=_progress,
+    )
+    for name, row in summary["materials"].items():
+        _progress(
+            f"{name}: on/off {row['on_off_ratio']:.1f}, G_top {row['g_top_s'] * 1e6:.1f} "
+            f"µS, retention {row['retention_time_s']:.3g} s"
+        )
+    _progress(f"results: {out}")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from mttmat.workflow import run_main_job
 
@@ -211,6 +264,24 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--temperature", type=float, default=300.0)
     v.add_argument("--steps", type=int, default=1000)
     v.set_defaults(func=_cmd_vasp_inputs)
+
+    e = sub.add_parser("ecram", help="build, calibrate and export the ECRAM compact model")
+    e.add_argument("--params", nargs="*", help="EcramParameters JSON file(s), one per material")
+    e.add_argument("--material", default="WOx", help="material label when no --params")
+    e.add_argument("--reference", help="material calibrated to the device (default: first)")
+    e.add_argument("--trace", help="measured pulse trace CSV to fit instead of paper targets")
+    e.add_argument("--export", default="all", help="neurosim | aihwkit | mtt | traces | all")
+    e.add_argument("--g-max", type=float, default=45e-6, help="S (paper: 40-50 µS)")
+    e.add_argument("--ratio", type=float, default=56.0, help="pulse-window on/off ratio")
+    e.add_argument("--pulses", type=int, default=180)
+    e.add_argument("--v-set", type=float, default=10.0)
+    e.add_argument("--v-reset", type=float, default=-7.0)
+    e.add_argument("--width", type=float, default=2e-3, help="pulse width (s)")
+    e.add_argument("--k-sweep", action="store_true", help="BNN accuracy vs K sweep (~1 min)")
+    e.add_argument("--no-figures", action="store_true")
+    e.add_argument("--write-defaults", metavar="FILE", help="write paper-default parameters")
+    e.add_argument("-o", "--output", default="ecram_model")
+    e.set_defaults(func=_cmd_ecram)
 
     r = sub.add_parser("run", help="the main job: local small-cell material→device workflow")
     r.add_argument("--config", help="YAML config overriding workflows/main_job.yaml")
