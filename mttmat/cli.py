@@ -311,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:  # library deprecation chatter is not for users of the CLI
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", UserWarning)
     func: Callable[[argparse.Namespace], int] = args.func
     from mttmat.errors import USER_ERRORS
 

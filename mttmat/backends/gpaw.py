@@ -38,7 +38,9 @@ class GpawBackend(AseCalculatorBackend):
     """GPAW (PW mode, PBE, Fermi-Dirac smearing, DFT+U from settings).
 
     Calculator keyword arguments (``calculator_kwargs`` of the Makers): ``ecut_ev``,
-    ``kpts`` (mesh or None for the settings' density), ``spin_polarized``,
+    ``kpts`` (mesh or None for the settings' density), ``kpts_gamma`` (Γ-centred mesh,
+    default True; False gives Monkhorst-Pack points, fewer of them in low symmetry),
+    ``spin_polarized``,
     ``hubbard_u_ev`` (overrides the settings), ``smearing_ev``, ``charge``, ``txt``,
     ``convergence``, ``maxiter``.
     """
@@ -57,6 +59,7 @@ class GpawBackend(AseCalculatorBackend):
         s = get_settings()
         u = {**s.hubbard_u_ev, **kwargs.pop("hubbard_u_ev", {})}
         kpts = kwargs.pop("kpts", None)
+        gamma = bool(kwargs.pop("kpts_gamma", True))
         params: dict[str, Any] = {
             "mode": PW(ecut := kwargs.pop("ecut_ev", s.gpaw_ecut_ev)),
             "xc": "PBE",
@@ -67,7 +70,7 @@ class GpawBackend(AseCalculatorBackend):
             "charge": kwargs.pop("charge", 0.0),
             "convergence": kwargs.pop("convergence", {"energy": 1e-5, "density": 1e-5}),
             "maxiter": kwargs.pop("maxiter", 300),
-            "kpts": {"size": tuple(kpts), "gamma": True}
+            "kpts": {"size": tuple(kpts), "gamma": gamma}
             if kpts is not None
             else {"density": s.kpoint_density, "gamma": True},
         }
@@ -108,7 +111,8 @@ class GpawBackend(AseCalculatorBackend):
         meta = dict(getattr(calc, "mttmat_meta", {}))
         nspins = calc.get_number_of_spins()
         eigs, occs = [], []
-        for k in range(len(calc.get_ibz_k_points())):
+        weights = calc.get_k_point_weights()
+        for k in range(len(weights)):
             for s_ in range(nspins):
                 eigs.append(calc.get_eigenvalues(kpt=k, spin=s_))
                 occs.append(calc.get_occupation_numbers(kpt=k, spin=s_))
@@ -146,6 +150,10 @@ class GpawBackend(AseCalculatorBackend):
                 )
             ],
             "spin_polarized": meta.get("spin_polarized", nspins == 2),
+            "eigenvalues_ev": [
+                [e.tolist() for e in eigs[s_::nspins]] for s_ in range(nspins)
+            ],
+            "kpoint_weights": [float(w) for w in weights],
             "restart_file": str(gpw),
             "log_file": str(workdir / GPAW_TXT),
         }

@@ -18,7 +18,11 @@ from mttmat.device.exports import fit_neurosim
 from mttmat.device.model import EcramModel
 from mttmat.device.parameters import EcramParameters, Param, ParameterError, Source
 
-__all__ = ["build_parameters", "compare_materials", "metal_density_cm3"]
+__all__ = ["SHALLOW_DONOR_EV", "build_parameters", "compare_materials", "metal_density_cm3"]
+
+# A Li-derived level within this of the host CB counts as shallow (≈ 10 kT at 300 K; small
+# cells shift levels by ~0.1 eV, so a finer criterion would not be meaningful here).
+SHALLOW_DONOR_EV = 0.25
 
 
 def metal_density_cm3(structure: Structure, metals: Sequence[str] = ("W", "Nb")) -> float:
@@ -72,23 +76,21 @@ def build_parameters(
                 unit="eV",
                 source=Source(**src, note="one site: insertion energy vs bcc Li"),
             )
-        above = _get(li_doping, "fermi_above_host_cbm_ev")
+        depth = _get(li_doping, "donor_depth_ev")
+        if depth is None:  # no eigenvalues: fall back on E_F vs the host CBM
+            above = _get(li_doping, "fermi_above_host_cbm_ev")
+            depth = 0.0 if above is not None and above > 0 else SHALLOW_DONOR_EV + 1
         n_li = int(_get(li_doping, "n_li"))
-        donated = (
-            float(_get(li_doping, "electrons_added")) / n_li
-            if (above is not None and above > 0)
-            else 0.0
+        shallow = depth < SHALLOW_DONOR_EV
+        donated = float(_get(li_doping, "electrons_added")) / n_li if shallow else 0.0
+        note = (
+            f"donor level {depth:.2f} eV below the host CB (< {SHALLOW_DONOR_EV} eV: shallow, "
+            "the Li electron is a free carrier)"
+            if shallow
+            else f"donor level {depth:.2f} eV below the host CB: electron trapped"
         )
         updates["electrons_per_li"] = Param(
-            value=donated,
-            unit="e",
-            source=Source(
-                **src,
-                note="E_F(doped) above host CBM: Li valence electron is "
-                "donated to the conduction band"
-                if donated
-                else "E_F stays below the host CBM: electron trapped",
-            ),
+            value=donated, unit="e", source=Source(**src, note=note)
         )
     if site_energies_ev is not None:
         e = np.asarray(site_energies_ev, dtype=float)
@@ -116,6 +118,13 @@ def build_parameters(
             source=Source(kind="dft", uuids=list(barrier_uuids), note="NEB end points"),
         )
     return p.updated(**updates) if updates else p
+
+
+def _a_or_none(curve: np.ndarray, ltd: bool) -> float | None:
+    """NeuroSim A/P_max, or None when the curve does not move (no conductance modulation)."""
+    if abs(curve[-1] - curve[0]) <= 1e-6 * abs(curve[0]):
+        return None
+    return fit_neurosim(curve, ltd=ltd)["a_normalized"]
 
 
 def compare_materials(
@@ -155,8 +164,8 @@ def compare_materials(
             "g_top_s": float(ltp[-1]),
             "g_bottom_s": float(ltd[-1]),
             "on_off_ratio": float(ltp[-1] / ltp[0]),
-            "ltp_a_normalized": fit_neurosim(ltp)["a_normalized"],
-            "ltd_a_normalized": fit_neurosim(ltd, ltd=True)["a_normalized"],
+            "ltp_a_normalized": _a_or_none(ltp, ltd=False),
+            "ltd_a_normalized": _a_or_none(ltd, ltd=True),
             "retention_time_s": m.retention_time_s(mid),
             "channel_barrier_ev": pp.channel_barrier_ev.value,
             "site_energy_mean_ev": pp.site_energy_mean_ev.value,

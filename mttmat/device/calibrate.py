@@ -90,6 +90,11 @@ def calibrate(params: EcramParameters, targets: DeviceTargets | None = None) -> 
     """
     t = targets or DeviceTargets()
     p = params.values()
+    if p["electrons_per_li"] <= 0:
+        raise ParameterError(
+            f"{params.material}: electrons_per_li = 0 (Li traps its electron in the DFT), so "
+            "Li content cannot change the conductance: cannot calibrate on this material"
+        )
     aspect = p["width_um"] / p["length_um"]
     g0 = t.g_max_s / t.ratio_write_verify / aspect
     g_top, g_bot = t.g_max_s / aspect, t.g_max_s / t.ratio_pulse / aspect

@@ -77,7 +77,7 @@ _RANGES: dict[str, tuple[float, float, str]] = {
     "hop_length_a": (0.5, 10.0, "Li hops are 1-5 Å"),
     "attempt_frequency_hz": (1e9, 1e15, "phonon frequencies are 1e12-1e14 Hz"),
     "site_energy_sigma_ev": (-1e-12, 2.0, "the spread of site energies is >= 0"),
-    "electrons_per_li": (0.0, 3.0, "Li donates at most its one valence electron (allow > 1 slack)"),
+    "electrons_per_li": (-1e-12, 3.0, "free electrons per Li are >= 0 (0: Li is a deep trap)"),
     "w_density_cm3": (1e20, 1e24, "metal densities of oxides are ~1e22 cm^-3"),
     "x_max": (0.0, 3.0, "Li per metal is > 0"),
     "mobility_cm2_vs": (0.0, 1e4, "mobility is > 0"),

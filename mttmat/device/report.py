@@ -17,7 +17,7 @@ from mttmat.device.mtt import MttTransfer, train_xor_bnn
 from mttmat.device.parameters import EcramParameters, ParameterError
 from mttmat.structures.io import atomic_write_text
 
-__all__ = ["k_sweep", "write_device_outputs"]
+__all__ = ["k_sweep", "make_figures", "write_device_outputs"]
 
 K_SWEEP = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 200.0, 632.0)
 
@@ -80,8 +80,16 @@ def write_device_outputs(
     progress(f"device: calibrating on {reference} and transferring to {sorted(params)}")
     table, results = compare_materials(params, reference, t)
     files: dict[str, list[str]] = {}
+    skipped: dict[str, str] = {}
     for name, res in results.items():
         res.params.to_json(out / f"ecram_parameters_{name}.json")
+        if res.params.electrons_per_li.value <= 0:
+            skipped[name] = (
+                "no exports: electrons_per_li = 0 (the DFT traps the Li electron), so the "
+                "model has no conductance modulation to fit"
+            )
+            files[name] = []
+            continue
         written = export(res, t.n_pulses, t.width_s, export_format, out / "exports" / name)
         files[name] = [str(p.relative_to(out)) for p in written]
     ref = results[reference]
@@ -96,7 +104,9 @@ def write_device_outputs(
         "calibration_residuals": ref.residuals,
         "theta_window": [ref.theta_bot, ref.theta_top],
         "materials": table,
+        "sources": {name: r.params.sources() for name, r in results.items()},
         "exports": files,
+        "exports_skipped": skipped,
         "xor_accuracy_fitted_transfer": None if xor is None else xor.accuracy,
     }
     if sweep:
@@ -105,7 +115,7 @@ def write_device_outputs(
     atomic_write_text(out / "device_summary.json", json.dumps(summary, indent=2))
     if figures:
         progress("device: figures")
-        _figures(params, results, t, out / "figures", summary)
+        make_figures(out)
     return summary
 
 
@@ -114,42 +124,55 @@ def _fitted_transfer(export_dir: Path) -> MttTransfer:
     return MttTransfer(d["A_p"], d["B_p"], d["A_n"], d["B_n"], d["radius"])
 
 
-def _figures(
-    params: dict[str, EcramParameters],
-    results: dict,
-    t: DeviceTargets,
-    fig_dir: Path,
-    summary: dict[str, Any],
-) -> None:
+def make_figures(device_dir: str | Path) -> list[Path]:
+    """(Re)draw every device figure from the files of a finished run (no recomputation
+    beyond evaluating the stored model parameters). Returns the PNG paths."""
     import matplotlib.pyplot as plt
 
     from mttmat.analysis import device_plots as dp
+    from mttmat.device.calibrate import PulseTrace
 
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    figs = {"ltp_ltd": dp.plot_ltp_ltd({k: r.trace_s for k, r in results.items()}, t.n_pulses)}
-    x_g, g_x, voc = {}, {}, {}
-    for name, r in results.items():
-        m = EcramModel(r.params, variation=False)
-        th = np.linspace(0.0, 1.0, 200)
-        x_g[name] = th * r.params.x_max.value
-        g_x[name] = m.conductance(th)
-        voc[name] = m.voc_curve.voc(np.clip(th, 1e-4, 1 - 1e-4))
-    first = next(iter(x_g))
-    figs["g_vs_x"] = dp.plot_conductance_vs_li(x_g[first], g_x)
-    figs["voc"] = dp.plot_voc(x_g[first], voc)
+    device_dir = Path(device_dir)
+    summary_path = device_dir / "device_summary.json"
+    if not summary_path.is_file():
+        raise ParameterError(f"{device_dir} has no device_summary.json: not a device run folder")
+    summary = json.loads(summary_path.read_text())
+    mats = list(summary["materials"])
+    params = {m: EcramParameters.from_json(device_dir / f"ecram_parameters_{m}.json")
+              for m in mats}
+    n_pulses = int(summary["targets"]["n_pulses"])
+    figs = {}
+    traces = {}
+    for m in mats:
+        trace_csv = device_dir / "exports" / m / "pulse_trace.csv"
+        if trace_csv.is_file():
+            traces[m] = PulseTrace.from_csv(trace_csv).conductance_s
+    if traces:
+        figs["ltp_ltd"] = dp.plot_ltp_ltd(traces, n_pulses)
+    th = np.linspace(0.0, 1.0, 200)
+    x_li = {m: th * params[m].x_max.value for m in mats}
+    models = {m: EcramModel(params[m], variation=False) for m in mats}
+    figs["g_vs_x"] = dp.plot_conductance_vs_li(x_li[mats[0]],
+                                               {m: models[m].conductance(th) for m in mats})
+    figs["voc"] = dp.plot_voc(x_li[mats[0]], {
+        m: models[m].voc_curve.voc(np.clip(th, 1e-4, 1 - 1e-4)) for m in mats})
     w = np.linspace(-1, 1, 401)
     curves = {f"K = {k:g}": MttTransfer.symmetric(k)(w) for k in (1, 5, 20, 100)}
-    ref_dir = fig_dir.parent / "exports" / summary["reference"]
+    ref_dir = device_dir / "exports" / summary["reference"]
     if (ref_dir / "mtt_transfer.json").is_file():
         curves["device fit"] = _fitted_transfer(ref_dir)(w)
     figs["transfer"] = dp.plot_transfer_functions(w, curves)
-    ref = results[summary["reference"]]
-    times, g_ret = _retention_curves(ref.params, ref.theta_bot, ref.theta_top)
+    lo, hi = summary["theta_window"]
+    times, g_ret = _retention_curves(params[summary["reference"]], lo, hi)
     figs["retention"] = dp.plot_retention(times, g_ret)
     if "k_sweep" in summary:
-        figs["accuracy_vs_k"] = dp.plot_accuracy_vs_k(
-            summary["k_sweep"]["K"], summary["k_sweep"]["accuracy"]
-        )
+        figs["accuracy_vs_k"] = dp.plot_accuracy_vs_k(summary["k_sweep"]["K"],
+                                                      summary["k_sweep"]["accuracy"])
+    fig_dir = device_dir / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
     for name, fig in figs.items():
-        fig.savefig(fig_dir / f"{name}.png", dpi=130)
+        paths.append(fig_dir / f"{name}.png")
+        fig.savefig(paths[-1], dpi=130)
         plt.close(fig)
+    return paths

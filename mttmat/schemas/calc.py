@@ -7,7 +7,7 @@ from typing import Any, Literal
 from atomate2.ase.schemas import AseStructureTaskDoc
 from pydantic import BaseModel, Field
 
-__all__ = ["CalcTaskDoc", "ElectronicSummary"]
+__all__ = ["CalcTaskDoc", "ElectronicSummary", "band_edges_at_filling"]
 
 
 class ElectronicSummary(BaseModel):
@@ -39,10 +39,41 @@ class ElectronicSummary(BaseModel):
     ecut_ev: float | None = Field(None, description="Plane-wave cutoff (eV).")
     kpts: list[int] | None = Field(None, description="Monkhorst-Pack mesh.")
     spin_polarized: bool = Field(False, description="Whether the calculation was spin-polarised.")
+    eigenvalues_ev: list[list[list[float]]] | None = Field(
+        None, description="Kohn-Sham eigenvalues (eV) as [spin][k-point][band]."
+    )
+    kpoint_weights: list[float] | None = Field(
+        None, description="Weights of the irreducible k-points (sum 1)."
+    )
     restart_file: str | None = Field(
         None, description="Path of the code's restart file (GPAW .gpw) in the job directory."
     )
     log_file: str | None = Field(None, description="Path of the code's text log.")
+
+
+def band_edges_at_filling(
+    eigenvalues_ev: list[list[list[float]]], kpoint_weights: list[float], n_electrons: float
+) -> tuple[float, float]:
+    """(highest occupied, lowest empty) level when ``n_electrons`` fill the lowest states.
+
+    Used to find the host-like valence-band top of a doped cell (fill it with the host's
+    electron count): levels are compared within one cell, so no potential alignment between
+    cells is needed.
+    """
+    nspins = len(eigenvalues_ev)
+    levels, weights = [], []
+    for spin in eigenvalues_ev:
+        for k, bands in enumerate(spin):
+            levels.extend(bands)
+            weights.extend([kpoint_weights[k] * (2.0 / nspins)] * len(bands))
+    order = sorted(range(len(levels)), key=levels.__getitem__)
+    filled = 0.0
+    for pos, i in enumerate(order):
+        filled += weights[i]
+        if filled >= n_electrons - 1e-6:
+            nxt = order[pos + 1] if pos + 1 < len(order) else i
+            return levels[i], levels[nxt]
+    raise ValueError(f"not enough bands for {n_electrons} electrons")
 
 
 class CalcTaskDoc(AseStructureTaskDoc):

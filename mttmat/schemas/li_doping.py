@@ -6,7 +6,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from mttmat.schemas.calc import band_edges_at_filling
+
 __all__ = ["LiDopingSummary"]
+
+
+def _has(doc: Any, key: str) -> bool:
+    return (key in doc and doc[key] is not None) if isinstance(doc, dict) else (
+        getattr(doc, key, None) is not None
+    )
 
 
 def _get(doc: Any, *path: str) -> Any:
@@ -41,7 +49,17 @@ class LiDopingSummary(BaseModel):
     host_cbm_ev: float | None = Field(None, description="Host conduction-band minimum (eV).")
     host_band_gap_ev: float | None = Field(None, description="Host band gap (eV).")
     fermi_above_host_cbm_ev: float | None = Field(
-        None, description="E_F(doped) - CBM(host) (eV); > 0 means n-type (E_F in the CB)."
+        None,
+        description="E_F(doped) - CBM(host) (eV), the two cells aligned at their valence-band "
+        "top (the doped cell filled with the host's electron count); > 0: E_F in the CB.",
+    )
+    donor_depth_ev: float | None = Field(
+        None,
+        description="How far E_F(doped) stays below the aligned host CBM (eV), i.e. the depth "
+        "of the level holding the Li electron; 0: E_F in the CB (shallow donor).",
+    )
+    alignment: str = Field(
+        "vbm", description="How host and doped eigenvalues were aligned ('vbm' or 'none')."
     )
     electrons_added: float = Field(
         ..., description="Valence electrons of doped minus host cell (Li valence x n_li)."
@@ -92,6 +110,20 @@ class LiDopingSummary(BaseModel):
         de = (e_doped - e_host - n_li * e_li) / n_li
         ef_h, ef_d = float(_get(eh, "fermi_level_ev")), float(_get(ed, "fermi_level_ev"))
         cbm = _get(eh, "cbm_ev")
+        gap_h = _get(eh, "band_gap_ev")
+        eig_d = _get(ed, "eigenvalues_ev") if _has(ed, "eigenvalues_ev") else None
+        above = depth = None
+        alignment = "none"
+        if eig_d is not None and gap_h is not None:
+            vbm_d, _ = band_edges_at_filling(
+                eig_d, _get(ed, "kpoint_weights"), float(_get(eh, "n_electrons"))
+            )
+            above = ef_d - (vbm_d + float(gap_h))
+            alignment = "vbm"
+        if above is not None:
+            depth = max(0.0, -above)
+        elif cbm is not None:
+            above = ef_d - float(cbm)
         return cls(
             host_formula=_get(host, "structure").composition.reduced_formula
             if not isinstance(host, dict)
@@ -109,7 +141,9 @@ class LiDopingSummary(BaseModel):
             fermi_shift_ev=ef_d - ef_h,
             host_cbm_ev=cbm,
             host_band_gap_ev=_get(eh, "band_gap_ev"),
-            fermi_above_host_cbm_ev=None if cbm is None else ef_d - float(cbm),
+            fermi_above_host_cbm_ev=above,
+            donor_depth_ev=depth,
+            alignment=alignment,
             electrons_added=float(_get(ed, "n_electrons")) - float(_get(eh, "n_electrons")),
             doped_magnetic_moment_mub=_get(ed, "total_magnetic_moment_mub"),
             hubbard_u_ev=dict(u_h),
