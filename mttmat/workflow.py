@@ -99,8 +99,13 @@ def _default_materials() -> dict[str, MaterialConfig]:
     # melt-quenched cell would not; until the melt-quench stage lands, the crystal is the
     # honest small WOx host. NbOx: no reliable Nb2O5 coordinates, so a random packing.
     return {
-        "WOx": MaterialConfig(host="crystal", crystal="cubic-WO3", supercell=[2, 1, 1],
-                              li_sites=[[0.0, 0.0, 0.0]], kpts_gamma=True),
+        "WOx": MaterialConfig(
+            host="crystal",
+            crystal="cubic-WO3",
+            supercell=[2, 1, 1],
+            li_sites=[[0.0, 0.0, 0.0]],
+            kpts_gamma=True,
+        ),
         "NbOx": MaterialConfig(host="random", composition="Nb4O10", density_g_cm3=4.5, seed=0),
     }
 
@@ -367,8 +372,7 @@ def _report(cfg: MainJobConfig, summaries: dict[str, dict], device: dict, out: P
         ("Li insertion energy (vs bcc Li)", lambda s: s["insertion_energy_per_li_ev"], "+.3f"),
         ("average voltage vs Li/Li⁺ (V)", lambda s: s["voltage_vs_li_v"], ".3f"),
         ("E_F(doped) − E_F(host) (eV)", lambda s: s["fermi_shift_ev"], "+.3f"),
-        ("E_F(doped) − CBM(host), VB-aligned (eV)", lambda s: s["fermi_above_host_cbm_ev"],
-         "+.3f"),
+        ("E_F(doped) − CBM(host), VB-aligned (eV)", lambda s: s["fermi_above_host_cbm_ev"], "+.3f"),
         ("Li donor level below host CB (eV)", lambda s: s.get("donor_depth_ev"), ".3f"),
         ("host band gap (eV)", lambda s: s["host_band_gap_ev"], ".3f"),
         ("electrons added per Li", lambda s: s["electrons_added"] / s["n_li"], ".2f"),
@@ -414,6 +418,18 @@ def _report(cfg: MainJobConfig, summaries: dict[str, dict], device: dict, out: P
             + " | ".join(_fmt(_scaled(device["materials"][m][key], scale), fmt) for m in mats)
             + " |"
         )
+    not_dft = sorted(
+        k
+        for k in ("channel_barrier_ev", "site_energy_sigma_ev", "retention_barrier_ev")
+        if all(device["sources"][m].get(k) != "dft" for m in mats)
+    )
+    if not_dft:
+        lines += [
+            "",
+            f"Not computed yet for any material: {', '.join(not_dft)} (stated values, "
+            "see sources), so the device rows differ between materials only through the "
+            "DFT entries listed below.",
+        ]
     lines += ["", "Parameter sources (dft = computed here, with uuids in the JSON):", ""]
     for m in mats:
         srcs = device["sources"][m]

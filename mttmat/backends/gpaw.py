@@ -150,9 +150,7 @@ class GpawBackend(AseCalculatorBackend):
                 )
             ],
             "spin_polarized": meta.get("spin_polarized", nspins == 2),
-            "eigenvalues_ev": [
-                [e.tolist() for e in eigs[s_::nspins]] for s_ in range(nspins)
-            ],
+            "eigenvalues_ev": [[e.tolist() for e in eigs[s_::nspins]] for s_ in range(nspins)],
             "kpoint_weights": [float(w) for w in weights],
             "restart_file": str(gpw),
             "log_file": str(workdir / GPAW_TXT),

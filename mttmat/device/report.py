@@ -138,8 +138,7 @@ def make_figures(device_dir: str | Path) -> list[Path]:
         raise ParameterError(f"{device_dir} has no device_summary.json: not a device run folder")
     summary = json.loads(summary_path.read_text())
     mats = list(summary["materials"])
-    params = {m: EcramParameters.from_json(device_dir / f"ecram_parameters_{m}.json")
-              for m in mats}
+    params = {m: EcramParameters.from_json(device_dir / f"ecram_parameters_{m}.json") for m in mats}
     n_pulses = int(summary["targets"]["n_pulses"])
     figs = {}
     traces = {}
@@ -152,10 +151,12 @@ def make_figures(device_dir: str | Path) -> list[Path]:
     th = np.linspace(0.0, 1.0, 200)
     x_li = {m: th * params[m].x_max.value for m in mats}
     models = {m: EcramModel(params[m], variation=False) for m in mats}
-    figs["g_vs_x"] = dp.plot_conductance_vs_li(x_li[mats[0]],
-                                               {m: models[m].conductance(th) for m in mats})
-    figs["voc"] = dp.plot_voc(x_li[mats[0]], {
-        m: models[m].voc_curve.voc(np.clip(th, 1e-4, 1 - 1e-4)) for m in mats})
+    figs["g_vs_x"] = dp.plot_conductance_vs_li(
+        x_li[mats[0]], {m: models[m].conductance(th) for m in mats}
+    )
+    figs["voc"] = dp.plot_voc(
+        x_li[mats[0]], {m: models[m].voc_curve.voc(np.clip(th, 1e-4, 1 - 1e-4)) for m in mats}
+    )
     w = np.linspace(-1, 1, 401)
     curves = {f"K = {k:g}": MttTransfer.symmetric(k)(w) for k in (1, 5, 20, 100)}
     ref_dir = device_dir / "exports" / summary["reference"]
@@ -166,8 +167,9 @@ def make_figures(device_dir: str | Path) -> list[Path]:
     times, g_ret = _retention_curves(params[summary["reference"]], lo, hi)
     figs["retention"] = dp.plot_retention(times, g_ret)
     if "k_sweep" in summary:
-        figs["accuracy_vs_k"] = dp.plot_accuracy_vs_k(summary["k_sweep"]["K"],
-                                                      summary["k_sweep"]["accuracy"])
+        figs["accuracy_vs_k"] = dp.plot_accuracy_vs_k(
+            summary["k_sweep"]["K"], summary["k_sweep"]["accuracy"]
+        )
     fig_dir = device_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     paths = []

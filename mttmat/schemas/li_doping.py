@@ -12,8 +12,10 @@ __all__ = ["LiDopingSummary"]
 
 
 def _has(doc: Any, key: str) -> bool:
-    return (key in doc and doc[key] is not None) if isinstance(doc, dict) else (
-        getattr(doc, key, None) is not None
+    return (
+        (key in doc and doc[key] is not None)
+        if isinstance(doc, dict)
+        else (getattr(doc, key, None) is not None)
     )
 
 
