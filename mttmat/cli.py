@@ -304,10 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
+    # jobflow prints job start/finish through its own handler: that is the per-job progress
+    logging.getLogger("mttmat").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if not args.verbose:  # library deprecation chatter is not for users of the CLI
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
