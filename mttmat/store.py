@@ -17,6 +17,7 @@ from jobflow import Flow, Job, JobStore
 from maggma.stores import MontyStore
 
 from mttmat.settings import get_settings
+from mttmat.structures.io import ensure_writable_dir
 
 __all__ = ["StoreError", "get_store", "run_flow"]
 
@@ -45,10 +46,7 @@ def get_store(store_dir: str | Path | None = None, mongo_uri: str | None = None)
         return JobStore(docs, additional_stores={"data": data})
     path = Path(store_dir or s.store_dir).expanduser().resolve()
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write_probe"
-        probe.write_text("ok")
-        probe.unlink()
+        ensure_writable_dir(path)
     except OSError as err:
         raise StoreError(
             f"cannot write the job store at {path}: {err.strerror}. Choose a writable folder "

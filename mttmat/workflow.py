@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mttmat.errors import ConfigError
-from mttmat.structures.io import atomic_write_text
+from mttmat.structures.io import atomic_write_text, ensure_writable_dir
 
 __all__ = ["DftConfig", "MainJobConfig", "MaterialConfig", "load_config", "run_main_job"]
 
@@ -189,10 +189,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> MainJobConf
 
 def _check_writable(folder: Path) -> None:
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write_probe"
-        probe.write_text("ok")
-        probe.unlink()
+        ensure_writable_dir(folder)
     except OSError as err:
         raise ConfigError(
             f"output folder {folder} is not writable ({err.strerror}); choose another with -o"

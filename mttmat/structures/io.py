@@ -14,7 +14,13 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from mttmat.structures.validate import StructureError, check_min_distances
 
-__all__ = ["FORMATS", "atomic_write_text", "read_structure", "write_structure"]
+__all__ = [
+    "FORMATS",
+    "atomic_write_text",
+    "ensure_writable_dir",
+    "read_structure",
+    "write_structure",
+]
 
 FORMATS = ("cif", "poscar", "extxyz")
 
@@ -84,6 +90,16 @@ def _parse(path: Path, kind: str) -> Structure | Exception:
     except Exception as err:  # the parsers raise many types; the caller reports one message
         return err
     return structure
+
+
+def ensure_writable_dir(path: str | Path) -> Path:
+    """Create ``path`` if needed and prove it writable; raises ``OSError`` otherwise."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    probe = path / ".write_probe"
+    probe.write_text("ok")
+    probe.unlink()
+    return path
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
