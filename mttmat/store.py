@@ -10,16 +10,20 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from jobflow import Flow, Job, JobStore
 from maggma.stores import MontyStore
+from monty.json import MontyDecoder, MontyEncoder
 
 from mttmat.settings import get_settings
-from mttmat.structures.io import ensure_writable_dir
+from mttmat.structures.io import atomic_write_text, ensure_writable_dir
 
-__all__ = ["StoreError", "get_store", "run_flow"]
+__all__ = ["StoreError", "get_store", "run_flow", "run_resumable"]
 
 
 class StoreError(RuntimeError):
@@ -78,3 +82,45 @@ def run_flow(
     return run_locally(
         flow, store=store, create_folders=True, root_dir=root, ensure_success=ensure_success
     )
+
+
+def run_resumable(
+    flow: Flow,
+    store: JobStore,
+    root_dir: str | Path,
+    flow_file: str | Path,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> Flow:
+    """Run ``flow`` job by job, skipping jobs whose output is already in ``store``.
+
+    The flow is written to ``flow_file`` on the first call; later calls load it from there,
+    so the job uuids are the same and a run killed half-way continues where it stopped
+    (finished jobs are read back, not recomputed). Each job runs in
+    ``root_dir/job_<uuid>``. Flows whose jobs return replace/detour/addition responses are
+    not supported (mttmat's flows have a fixed shape).
+
+    Returns the flow that ran (the loaded one on a resume).
+    """
+    flow_file = Path(flow_file)
+    if flow_file.is_file():
+        flow = json.loads(flow_file.read_text(), cls=MontyDecoder)
+    else:
+        atomic_write_text(flow_file, json.dumps(flow, cls=MontyEncoder))
+    root = Path(root_dir).resolve()
+    store.connect()
+    done = {
+        d["uuid"]
+        for d in store.query({"uuid": {"$in": list(flow.job_uuids)}}, properties=["uuid"])
+    }
+    for job, _parents in flow.iterflow():
+        if job.uuid in done:
+            progress(f"  {job.name}: finished earlier, read from the store")
+            continue
+        job_dir = root / f"job_{job.uuid}"
+        job_dir.mkdir(parents=True, exist_ok=True)
+        progress(f"  {job.name}: running")
+        with contextlib.chdir(job_dir):
+            response = job.run(store=store)
+        if response.replace or response.detour or response.addition:
+            raise RuntimeError(f"job {job.name} changed the flow; use run_flow for such flows")
+    return flow

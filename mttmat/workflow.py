@@ -9,7 +9,8 @@ reference material, transferred to the others, exported, and everything goes int
 The config is validated completely (unknown keys, types, materials, writable output) before
 any computation starts. Defaults live in :class:`MainJobConfig`; ``workflows/main_job.yaml`` is
 the same set written out. A material whose DFT summary already exists for the same settings
-is not recomputed (rerun after a kill continues).
+is not recomputed; within a material, the flow is saved on its first run and a rerun after a
+kill skips every job whose output is already in the store.
 """
 
 from __future__ import annotations
@@ -246,7 +247,7 @@ def run_main_job(
     from mttmat.device.parameters import Param, Source
     from mttmat.device.report import write_device_outputs
     from mttmat.flows.li_doping import LiDopingMaker
-    from mttmat.store import get_store, run_flow
+    from mttmat.store import get_store, run_resumable
 
     store = get_store(store_dir)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(json.loads(cfg.model_dump_json())))
@@ -289,7 +290,9 @@ def run_main_job(
             dft_kwargs=dft_kw,
             li_metal_kwargs=li_kw,
         ).make(host)
-        run_flow(flow, store, out / "jobs")
+        flow = run_resumable(
+            flow, store, out / "jobs", out / "flows" / f"{material}-{key}.json", progress
+        )
         store.connect()
         summary = store.get_output(flow.jobs[-1].uuid)
         relaxed = store.get_output(flow.jobs[0].uuid)["structure"]

@@ -143,3 +143,70 @@ def test_plot_functions_take_ax_and_return_figure():
     assert out is fig and ax.get_xlabel() == "pulse number"
     assert dp.plot_transfer_functions(np.linspace(-1, 1, 5), {"k": np.zeros(5)}) is not fig
     plt.close("all")
+
+
+@pytest.mark.slow
+@pytest.mark.gpaw
+@pytest.mark.chgnet
+def test_main_job_killed_at_three_stages_resumes(tmp_path, monkeypatch):
+    """Crash inside the DFT of the doped cell, inside the ML relax of the second material and
+    in the device stage; each rerun continues without redoing finished jobs (~3 min)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from mttmat.backends.gpaw import GpawBackend
+    from mttmat.device import report
+
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump(TINY))
+    results = tmp_path / "results"
+
+    # 1. a real SIGKILL while the first material's jobs run
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mttmat.cli", "run", "--config", str(cfg_path), "-o", str(results)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    jobs = results / "tiny" / "jobs"
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(jobs.glob("job_*/gpaw.gpw"))) < 2:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(list(jobs.glob("job_*/gpaw.gpw"))) >= 2  # killed after two DFT jobs finished
+
+    # 2. a crash in the DFT static of a doped cell
+    real = GpawBackend.electronic_summary
+
+    def crash_on_li(self, calc, workdir):
+        if "Li" in calc.atoms.get_chemical_symbols() and len(calc.atoms) > 2:
+            raise RuntimeError("simulated crash in the doped-cell DFT")
+        return real(self, calc, workdir)
+
+    msgs: list[str] = []
+    monkeypatch.setattr(GpawBackend, "electronic_summary", crash_on_li)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_main_job(cfg_path, results, progress=msgs.append)
+    assert any("finished earlier" in m for m in msgs)  # the SIGKILLed run's jobs were kept
+    monkeypatch.setattr(GpawBackend, "electronic_summary", real)
+
+    # 3. a crash in the device stage, after both materials' DFT
+    def crash_device(*args, **kwargs):
+        raise RuntimeError("simulated crash in the device stage")
+
+    monkeypatch.setattr(report, "compare_materials", crash_device)
+    msgs.clear()
+    with pytest.raises(RuntimeError, match="device stage"):
+        run_main_job(cfg_path, results, progress=msgs.append)
+    skipped_before = sum("finished earlier" in m for m in msgs)
+    assert skipped_before >= 3
+    monkeypatch.undo()
+
+    # final rerun: no DFT at all, only the device stage
+    msgs.clear()
+    out = run_main_job(cfg_path, results, progress=msgs.append)
+    assert sum("not recomputed" in m for m in msgs) == 2
+    assert not any(": running" in m for m in msgs)
+    assert (out / "report.md").is_file()
