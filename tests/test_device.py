@@ -251,3 +251,10 @@ def test_xor_reaches_95_percent_with_exported_transfer(tmp_path, cal):
     assert res.accuracy >= 0.95
     levels = np.unique(np.concatenate([w.ravel() for w in res.w_hidden]))
     assert len(levels) <= 8 and np.all(np.abs(levels) <= 1)
+
+
+def test_fitted_mtt_transfer_keeps_unit_endpoints(cal):
+    out = mtt_parameters(cal.trace_s[:181], cal.trace_s[180:])
+    t = MttTransfer(out["A_p"], out["B_p"], out["A_n"], out["B_n"])
+    assert t(np.array([-1.0, 1.0])) == pytest.approx([-1.0, 1.0])
+    assert out["rms_p"] < 0.05 and out["rms_n"] < 0.05

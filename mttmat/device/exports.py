@@ -151,8 +151,8 @@ def aihwkit_device(
 def mtt_parameters(ltp: np.ndarray, ltd: np.ndarray, radius: float = 0.0) -> dict[str, Any]:
     """MTT weight-transfer parameters from the device's pulse curves.
 
-    K is the on/off ratio of the programmed window; (A_p, B_p) and (A_n, B_n) are fitted to
-    the transfer the real device gives: for W_h = +w the positive device is potentiated from
+    K is the on/off ratio of the programmed window; B_p and B_n are fitted (with A = 1 + B,
+    so that W_b(±1) = ±1) to the transfer the real device gives: for W_h = +w the positive device is potentiated from
     the bottom by w·P LTP pulses; for W_h = −w the negative device is depressed from the top
     by (1 − w)·P LTD pulses. Each branch's conductance is normalised to its bottom (the
     reference, 1) and read through the divider of :mod:`mttmat.device.mtt`.
@@ -167,12 +167,13 @@ def mtt_parameters(ltp: np.ndarray, ltd: np.ndarray, radius: float = 0.0) -> dic
         v = g / (1 + g) - 0.5
         w_b = v / v[-1]
 
+        # A = 1 + B keeps W_b(±1) = ±1 exactly; B carries the shape
         def resid(x: np.ndarray, w_h: np.ndarray = w_h, w_b: np.ndarray = w_b) -> np.ndarray:
-            return x[0] * w_h / (1 + x[1] * w_h) - w_b
+            return (1 + x[0]) * w_h / (1 + x[0] * w_h) - w_b
 
-        a0, b0 = transfer_coefficients(k_b)
-        sol = least_squares(resid, x0=[a0, b0], bounds=([1e-6, 0], [1e6, 1e6]))
-        out[f"A_{name}"], out[f"B_{name}"] = float(sol.x[0]), float(sol.x[1])
+        _, b0 = transfer_coefficients(k_b)
+        sol = least_squares(resid, x0=[b0], bounds=([0.0], [1e6]))
+        out[f"A_{name}"], out[f"B_{name}"] = float(1 + sol.x[0]), float(sol.x[0])
         out[f"rms_{name}"] = float(np.sqrt(np.mean(sol.fun**2)))
     out["radius"] = float(radius)
     out["ideal_symmetric"] = dict(zip(("A", "B"), transfer_coefficients(k), strict=True))
