@@ -153,9 +153,10 @@ def mtt_parameters(ltp: np.ndarray, ltd: np.ndarray, radius: float = 0.0) -> dic
 
     K is the on/off ratio of the programmed window; B_p and B_n are fitted (with A = 1 + B,
     so that W_b(±1) = ±1) to the transfer the real device gives: for W_h = +w the positive
-    device is potentiated from the bottom by w·P LTP pulses; for W_h = −w the negative device is depressed from the top
-    by (1 − w)·P LTD pulses. Each branch's conductance is normalised to its bottom (the
-    reference, 1) and read through the divider of :mod:`mttmat.device.mtt`.
+    device is potentiated from the bottom by w·P LTP pulses; for W_h = −w the negative
+    device is depressed from the top by (1 − w)·P LTD pulses. Each branch's conductance is
+    normalised to its bottom (the reference, 1) and read through the divider of
+    :mod:`mttmat.device.mtt`.
     """
     ltp, ltd = np.asarray(ltp, float), np.asarray(ltd, float)
     k = float(ltp[-1] / ltp[0])
