@@ -109,8 +109,7 @@ def run_resumable(
     root = Path(root_dir).resolve()
     store.connect()
     done = {
-        d["uuid"]
-        for d in store.query({"uuid": {"$in": list(flow.job_uuids)}}, properties=["uuid"])
+        d["uuid"] for d in store.query({"uuid": {"$in": list(flow.job_uuids)}}, properties=["uuid"])
     }
     for job, _parents in flow.iterflow():
         if job.uuid in done:
