@@ -16,7 +16,7 @@ test-slow: bootstrap
 	$(VENV)/bin/python -m pytest -m slow $(PYTEST_ARGS)
 
 lint: bootstrap
-	$(VENV)/bin/ruff check mttmat tests
+	$(VENV)/bin/ruff check mttmat tests benchmarks analysis
 
 bench: bootstrap
 	for b in benchmarks/*.py; do $(VENV)/bin/python $$b || exit 1; done

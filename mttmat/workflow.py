@@ -93,6 +93,19 @@ class DeviceConfig(BaseModel):
     export: Literal["neurosim", "aihwkit", "mtt", "traces", "all"] = "all"
     k_sweep: bool = Field(True, description="BNN accuracy vs K sweep (~1 min).")
 
+    def targets(self) -> Any:
+        """The calibration targets as :class:`mttmat.device.calibrate.DeviceTargets`."""
+        from mttmat.device.calibrate import DeviceTargets
+
+        return DeviceTargets(
+            g_max_s=self.g_max_s,
+            ratio_pulse=self.ratio_pulse,
+            n_pulses=self.n_pulses,
+            v_set=self.v_set,
+            v_reset=self.v_reset,
+            width_s=self.width_s,
+        )
+
 
 def _default_materials() -> dict[str, MaterialConfig]:
     # WOx: cubic WO3 2x1x1 with Li at the cube centre. A 16-atom random W4O12 packing relaxed
@@ -243,7 +256,6 @@ def run_main_job(
     from pymatgen.core import Structure
 
     from mttmat.device.build import build_parameters
-    from mttmat.device.calibrate import DeviceTargets
     from mttmat.device.parameters import Param, Source
     from mttmat.device.report import write_device_outputs
     from mttmat.flows.li_doping import LiDopingMaker
@@ -330,14 +342,7 @@ def run_main_job(
             )
         params[material] = p
     d = cfg.device
-    targets = DeviceTargets(
-        g_max_s=d.g_max_s,
-        ratio_pulse=d.ratio_pulse,
-        n_pulses=d.n_pulses,
-        v_set=d.v_set,
-        v_reset=d.v_reset,
-        width_s=d.width_s,
-    )
+    targets = d.targets()
     device = write_device_outputs(
         params,
         ref,

@@ -9,7 +9,13 @@ import pytest
 
 from mttmat.device import EcramModel, EcramParameters, ParameterError, VocCurve
 from mttmat.device.calibrate import DeviceTargets, PulseTrace, calibrate, fit_trace
-from mttmat.device.exports import export, fit_neurosim, mtt_parameters, neurosim_curve
+from mttmat.device.exports import (
+    AIHWKIT_DOCUMENTED_FIELDS,
+    export,
+    fit_neurosim,
+    mtt_parameters,
+    neurosim_curve,
+)
 from mttmat.device.mtt import MttTransfer, f_meta, quantize_hidden, train_xor_bnn
 from mttmat.device.voc import K_B_EV
 
@@ -258,3 +264,17 @@ def test_fitted_mtt_transfer_keeps_unit_endpoints(cal):
     t = MttTransfer(out["A_p"], out["B_p"], out["A_n"], out["B_n"])
     assert t(np.array([-1.0, 1.0])) == pytest.approx([-1.0, 1.0])
     assert out["rms_p"] < 0.05 and out["rms_n"] < 0.05
+
+
+def test_aihwkit_export_reproduces_the_ltp_shape(tmp_path, cal):
+    from mttmat.device.exports import soft_bounds_pmax_curve
+
+    export(cal, 180, 2e-3, "aihwkit", tmp_path)
+    d = json.loads((tmp_path / "aihwkit_device.json").read_text())
+    kw = d["kwargs"]
+    assert set(kw) <= AIHWKIT_DOCUMENTED_FIELDS["SoftBoundsPmaxDevice"]
+    ltp = cal.trace_s[:181]
+    w_model = -1 + 2 * (ltp - ltp[0]) / (ltp[-1] - ltp[0])  # G_min → -1, G_max → +1
+    a_up = d["fit"]["ltp"]["a_pulses"]
+    w_export = soft_bounds_pmax_curve(np.arange(181), kw["p_max"], 1 / a_up, -1.0, 1.0)
+    assert np.max(np.abs(w_export - w_model)) < 0.05

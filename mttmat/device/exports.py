@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq, least_squares
+from scipy.optimize import least_squares
 
 from mttmat.device.calibrate import CalibrationResult
 from mttmat.device.model import EcramModel
@@ -232,17 +232,3 @@ def export(
             lines.append(f"{i},{v:g},{w:g},{g:.9g}")
         written.append(atomic_write_text(out / "pulse_trace.csv", "\n".join(lines) + "\n"))
     return written
-
-
-def nonlinearity_from_a(a_normalized: float) -> float:
-    """Max deviation of the normalised NeuroSim LTP curve from the straight line (0..1)."""
-    x = np.linspace(0, 1, 1001)
-    y = (1 - np.exp(-x / a_normalized)) / (1 - np.exp(-1 / a_normalized))
-    return float(np.max(y - x))
-
-
-def a_from_nonlinearity(dev: float) -> float:
-    """Inverse of :func:`nonlinearity_from_a` (for comparing devices by one number)."""
-    if not 0 < dev < 1:
-        raise ParameterError("deviation must be in (0, 1)")
-    return float(brentq(lambda la: nonlinearity_from_a(np.exp(la)) - dev, -8, 12))

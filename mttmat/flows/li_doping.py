@@ -15,7 +15,7 @@ from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
 from mttmat.schemas.li_doping import LiDopingSummary
-from mttmat.structures import bcc_li, cubic_wo3, make_supercell
+from mttmat.structures import bcc_li
 from mttmat.structures.validate import StructureError, check_min_distances, require_elements
 from mttmat.structures.voids import find_voids
 
@@ -136,8 +136,3 @@ class LiDopingMaker(Maker):
         )
         jobs = [relax_host, doped, relax_doped, static_host, static_doped, static_li, summary]
         return Flow(jobs, output=summary.output, name=self.name)
-
-
-def default_wo3_host() -> Structure:
-    """Cubic WO3 2×1×1 (8 atoms); Li goes to the cube centre (0, 0, 0)."""
-    return make_supercell(cubic_wo3(), (2, 1, 1))
