@@ -172,6 +172,8 @@ def _cmd_ecram(args: argparse.Namespace) -> int:
     for item in args.params or []:
         p = EcramParameters.from_json(Path(item))
         params[p.material] = p
+    if args.summary:
+        params.update(_params_from_store(args.from_store, args.summary))
     if not params:
         params[args.material] = EcramParameters.paper_defaults(args.material)
     reference = args.reference or next(iter(params))
@@ -209,6 +211,33 @@ def _cmd_ecram(args: argparse.Namespace) -> int:
         )
     _progress(f"results: {out}")
     return 0
+
+
+def _params_from_store(store_dir: str, summaries: list[str]) -> dict[str, Any]:
+    """EcramParameters per material from LiDopingSummary outputs in a job store."""
+    from pymatgen.core import Structure
+
+    from mttmat.device.build import build_parameters
+    from mttmat.store import get_store
+
+    if not store_dir:
+        raise UserError("--summary needs --from-store STORE_DIR")
+    if not Path(store_dir).is_dir():
+        raise UserError(f"store {store_dir} does not exist")
+    store = get_store(store_dir)
+    store.connect()
+    out = {}
+    for item in summaries:
+        material, sep, uuid = item.partition("=")
+        if not sep or not uuid:
+            raise UserError(f"--summary takes MATERIAL=UUID, got {item!r}")
+        try:
+            summary = store.get_output(uuid)
+            host = Structure.from_dict(store.get_output(summary["uuids"]["dft_host"])["structure"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise UserError(f"{uuid} in {store_dir} is not a Li-doping summary ({err})") from None
+        out[material] = build_parameters(material, li_doping=summary, host=host)
+    return out
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -267,6 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("ecram", help="build, calibrate and export the ECRAM compact model")
     e.add_argument("--params", nargs="*", help="EcramParameters JSON file(s), one per material")
+    e.add_argument("--from-store", help="job store holding Li-doping summaries")
+    e.add_argument(
+        "--summary",
+        nargs="*",
+        metavar="MATERIAL=UUID",
+        help="LiDopingSummary uuid(s) in --from-store",
+    )
     e.add_argument("--material", default="WOx", help="material label when no --params")
     e.add_argument("--reference", help="material calibrated to the device (default: first)")
     e.add_argument("--trace", help="measured pulse trace CSV to fit instead of paper targets")

@@ -102,3 +102,41 @@ def test_li_doping_flow_physics(tmp_path):
     }
     for role in ("dft_host", "dft_doped"):
         assert store.get_output(s["uuids"][role])["fidelity"] == "dft"
+
+    # the ECRAM CLI builds, calibrates and exports straight from this store
+    from mttmat.cli import main
+    from mttmat.device import EcramParameters
+
+    out = tmp_path / "ecram"
+    uuid = flow.jobs[-1].uuid
+    rc = main(
+        [
+            "ecram",
+            "--from-store",
+            str(tmp_path / "store"),
+            "--summary",
+            f"WOx={uuid}",
+            "-o",
+            str(out),
+            "--no-figures",
+        ]
+    )
+    assert rc == 0
+    p = EcramParameters.from_json(out / "ecram_parameters_WOx.json")
+    assert p.site_energy_mean_ev.value == pytest.approx(s["insertion_energy_per_li_ev"])
+    assert s["uuids"]["dft_doped"] in p.site_energy_mean_ev.source.uuids
+    assert p.w_density_cm3.source.kind == "structure"
+    assert (
+        main(
+            [
+                "ecram",
+                "--from-store",
+                str(tmp_path / "store"),
+                "--summary",
+                "WOx=nope",
+                "-o",
+                str(out),
+            ]
+        )
+        == 2
+    )
