@@ -183,7 +183,7 @@ def _cmd_ecram(args: argparse.Namespace) -> int:
     if args.trace:
         cal = fit_trace(params[reference], PulseTrace.from_csv(args.trace))
         cal.params.to_json(out / f"ecram_parameters_{reference}.json")
-        export(cal, 0, float(cal.pulse_widths_s[0]), args.export, out / "exports" / reference)
+        export(cal, args.export, out / "exports" / reference)
         _progress(f"fitted {args.trace}: rms log-G residual {cal.residuals['rms_log_g']:.3g}")
         return 0
     targets = DeviceTargets(

@@ -195,7 +195,7 @@ def test_neurosim_fit_recovers_a(a):
 
 
 def test_exports_written(tmp_path, cal):
-    files = export(cal, 180, 2e-3, "all", tmp_path)
+    files = export(cal, "all", tmp_path)
     names = {f.name for f in files}
     assert names == {"neurosim.json", "aihwkit_device.json", "mtt_transfer.json", "pulse_trace.csv"}
     ai = json.loads((tmp_path / "aihwkit_device.json").read_text())
@@ -204,7 +204,7 @@ def test_exports_written(tmp_path, cal):
     assert np.allclose(trace.conductance_s, cal.trace_s, rtol=1e-6)
     assert set(trace.voltage_v[1:]) == {10.0, -7.0}
     with pytest.raises(ParameterError, match="unknown export format"):
-        export(cal, 180, 2e-3, "spice", tmp_path)
+        export(cal, "spice", tmp_path)
 
 
 def test_mtt_fit_of_ideal_device_recovers_k():
@@ -250,7 +250,7 @@ def test_meta_and_quantisation():
 
 
 def test_xor_reaches_95_percent_with_exported_transfer(tmp_path, cal):
-    export(cal, 180, 2e-3, "mtt", tmp_path)
+    export(cal, "mtt", tmp_path)
     d = json.loads((tmp_path / "mtt_transfer.json").read_text())
     t = MttTransfer(d["A_p"], d["B_p"], d["A_n"], d["B_n"])
     res = train_xor_bnn(t, hidden=3, m=10.0, lr=0.005, bits=3, seed=0)
@@ -269,7 +269,7 @@ def test_fitted_mtt_transfer_keeps_unit_endpoints(cal):
 def test_aihwkit_export_reproduces_the_ltp_shape(tmp_path, cal):
     from mttmat.device.exports import soft_bounds_pmax_curve
 
-    export(cal, 180, 2e-3, "aihwkit", tmp_path)
+    export(cal, "aihwkit", tmp_path)
     d = json.loads((tmp_path / "aihwkit_device.json").read_text())
     kw = d["kwargs"]
     assert set(kw) <= AIHWKIT_DOCUMENTED_FIELDS["SoftBoundsPmaxDevice"]
@@ -278,3 +278,50 @@ def test_aihwkit_export_reproduces_the_ltp_shape(tmp_path, cal):
     a_up = d["fit"]["ltp"]["a_pulses"]
     w_export = soft_bounds_pmax_curve(np.arange(181), kw["p_max"], 1 / a_up, -1.0, 1.0)
     assert np.max(np.abs(w_export - w_model)) < 0.05
+
+
+def test_cli_fits_and_exports_a_measured_trace(tmp_path, cal):
+    from mttmat.cli import main
+
+    v = np.array([0.0] + [10.0] * 40 + [-7.0] * 40)
+    m = _model(cal.params)
+    m.theta[:] = 0.2
+    g = [m.conductance()[0]]
+    for vi in v[1:]:
+        m.apply_pulse(vi, 2e-3)
+        g.append(m.conductance()[0])
+    PulseTrace(v, np.full(v.shape, 2e-3), np.array(g)).to_csv(tmp_path / "meas.csv")
+    cal.params.to_json(tmp_path / "p.json")
+    out = tmp_path / "fit"
+    rc = main(
+        [
+            "ecram",
+            "--params",
+            str(tmp_path / "p.json"),
+            "--trace",
+            str(tmp_path / "meas.csv"),
+            "-o",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    ns = json.loads((out / "exports" / "WOx" / "neurosim.json").read_text())
+    assert ns["ltp"]["p_max"] == 40 and ns["ltd"]["p_max"] == 40
+    ai = json.loads((out / "exports" / "WOx" / "aihwkit_device.json").read_text())
+    assert np.isfinite(ai["kwargs"]["lifetime"])
+    bad = PulseTrace(v[:3], np.full(3, 2e-3), np.array(g[:3]))
+    bad.to_csv(tmp_path / "short.csv")
+    assert (
+        main(
+            [
+                "ecram",
+                "--params",
+                str(tmp_path / "p.json"),
+                "--trace",
+                str(tmp_path / "short.csv"),
+                "-o",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 2
+    )

@@ -73,6 +73,26 @@ class CalibrationResult:
     pulse_voltages_v: np.ndarray  # amplitude of each pulse (len(trace_s) - 1)
     pulse_widths_s: np.ndarray
 
+    def ltp_ltd(self) -> tuple[np.ndarray, np.ndarray]:
+        """(LTP, LTD) conductance curves: the first run of positive pulses (from the initial
+        state) and the run of negative pulses that follows it, each with its start point."""
+        n_up, n_dn = split_cycle(self.pulse_voltages_v)
+        return self.trace_s[: n_up + 1], self.trace_s[n_up : n_up + n_dn + 1]
+
+
+def split_cycle(voltages: np.ndarray) -> tuple[int, int]:
+    """Lengths of the leading run of positive pulses and the negative run after it."""
+    v = np.asarray(voltages)
+    n_up = int(np.argmax(v <= 0)) if np.any(v <= 0) else len(v)
+    rest = v[n_up:]
+    n_dn = int(np.argmax(rest >= 0)) if np.any(rest >= 0) else len(rest)
+    if n_up < 2 or n_dn < 2:
+        raise ParameterError(
+            "the trace needs a run of >= 2 positive (LTP) pulses followed by >= 2 negative "
+            f"(LTD) pulses; got {n_up} then {n_dn}"
+        )
+    return n_up, n_dn
+
 
 def _cal(value: float, unit: str, residual: float, note: str) -> Param:
     return Param(
@@ -234,6 +254,7 @@ def simulate_trace(params: EcramParameters, trace: PulseTrace, theta0: float) ->
 
 def fit_trace(params: EcramParameters, trace: PulseTrace) -> CalibrationResult:
     """Least-squares fit of g0, mobility, field factor, prefactor to a measured trace (log G)."""
+    split_cycle(trace.voltage_v[1:])  # refuse a trace without an LTP and an LTD run up front
     p0 = params.values()
     aspect = p0["width_um"] / p0["length_um"]
     t_cm = p0["channel_thickness_nm"] * 1e-7
@@ -284,11 +305,15 @@ def fit_trace(params: EcramParameters, trace: PulseTrace) -> CalibrationResult:
         }
     )
     sim = simulate_trace(out, trace, th0)
+    # filling at the highest conductance reached (G is linear in θ)
+    m = EcramModel(out, n_devices=1, variation=False)
+    g_per_theta = m.conductance(np.array([1.0]))[0] - m.conductance(np.array([0.0]))[0]
+    theta_top = float((sim.max() - m.conductance(np.array([0.0]))[0]) / g_per_theta)
     return CalibrationResult(
         out,
         {"rms_log_g": rms},
         th0,
-        float("nan"),
+        theta_top,
         sim,
         trace.voltage_v[1:].copy(),
         trace.width_s[1:].copy(),

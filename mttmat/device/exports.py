@@ -183,20 +183,22 @@ def mtt_parameters(ltp: np.ndarray, ltd: np.ndarray, radius: float = 0.0) -> dic
 
 def export(
     cal: CalibrationResult,
-    n_pulses: int,
-    pulse_width_s: float,
     fmt: str,
     out_dir: str | Path,
     ternary_radius: float = 0.0,
 ) -> list[Path]:
-    """Write the export(s) ``fmt`` (one of :data:`EXPORT_FORMATS`) to ``out_dir``."""
+    """Write the export(s) ``fmt`` (one of :data:`EXPORT_FORMATS`) to ``out_dir``.
+
+    LTP and LTD curves come from the pulse voltages of ``cal`` (:meth:`ltp_ltd`), so the
+    paper cycle and a measured trace are exported the same way.
+    """
     if fmt not in EXPORT_FORMATS:
         raise ParameterError(f"unknown export format {fmt!r}; choose one of {EXPORT_FORMATS}")
     from mttmat.structures.io import atomic_write_text
 
     out = Path(out_dir)
-    ltp = cal.trace_s[: n_pulses + 1]
-    ltd = cal.trace_s[n_pulses:]
+    ltp, ltd = cal.ltp_ltd()
+    pulse_width_s = float(cal.pulse_widths_s[0])
     written: list[Path] = []
 
     def dump(name: str, data: Any) -> None:

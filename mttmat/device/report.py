@@ -90,7 +90,7 @@ def write_device_outputs(
             )
             files[name] = []
             continue
-        written = export(res, t.n_pulses, t.width_s, export_format, out / "exports" / name)
+        written = export(res, export_format, out / "exports" / name)
         files[name] = [str(p.relative_to(out)) for p in written]
     ref = results[reference]
     xor = (
