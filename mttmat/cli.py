@@ -120,6 +120,166 @@ def _cmd_calc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_schedule(path: str | None, overrides: Sequence[str]) -> Any:
+    import yaml
+
+    from mttmat.jobs.melt_quench import MeltQuenchSchedule
+
+    data: dict[str, Any] = {}
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"schedule file {p} not found; see workflows/melt_quench_*.yaml")
+        loaded = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise UserError(f"schedule file {p} must hold a mapping of schedule fields")
+        data.update(loaded.get("schedule", loaded))
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set takes KEY=VALUE, got {item!r}")
+        data[key.strip()] = yaml.safe_load(value)
+    return MeltQuenchSchedule.model_validate(data)
+
+
+def _melt_quench_start(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+    from mttmat.structures import (
+        check_min_distances,
+        make_supercell,
+        parent_crystal,
+        random_packing,
+        read_structure,
+    )
+
+    if sum(x is not None for x in (args.structure, args.crystal, args.pack)) != 1:
+        raise UserError("give exactly one start: --structure FILE, --crystal NAME or --pack FORMULA")
+    if args.crystal:
+        start = parent_crystal(args.crystal)
+        if args.supercell:
+            start = make_supercell(start, args.supercell)
+        info = {"start": f"crystal {args.crystal}", "supercell": args.supercell}
+        parent = start
+    elif args.pack:
+        if args.density is None:
+            raise UserError("--pack needs --density (g/cm³) for the random packing")
+        start = random_packing(args.pack, args.density, seed=args.seed)
+        info = {"start": "random packing", "composition": args.pack, "density": args.density}
+        parent = None
+    else:
+        start = read_structure(args.structure)
+        check_min_distances(start)
+        info = {"start": f"file {args.structure}"}
+        parent = start
+    if args.parent:
+        parent = read_structure(args.parent) if Path(args.parent).exists() else parent_crystal(args.parent)
+        info["parent"] = args.parent
+    return start, parent, info
+
+
+def _cmd_melt_quench(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from mttmat.backends import get_backend
+    from mttmat.flows.melt_quench import MeltQuenchMaker
+    from mttmat.jobs.melt_quench import software_versions
+    from mttmat.store import get_store, run_resumable
+    from mttmat.structures import write_structure
+    from mttmat.structures.io import atomic_write_text, ensure_writable_dir
+
+    schedule = _load_schedule(args.schedule, args.set or [])
+    if get_backend(args.backend).name == "vasp":
+        raise UserError(
+            "the vasp backend runs on HPC: build and submit the flow with "
+            "workflows/melt_quench_hpc.py (jobflow-remote); locally use chgnet or gpaw"
+        )
+    start, parent, info = _melt_quench_start(args)
+    out = Path(args.output)
+    ensure_writable_dir(out.parent if str(out.parent) else Path("."))
+    maker = MeltQuenchMaker(backend=args.backend, schedule=schedule, replicas=args.replicas)
+    flow = maker.make(start, parent=parent)
+    key = hashlib.sha256(
+        json.dumps(
+            [schedule.model_dump(mode="json"), args.backend, args.replicas, start.as_dict()],
+            sort_keys=True,
+            default=str,
+        ).encode()
+    ).hexdigest()[:10]
+    store = get_store(args.store)
+    root = Path(args.store).resolve() / "melt_quench"
+    steps = schedule.n_steps()
+    _progress(
+        f"melt-quench of {start.composition.formula} ({len(start)} atoms) with {args.backend}: "
+        f"{args.replicas} replica(s) × {steps} MD steps; flow {key} in {root}"
+    )
+    flow = run_resumable(flow, store, root, root / f"flow-{key}.json", progress=_progress)
+    store.connect()
+    cells = [
+        store.get_output(j.uuid, load=True)
+        for j in flow.jobs
+        if j.name.startswith("amorphous analysis")
+    ]
+    summary = next(store.get_output(j.uuid) for j in flow.jobs if j.name == "melt-quench summary")
+    from pymatgen.core import Structure
+
+    stages = {
+        j.name: store.get_output(j.uuid, load=True)
+        for j in flow.jobs
+        if j.name.split(" r")[0] in ("initialization", "melting-diffusion", "quenching")
+    }
+    written = []
+    for k, cell in enumerate(cells):
+        s = Structure.from_dict(cell["structure"])
+        path = out.with_name(out.name + (f"-r{k}" if k else "") + ".cif")
+        meta = {
+            **info,
+            "backend": args.backend,
+            "replica": k,
+            "seed": cell["seed"],
+            "schedule": schedule.model_dump(mode="json"),
+            "md_steps": steps,
+            "stage_uuids": cell["stage_uuids"],
+            "store": str(Path(args.store).resolve()),
+            "software": software_versions(),
+            "metrics": {
+                key_: cell[key_]
+                for key_ in ("formula", "n_atoms", "density_g_cm3", "min_distances_a",
+                             "coordination", "long_range_order", "max_force_ev_a")
+            },
+            "angles_mean_deg": {a: v["mean_deg"] for a, v in cell["angles"].items()},
+            "stage_wall_s": {
+                n: round(d["wall_time_s"], 1) for n, d in stages.items() if n.endswith(f"r{k}") or " r" not in n
+            },
+        }
+        written.append(write_structure(s, path, metadata=meta))
+    atomic_write_text(out.with_name(out.name + "-summary.json"), json.dumps(summary, indent=2, default=str))
+    if not args.no_figures:
+        from mttmat.analysis.melt_quench_plots import save_melt_quench_figures
+
+        figs = save_melt_quench_figures(
+            stages_for_replica(stages, 0), cells[0], parent, out.with_name(out.name + "-figures")
+        )
+        _progress(f"figures: {', '.join(str(f) for f in figs)}")
+    for w, cell in zip(written, cells, strict=False):
+        cn = {k: round(v["mean"], 2) for k, v in cell["coordination"].items()}
+        lro = cell["long_range_order"]
+        _progress(
+            f"wrote {w}: {cell['formula']}, {cell['density_g_cm3']:.2f} g/cm³, CN {cn}, "
+            f"max force {cell['max_force_ev_a']:.3f} eV/Å"
+            + (f", LRO ratio {lro['ratio']:.2f}" if lro else "")
+        )
+    return 0
+
+
+def stages_for_replica(stages: dict[str, Any], k: int) -> list[Any]:
+    """The MD-stage documents of replica ``k`` in stage order."""
+    order = ("initialization", "melting-diffusion", "quenching")
+    tag = f" r{k}"
+    picked = [d for n, d in stages.items() if n.endswith(tag)] or [
+        d for n, d in stages.items() if " r" not in n
+    ]
+    return sorted(picked, key=lambda d: order.index(d["title"]))
+
+
 def _cmd_vasp_inputs(args: argparse.Namespace) -> int:
     from mttmat.backends import get_backend
     from mttmat.backends.vasp import write_vasp_inputs
@@ -318,6 +478,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--write-defaults", metavar="FILE", help="write paper-default parameters")
     e.add_argument("-o", "--output", default="ecram_model")
     e.set_defaults(func=_cmd_ecram)
+
+    m = sub.add_parser("melt-quench", help="melt-quench MD: amorphous cells, resumable")
+    m.add_argument("--structure", help="start from this structure file")
+    m.add_argument("--crystal", help="start from a parent crystal (gamma-WO3, cubic-WO3)")
+    m.add_argument("--supercell", type=int, nargs=3, help="supercell of --crystal")
+    m.add_argument("--pack", help="start from a random packing of this formula (Nb48O120)")
+    m.add_argument("--density", type=float, help="g/cm³ of --pack")
+    m.add_argument("--seed", type=int, default=0, help="seed of --pack")
+    m.add_argument("--parent", help="crystal (name or file) for the long-range-order check")
+    m.add_argument("--schedule", help="YAML schedule (workflows/melt_quench_local.yaml)")
+    m.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override schedule fields")
+    m.add_argument("--backend", default="chgnet", help="chgnet | gpaw (tiny cells) | vasp")
+    m.add_argument("--replicas", type=int, default=1)
+    m.add_argument("--store", default="mttmat_runs", help="store directory (resumes from it)")
+    m.add_argument("--no-figures", action="store_true")
+    m.add_argument("-o", "--output", required=True, help="output prefix, e.g. structures/a-WOx")
+    m.set_defaults(func=_cmd_melt_quench)
 
     r = sub.add_parser("run", help="the main job: local small-cell material→device workflow")
     r.add_argument("--config", help="YAML config overriding workflows/main_job.yaml")

@@ -112,6 +112,22 @@ class Backend(ABC):
     def check_structure(self, structure: Structure) -> None:  # noqa: B027 (optional hook)
         """Raise :class:`BackendError` if this backend cannot treat ``structure``."""
 
+    def ase_calculator(self, **kwargs: Any) -> Calculator:
+        """An ASE calculator for in-process MD/NEB loops (mttmat's resumable MD, NEB).
+
+        Raises
+        ------
+        BackendError
+            For backends that only run as external codes through atomate2 (VASP).
+        """
+        raise BackendError(
+            f"backend {self.name!r} has no in-process ASE calculator; its MD and NEB run as "
+            "atomate2 jobs (on HPC). Use chgnet or gpaw for in-process runs"
+        )
+
+    def prepare_atoms(self, atoms: Any, **calculator_kwargs: Any) -> None:  # noqa: B027
+        """Adjust atoms in place before a calculation (e.g. initial magnetic moments)."""
+
 
 class AseCalculatorBackend(Backend):
     """A backend defined by an ASE calculator; Makers are shared, not copied."""
@@ -124,8 +140,8 @@ class AseCalculatorBackend(Backend):
         """Electronic results worth keeping after a calculation (Fermi level, moments...)."""
         return None
 
-    def prepare_atoms(self, atoms: Any, **calculator_kwargs: Any) -> None:
-        """Adjust atoms in place before a calculation (e.g. initial magnetic moments)."""
+    def ase_calculator(self, **kwargs: Any) -> Calculator:
+        return self.calculator(**kwargs)
 
     def static_maker(self, **kwargs: Any) -> Maker:
         kwargs.setdefault("name", f"{self.name} static")

@@ -20,6 +20,11 @@ class ChgnetBackend(Backend):
     fidelity = "ml"
     force_field_name = "CHGNet"
 
+    def ase_calculator(self, **kwargs: Any) -> Any:
+        from atomate2.forcefields.utils import ase_calculator
+
+        return ase_calculator(self.force_field_name, **kwargs)
+
     def static_maker(self, **kwargs: Any) -> Maker:
         from atomate2.forcefields.jobs import ForceFieldStaticMaker
 

@@ -162,6 +162,9 @@ class VaspBackend(Backend):
         from atomate2.vasp.sets.core import RelaxSetGenerator
 
         incar = self._incar({"ISIF": 3 if relax_cell else 2, "IBRION": 2, "NSW": 200})
+        fmax = (kwargs.pop("relax_kwargs", None) or {}).get("fmax")
+        if fmax is not None:  # the ASE-style force limit of the other backends → EDIFFG
+            incar["EDIFFG"] = -abs(float(fmax))
         incar.update(kwargs.pop("user_incar_settings", None) or {})
         gen = RelaxSetGenerator(
             user_incar_settings=incar,

@@ -1,0 +1,201 @@
+"""Melt-quench flow: initialization → melting-diffusion → quenching → relax → analysis.
+
+In-process backends (``chgnet`` by default, ``gpaw`` for tiny cells) run the three MD stages
+as resumable :func:`~mttmat.jobs.melt_quench.md_stage` jobs. The ``vasp`` backend runs every
+schedule segment as an atomate2 VASP ``MDMaker`` job (AIMD with the DFT+U INCAR, TEBEG→TEEND
+ramps, each continuing from the previous job's folder) — VASP restarts per job, so the
+checkpoint unit on HPC is the segment. The final relax is the backend's relax Maker
+(atomate2). Replicas are independent seeds of one composition inside one flow.
+
+Examples
+--------
+>>> from mttmat.structures.crystals import cubic_wo3
+>>> flow = MeltQuenchMaker(replicas=2).make(cubic_wo3())
+>>> [j.name for j in flow.jobs][-1]
+'melt-quench summary'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobflow import Flow, Job, Maker, job
+from pymatgen.core import Structure
+
+from mttmat.analysis.amorphous import analyze_amorphous, summarize_replicas
+from mttmat.backends import get_backend
+from mttmat.jobs.melt_quench import MeltQuenchSchedule, md_stage, software_versions
+from mttmat.schemas.amorphous import AmorphousStructureDoc, MeltQuenchSummary
+from mttmat.settings import get_settings
+
+__all__ = ["MeltQuenchMaker", "analyze_cell", "summarize_melt_quench"]
+
+
+@job(data=["rdf"])
+def analyze_cell(
+    structure: Structure,
+    parent: Structure | None,
+    stage_uuids: dict[str, str],
+    max_force_ev_a: float | None = None,
+    replica: int = 0,
+    seed: int = 0,
+) -> AmorphousStructureDoc:
+    """RDFs, coordination, angles, order vs the parent, for one quenched-and-relaxed cell."""
+    doc = analyze_amorphous(structure, parent=parent)
+    return AmorphousStructureDoc(
+        structure=structure,
+        replica=replica,
+        seed=seed,
+        max_force_ev_a=max_force_ev_a,
+        stage_uuids=stage_uuids,
+        **doc,
+    )
+
+
+@job
+def summarize_melt_quench(
+    docs: list[AmorphousStructureDoc | dict], schedule: dict[str, Any], backend: str
+) -> MeltQuenchSummary:
+    """Mean ± std over the replicas; the lowest-energy-free choice is replica 0's structure."""
+    dicts = [d if isinstance(d, dict) else d.model_dump() for d in docs]
+    return MeltQuenchSummary(
+        backend=backend,
+        schedule=schedule,
+        n_replicas=len(dicts),
+        stats=summarize_replicas(dicts),
+        replica_uuids=[d.get("stage_uuids", {}) for d in dicts],
+        software=software_versions(),
+    )
+
+
+@job
+def max_force(forces: list[list[float]] | None) -> float | None:
+    """Largest atomic force norm (eV/Å) of a relax output."""
+    import numpy as np
+
+    if forces is None:
+        return None
+    return float(np.linalg.norm(np.asarray(forces), axis=1).max())
+
+
+@dataclass
+class MeltQuenchMaker(Maker):
+    """Make an amorphous cell (or ``replicas`` of them) from a crystal or random start.
+
+    Parameters
+    ----------
+    backend
+        ``chgnet`` (default), ``gpaw`` (tiny cells only; size limit from settings) or
+        ``vasp`` (AIMD on HPC).
+    schedule
+        Every temperature/time/thermostat choice (:class:`MeltQuenchSchedule`).
+    replicas
+        Independent quenches with seeds ``schedule.seed + k``.
+    calculator_kwargs
+        Passed to the backend's ASE calculator (e.g. GPAW ``ecut_ev``).
+    """
+
+    name: str = "melt-quench"
+    backend: str = "chgnet"
+    schedule: MeltQuenchSchedule = field(default_factory=MeltQuenchSchedule)
+    replicas: int = 1
+    calculator_kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.schedule, dict):
+            self.schedule = MeltQuenchSchedule.model_validate(self.schedule)
+
+    def make(self, structure: Structure, parent: Structure | None = None) -> Flow:
+        """The flow; ``parent`` (default: ``structure``) is the crystal for the order check.
+
+        Raises before any job exists if the schedule, backend or cell size is wrong.
+        """
+        if self.replicas < 1:
+            raise ValueError(f"replicas must be ≥ 1, got {self.replicas}")
+        be = get_backend(self.backend)
+        be.check_structure(structure)
+        parent = parent if parent is not None else structure
+        jobs: list[Job | Flow] = []
+        analyses = []
+        for k in range(self.replicas):
+            sched = self.schedule.model_copy(update={"seed": self.schedule.seed + k})
+            tag = f" r{k}" if self.replicas > 1 else ""
+            if be.name == "vasp":
+                stage_jobs, final_structure, uuids = self._vasp_stages(structure, sched, tag)
+            else:
+                stage_jobs, final_structure, uuids = self._ase_stages(structure, sched, tag)
+            fmax_tol = sched.relax_fmax_ev_a or get_settings().force_tolerance_ev_a
+            extra = {} if be.name == "vasp" else {"steps": sched.relax_steps}
+            relax = be.relax_maker(
+                relax_cell=sched.relax_cell, relax_kwargs={"fmax": fmax_tol}, **extra
+            ).make(final_structure)
+            relax.name = f"relax{tag}"
+            uuids["relax"] = relax.uuid
+            fmax = max_force(relax.output.output.forces)
+            fmax.name = f"max force{tag}"
+            ana = analyze_cell(
+                relax.output.structure,
+                parent,
+                stage_uuids=uuids,
+                max_force_ev_a=fmax.output,
+                replica=k,
+                seed=sched.seed,
+            )
+            ana.name = f"amorphous analysis{tag}"
+            jobs += [*stage_jobs, relax, fmax, ana]
+            analyses.append(ana.output)
+        summary = summarize_melt_quench(
+            analyses, self.schedule.model_dump(mode="json"), self.backend
+        )
+        summary.name = "melt-quench summary"
+        jobs.append(summary)
+        return Flow(
+            jobs,
+            output={"summary": summary.output, "cells": analyses},
+            name=self.name,
+        )
+
+    def _ase_stages(
+        self, structure: Structure, sched: MeltQuenchSchedule, tag: str
+    ) -> tuple[list[Job], Any, dict[str, str]]:
+        sd = sched.model_dump(mode="json")
+        init = md_stage(structure, "init", sd, self.backend, self.calculator_kwargs)
+        init.name = f"initialization{tag}"
+        melt = md_stage(
+            init.output.structure, "melt", sd, self.backend, self.calculator_kwargs,
+            velocities=init.output.velocities,
+        )  # fmt: skip
+        melt.name = f"melting-diffusion{tag}"
+        quench = md_stage(
+            melt.output.structure, "quench", sd, self.backend, self.calculator_kwargs,
+            velocities=melt.output.velocities,
+        )  # fmt: skip
+        quench.name = f"quenching{tag}"
+        uuids = {"init": init.uuid, "melt": melt.uuid, "quench": quench.uuid}
+        return [init, melt, quench], quench.output.structure, uuids
+
+    def _vasp_stages(
+        self, structure: Structure, sched: MeltQuenchSchedule, tag: str
+    ) -> tuple[list[Job], Any, dict[str, str]]:
+        from mttmat.jobs.melt_quench import _scaled_to_density
+
+        be = get_backend("vasp")
+        current: Any = _scaled_to_density(structure, sched.density_g_cm3)
+        prev_dir = None
+        jobs: list[Job] = []
+        uuids: dict[str, str] = {}
+        for stage in ("init", "melt", "quench"):
+            for n, seg in enumerate(sched.segments(stage)):
+                maker = be.md_maker(
+                    (seg.t_start_k, seg.t_end_k),
+                    seg.n_steps,
+                    timestep_fs=sched.time_step_fs,
+                    ensemble=sched.ensemble,
+                )
+                j = maker.make(current, prev_dir=prev_dir)
+                j.name = f"{stage} {n} AIMD{tag}"
+                uuids[f"{stage}{n}"] = j.uuid
+                jobs.append(j)
+                current, prev_dir = j.output.structure, j.output.dir_name
+        return jobs, current, uuids

@@ -1,0 +1,298 @@
+"""Melt-quench schedule, stage jobs and their documents.
+
+The four stages of the paper (initialization, melting-diffusion, quenching, relax) are four
+jobs. The MD stages (:func:`md_stage`) run in-process with an ASE calculator (CHGNet, GPAW)
+and checkpoint as they go (:func:`mttmat.jobs.md.run_md`); on HPC the ``vasp`` backend runs
+the same schedule as atomate2 VASP AIMD jobs (see :mod:`mttmat.flows.melt_quench`).
+
+Examples
+--------
+>>> s = MeltQuenchSchedule(melt_temperature_k=3000, quench_rate_k_per_ps=1000,
+...                        quench_end_temperature_k=300, time_step_fs=2)
+>>> [seg.n_steps for seg in s.segments("quench")]
+[1350]
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from pathlib import Path
+from typing import Any, Literal
+
+from jobflow import job
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
+from pymatgen.core import Structure
+
+from mttmat.jobs.md import LOG_COLUMNS, THERMOSTATS, Segment, run_md
+from mttmat.structures.builders import density_g_cm3
+
+__all__ = ["MdStageDoc", "MeltQuenchSchedule", "Stage", "md_stage", "software_versions"]
+
+Stage = Literal["init", "melt", "quench"]
+STAGE_TITLES = {
+    "init": "initialization",
+    "melt": "melting-diffusion",
+    "quench": "quenching",
+    "relax": "relax",
+}
+
+
+class MeltQuenchSchedule(BaseModel):
+    """Every choice of a melt-quench run, with units; validated before any MD starts.
+
+    Stages: ``init`` holds ``init_temperature_k`` for ``init_steps``; ``melt`` ramps to
+    ``melt_temperature_k`` in ``heat_steps`` and holds it ``melt_steps`` (diffusion);
+    ``quench`` cools linearly at ``quench_rate_k_per_ps`` to ``quench_end_temperature_k``, or
+    walks the stepwise ``quench_ladder`` ``[[T_K, steps], ...]`` (MPMorph's slow-quench
+    idea), then optionally anneals; ``relax`` minimises forces (and the cell if
+    ``relax_cell``) to ``relax_fmax_ev_a`` (default: ``settings.force_tolerance_ev_a``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_step_fs: PositiveFloat = Field(2.0, description="MD time step (fs)")
+    ensemble: Literal["nvt", "npt"] = Field("nvt", description="nvt at fixed cell; npt (0 GPa)")
+    thermostat: str = Field("langevin", description="langevin | bussi | berendsen | andersen")
+    friction_per_ps: PositiveFloat = Field(10.0, description="Langevin friction (1/ps)")
+    taut_fs: PositiveFloat = Field(100.0, description="Bussi/Berendsen coupling time (fs)")
+    andersen_prob: float = Field(0.01, gt=0, le=1, description="Andersen collision probability")
+    pressure_gpa: float = Field(0.0, description="NPT target pressure (GPa)")
+    taup_fs: PositiveFloat = Field(1000.0, description="NPT barostat time (fs)")
+    compressibility_per_gpa: PositiveFloat = Field(0.005, description="NPT compressibility")
+    density_g_cm3: PositiveFloat | None = Field(
+        None, description="rescale the start cell isotropically to this density (g/cm³)"
+    )
+    init_temperature_k: PositiveFloat = Field(300.0, description="initialization T (K)")
+    init_steps: PositiveInt = Field(100, description="initialization steps")
+    melt_temperature_k: PositiveFloat = Field(3500.0, description="melt T (K)")
+    heat_steps: NonNegativeInt = Field(250, description="ramp init → melt T (steps)")
+    melt_steps: PositiveInt = Field(1000, description="hold at melt T (steps)")
+    quench_end_temperature_k: PositiveFloat = Field(300.0, description="quench end T (K)")
+    quench_rate_k_per_ps: PositiveFloat = Field(500.0, description="linear quench rate (K/ps)")
+    quench_ladder: list[tuple[PositiveFloat, PositiveInt]] | None = Field(
+        None, description="stepwise quench [[T_K, steps], ...], decreasing T; replaces the rate"
+    )
+    anneal_temperature_k: PositiveFloat | None = Field(None, description="anneal T after quench")
+    anneal_steps: NonNegativeInt = Field(0, description="anneal steps")
+    relax_cell: bool = Field(True, description="relax the cell too in the final relax")
+    relax_fmax_ev_a: PositiveFloat | None = Field(None, description="final relax force limit")
+    relax_steps: PositiveInt = Field(2000, description="maximum optimizer steps of the relax")
+    seed: int = Field(0, description="seed of velocities and thermostat noise")
+    checkpoint_interval: PositiveInt = Field(50, description="steps between checkpoints")
+    log_interval: PositiveInt = Field(10, description="steps between log rows")
+
+    @model_validator(mode="after")
+    def _check(self) -> MeltQuenchSchedule:
+        allowed = THERMOSTATS[self.ensemble]
+        if self.thermostat not in allowed:
+            raise ValueError(
+                f"unknown thermostat {self.thermostat!r} for ensemble {self.ensemble!r}; "
+                f"choose one of {list(allowed)}"
+            )
+        melt = self.melt_temperature_k
+        if self.quench_ladder is not None:
+            if "quench_rate_k_per_ps" in self.model_fields_set:
+                raise ValueError("give quench_rate_k_per_ps or quench_ladder, not both")
+            temps = [t for t, _ in self.quench_ladder]
+            if not temps:
+                raise ValueError("quench_ladder is empty; give [[T_K, steps], ...] or omit it")
+            if any(t >= melt for t in temps):
+                raise ValueError(
+                    f"quench_ladder has temperatures {temps} K at or above the melt "
+                    f"({melt} K): a quench must cool below the melt"
+                )
+            if any(b >= a for a, b in zip(temps, temps[1:], strict=False)):
+                raise ValueError(f"quench_ladder temperatures must decrease, got {temps} K")
+        elif self.quench_end_temperature_k >= melt:
+            raise ValueError(
+                f"quench_end_temperature_k ({self.quench_end_temperature_k} K) must be below "
+                f"melt_temperature_k ({melt} K)"
+            )
+        if self.init_temperature_k >= melt:
+            raise ValueError(
+                f"init_temperature_k ({self.init_temperature_k} K) must be below the melt ({melt} K)"
+            )
+        if self.anneal_temperature_k is not None and self.anneal_temperature_k >= melt:
+            raise ValueError("anneal_temperature_k must be below melt_temperature_k")
+        if self.anneal_temperature_k is None and self.anneal_steps:
+            raise ValueError("anneal_steps > 0 needs anneal_temperature_k")
+        return self
+
+    @property
+    def quench_end_k(self) -> float:
+        """Temperature at the end of the quench (before any anneal), K."""
+        if self.quench_ladder:
+            return float(self.quench_ladder[-1][0])
+        return self.quench_end_temperature_k
+
+    def segments(self, stage: Stage) -> list[Segment]:
+        """The MD segments of ``stage``: ``[(T_start, T_end, steps), ...]``."""
+        t_i, t_m = self.init_temperature_k, self.melt_temperature_k
+        if stage == "init":
+            return [Segment(t_i, t_i, self.init_steps)]
+        if stage == "melt":
+            segs = [Segment(t_i, t_m, self.heat_steps)] if self.heat_steps else []
+            return [*segs, Segment(t_m, t_m, self.melt_steps)]
+        if stage == "quench":
+            if self.quench_ladder:
+                segs = [Segment(t, t, n) for t, n in self.quench_ladder]
+            else:
+                dt_ps = self.time_step_fs / 1000.0
+                n = math.ceil((t_m - self.quench_end_k) / (self.quench_rate_k_per_ps * dt_ps))
+                segs = [Segment(t_m, self.quench_end_k, max(n, 1))]
+            if self.anneal_temperature_k is not None and self.anneal_steps:
+                ta = self.anneal_temperature_k
+                segs.append(Segment(ta, ta, self.anneal_steps))
+            return segs
+        raise ValueError(f"unknown MD stage {stage!r}; use init, melt or quench")
+
+    def n_steps(self, stage: Stage | None = None) -> int:
+        """MD steps of one stage, or of all three MD stages."""
+        stages: tuple[Stage, ...] = (stage,) if stage else ("init", "melt", "quench")
+        return sum(seg.n_steps for st in stages for seg in self.segments(st))
+
+    def md_options(self) -> dict[str, float]:
+        """Thermostat/barostat constants for :func:`mttmat.jobs.md.run_md`."""
+        return {
+            "friction_per_ps": self.friction_per_ps,
+            "taut_fs": self.taut_fs,
+            "andersen_prob": self.andersen_prob,
+            "pressure_gpa": self.pressure_gpa,
+            "taup_fs": self.taup_fs,
+            "compressibility_per_gpa": self.compressibility_per_gpa,
+        }
+
+
+class MdStageDoc(BaseModel):
+    """Output of one MD stage: final structure and velocities, the thermodynamic log."""
+
+    stage: str = Field(description="init | melt | quench")
+    title: str = Field(description="the paper's name of the stage")
+    backend: str
+    fidelity: str
+    structure: Structure = Field(description="final structure of the stage")
+    velocities: list[list[float]] = Field(description="final velocities (ASE units, Å/(Å√(u/eV)))")
+    formula: str
+    n_atoms: int
+    density_g_cm3: float
+    segments: list[tuple[float, float, int]] = Field(description="(T_start K, T_end K, steps)")
+    n_steps: int
+    time_step_fs: float
+    log: dict[str, list[float]] = Field(description=f"columns {LOG_COLUMNS}; time in ps, E in eV")
+    mean_temperature_k: float = Field(description="mean instantaneous T over the last segment")
+    target_temperature_k: float = Field(description="target T of the last segment's end")
+    msd_a2: dict[str, float] = Field(description="mean squared displacement per element (Å²)")
+    resumed_from_step: int = Field(description="0, or the checkpoint step a restart began at")
+    wall_time_s: float
+    s_per_step: float
+    seed: int
+    software: dict[str, str]
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of the codes that produced a result (for provenance sidecars)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("mttmat", "ase", "pymatgen", "atomate2", "jobflow", "chgnet", "torch", "gpaw"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def _scaled_to_density(structure: Structure, density: float | None) -> Structure:
+    if density is None:
+        return structure
+    s = structure.copy()
+    s.scale_lattice(s.volume * density_g_cm3(s) / density)
+    return s
+
+
+@job(data=["log"])
+def md_stage(
+    structure: Structure,
+    stage: Stage,
+    schedule: dict[str, Any],
+    backend: str = "chgnet",
+    calculator_kwargs: dict[str, Any] | None = None,
+    velocities: list[list[float]] | None = None,
+) -> MdStageDoc:
+    """One MD stage of a melt-quench, resumable from ``md_<stage>.ckpt.npz`` in the job folder.
+
+    ``init`` also applies the schedule's density and draws Maxwell–Boltzmann velocities;
+    later stages continue from the previous stage's ``velocities``.
+    """
+    from mttmat.backends import get_backend
+
+    sched = MeltQuenchSchedule.model_validate(schedule)
+    be = get_backend(backend)
+    be.check_structure(structure)
+    kwargs = dict(calculator_kwargs or {})
+    if stage == "init":
+        structure = _scaled_to_density(structure, sched.density_g_cm3)
+    atoms = structure.to_ase_atoms()
+    atoms.set_initial_magnetic_moments(None)
+    be.prepare_atoms(atoms, **kwargs)
+    segments = sched.segments(stage)
+    seed = sched.seed + {"init": 0, "melt": 1, "quench": 2}[stage]
+    run = run_md(
+        atoms,
+        be.ase_calculator(**kwargs),
+        segments,
+        time_step_fs=sched.time_step_fs,
+        ensemble=sched.ensemble,
+        thermostat=sched.thermostat,
+        seed=seed,
+        options=sched.md_options(),
+        checkpoint=Path.cwd() / f"md_{stage}.ckpt.npz",
+        checkpoint_interval=sched.checkpoint_interval,
+        log_interval=sched.log_interval,
+        velocities=velocities,
+        progress=print,
+        label=STAGE_TITLES[stage],
+    )
+    final = Structure(
+        run.atoms.get_cell().array,
+        run.atoms.get_chemical_symbols(),
+        run.atoms.get_positions(),
+        coords_are_cartesian=True,
+    )
+    last = segments[-1]
+    n_last = max(1, last.n_steps // sched.log_interval)
+    temps = run.log["t_k"][-n_last:]
+    return MdStageDoc(
+        stage=stage,
+        title=STAGE_TITLES[stage],
+        backend=backend,
+        fidelity=be.fidelity,
+        structure=final,
+        velocities=run.atoms.get_velocities().tolist(),
+        formula=final.composition.reduced_formula,
+        n_atoms=len(final),
+        density_g_cm3=density_g_cm3(final),
+        segments=[tuple(s) for s in segments],
+        n_steps=run.n_steps,
+        time_step_fs=sched.time_step_fs,
+        log=run.log,
+        mean_temperature_k=float(sum(temps) / len(temps)),
+        target_temperature_k=float(last.t_end_k),
+        msd_a2=run.msd_a2,
+        resumed_from_step=run.resumed_from_step,
+        wall_time_s=run.wall_time_s,
+        s_per_step=run.wall_time_s / max(run.n_steps - run.resumed_from_step, 1),
+        seed=seed,
+        software=software_versions(),
+    )
