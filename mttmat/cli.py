@@ -152,7 +152,9 @@ def _melt_quench_start(args: argparse.Namespace) -> tuple[Any, Any, dict[str, An
     )
 
     if sum(x is not None for x in (args.structure, args.crystal, args.pack)) != 1:
-        raise UserError("give exactly one start: --structure FILE, --crystal NAME or --pack FORMULA")
+        raise UserError(
+            "give exactly one start: --structure FILE, --crystal NAME or --pack FORMULA"
+        )
     if args.crystal:
         start = parent_crystal(args.crystal)
         if args.supercell:
@@ -171,7 +173,11 @@ def _melt_quench_start(args: argparse.Namespace) -> tuple[Any, Any, dict[str, An
         info = {"start": f"file {args.structure}"}
         parent = start
     if args.parent:
-        parent = read_structure(args.parent) if Path(args.parent).exists() else parent_crystal(args.parent)
+        parent = (
+            read_structure(args.parent)
+            if Path(args.parent).exists()
+            else parent_crystal(args.parent)
+        )
         info["parent"] = args.parent
     return start, parent, info
 
@@ -226,9 +232,16 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
         for j in flow.jobs
         if j.name.split(" r")[0] in ("initialization", "melting-diffusion", "quenching")
     }
+    from mttmat.flows.melt_quench import MELT_MSD_A2
+
     written = []
     for k, cell in enumerate(cells):
         s = Structure.from_dict(cell["structure"])
+        if cell.get("melted") is None:  # cells analysed before the melt check existed
+            melt_doc = stages_for_replica(stages, k)[1]
+            msd = melt_doc["msd_a2"]
+            cell["melt_msd_a2"] = msd
+            cell["melted"] = min(v for e, v in msd.items() if e not in ("O", "Li")) >= MELT_MSD_A2
         path = out.with_name(out.name + (f"-r{k}" if k else "") + ".cif")
         meta = {
             **info,
@@ -241,17 +254,30 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
             "store": str(Path(args.store).resolve()),
             "software": software_versions(),
             "metrics": {
-                key_: cell[key_]
-                for key_ in ("formula", "n_atoms", "density_g_cm3", "min_distances_a",
-                             "coordination", "long_range_order", "max_force_ev_a")
+                key_: cell.get(key_)
+                for key_ in (
+                    "formula",
+                    "n_atoms",
+                    "density_g_cm3",
+                    "min_distances_a",
+                    "coordination",
+                    "long_range_order",
+                    "max_force_ev_a",
+                    "melt_msd_a2",
+                    "melted",
+                )
             },
             "angles_mean_deg": {a: v["mean_deg"] for a, v in cell["angles"].items()},
             "stage_wall_s": {
-                n: round(d["wall_time_s"], 1) for n, d in stages.items() if n.endswith(f"r{k}") or " r" not in n
+                n: round(d["wall_time_s"], 1)
+                for n, d in stages.items()
+                if n.endswith(f"r{k}") or " r" not in n
             },
         }
         written.append(write_structure(s, path, metadata=meta))
-    atomic_write_text(out.with_name(out.name + "-summary.json"), json.dumps(summary, indent=2, default=str))
+    atomic_write_text(
+        out.with_name(out.name + "-summary.json"), json.dumps(summary, indent=2, default=str)
+    )
     if not args.no_figures:
         from mttmat.analysis.melt_quench_plots import save_melt_quench_figures
 
@@ -262,6 +288,11 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
     for w, cell in zip(written, cells, strict=False):
         cn = {k: round(v["mean"], 2) for k, v in cell["coordination"].items()}
         lro = cell["long_range_order"]
+        if cell.get("melted") is False:
+            _progress(
+                f"WARNING: {w} did not melt (melt-stage MSD {cell['melt_msd_a2']} Å²): it is a "
+                "quenched crystal, not a glass. Raise melt_temperature_k or melt_steps."
+            )
         _progress(
             f"wrote {w}: {cell['formula']}, {cell['density_g_cm3']:.2f} g/cm³, CN {cn}, "
             f"max force {cell['max_force_ev_a']:.3f} eV/Å"
@@ -278,6 +309,49 @@ def stages_for_replica(stages: dict[str, Any], k: int) -> list[Any]:
         d for n, d in stages.items() if " r" not in n
     ]
     return sorted(picked, key=lambda d: order.index(d["title"]))
+
+
+def _cmd_li_migration(args: argparse.Namespace) -> int:
+    from mttmat.analysis.neb_plots import save_neb_figures
+    from mttmat.flows.li_migration import LiMigrationMaker
+    from mttmat.store import get_store, run_resumable
+    from mttmat.structures import check_min_distances, read_structure, require_elements
+    from mttmat.structures.io import atomic_write_text, ensure_writable_dir
+    from mttmat.structures.voids import find_voids
+
+    host = read_structure(args.structure)
+    check_min_distances(host)
+    require_elements(host, ("W", "Nb"), "Li migration")
+    if args.sites_file:
+        sites = json.loads(Path(args.sites_file).read_text())
+    else:
+        sites = [v[0].tolist() for v in find_voids(host, n=args.n_sites, min_separation_a=2.0)]
+    out = ensure_writable_dir(Path(args.output))
+    maker = LiMigrationMaker(
+        dft_backend=args.dft, hop_cutoff_a=args.cutoff, n_images=args.images,
+        max_neb_steps=args.max_steps, temperature_k=args.temperature,
+        dft_calculator_kwargs=json.loads(args.calc_kwargs) if args.calc_kwargs else {},
+    )  # fmt: skip
+    flow = maker.make(host, sites)
+    n_neb = sum("NEB" in j.name for j in flow.jobs)
+    _progress(f"{len(sites)} Li sites, {n_neb} NEB jobs in {out}; rerun to resume after a kill")
+    store = get_store(args.store)
+    flow = run_resumable(flow, store, out / "jobs", out / "flow.json", progress=_progress)
+    store.connect()
+    net = next(store.get_output(j.uuid) for j in flow.jobs if j.name == "Li network")
+    final_fid = "dft" if args.dft else "ml"
+    hops = [store.get_output(j.uuid, load=True) for j in flow.jobs if "NEB" in j.name]
+    atomic_write_text(out / "li_network.json", json.dumps(net, indent=2, default=str))
+    atomic_write_text(out / "neb_hops.json", json.dumps(hops, default=str))
+    shown = [h for h in hops if h["fidelity"] == final_fid]
+    figs = save_neb_figures(shown, net, host.lattice.matrix, out / "figures")
+    perc = net["percolation_barrier_ev"]
+    _progress(
+        "percolation barrier (eV): "
+        + ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} none" for k, v in perc.items())
+    )
+    _progress(f"wrote {out / 'li_network.json'}, {out / 'neb_hops.json'}, {len(figs)} figures")
+    return 0
 
 
 def _cmd_vasp_inputs(args: argparse.Namespace) -> int:
@@ -495,6 +569,20 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--no-figures", action="store_true")
     m.add_argument("-o", "--output", required=True, help="output prefix, e.g. structures/a-WOx")
     m.set_defaults(func=_cmd_melt_quench)
+
+    li = sub.add_parser("li-migration", help="Li hops: ML(-seeded DFT) CI-NEB, percolation")
+    li.add_argument("structure", help="host structure file (no Li)")
+    li.add_argument("--n-sites", type=int, default=4, help="largest voids used as Li sites")
+    li.add_argument("--sites-file", help="JSON list of fractional Li sites instead")
+    li.add_argument("--cutoff", type=float, default=4.0, help="longest hop (Å)")
+    li.add_argument("--images", type=int, default=3)
+    li.add_argument("--max-steps", type=int, default=300, help="NEB optimizer steps")
+    li.add_argument("--dft", choices=["gpaw"], help="DFT CI-NEB seeded by the ML band")
+    li.add_argument("--calc-kwargs", help='JSON for the DFT calculator, e.g. {"kpts": [1,1,1]}')
+    li.add_argument("--temperature", type=float, default=300.0, help="K, for D")
+    li.add_argument("--store", default="mttmat_runs")
+    li.add_argument("-o", "--output", default="li_migration")
+    li.set_defaults(func=_cmd_li_migration)
 
     r = sub.add_parser("run", help="the main job: local small-cell material→device workflow")
     r.add_argument("--config", help="YAML config overriding workflows/main_job.yaml")

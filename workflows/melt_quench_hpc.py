@@ -29,9 +29,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def build(material: str, replicas: int, schedule_file: Path):
-    sched = MeltQuenchSchedule.model_validate(
-        yaml.safe_load(schedule_file.read_text())["schedule"]
-    )
+    sched = MeltQuenchSchedule.model_validate(yaml.safe_load(schedule_file.read_text())["schedule"])
     if material == "WOx":
         start = make_supercell(gamma_wo3(), [2, 2, 1])  # W32O96, 128 atoms
     elif material == "NbOx":

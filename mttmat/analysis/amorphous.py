@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from itertools import combinations_with_replacement
 
@@ -145,9 +146,7 @@ def coordination(structure: Structure, center: str, neighbor: str, cutoff: float
     return counts[centers]
 
 
-def bond_angles(
-    structure: Structure, center: str, end: str, cutoff: float
-) -> np.ndarray:
+def bond_angles(structure: Structure, center: str, end: str, cutoff: float) -> np.ndarray:
     """All ``end``–``center``–``end`` angles (degrees) with both bonds shorter than ``cutoff``."""
     from ase.neighborlist import neighbor_list
 
@@ -160,7 +159,7 @@ def bond_angles(
     order = np.argsort(i, kind="stable")
     i, dvec = i[order], dvec[order]
     bounds = np.flatnonzero(np.diff(np.r_[-1, i, -2]))
-    for a, b in zip(bounds[:-1], bounds[1:], strict=False):
+    for a, b in itertools.pairwise(bounds):
         v = dvec[a:b]
         if len(v) < 2:
             continue
@@ -190,7 +189,9 @@ def long_range_order(
     if r_max is None:
         cell = structure.lattice.matrix
         vol = abs(np.linalg.det(cell))
-        widths = [vol / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])) for k in range(3)]  # noqa: E501
+        widths = [
+            vol / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])) for k in range(3)
+        ]
         r_max = float(min(widths))
     if r_max <= r_min:
         raise ValueError(
@@ -214,7 +215,7 @@ def long_range_order(
         "order_parent": order_p,
         "ratio": order_a / order_p if order_p > 0 else float("nan"),
         "peak_retention": retention,
-        "n_parent_peaks": int(len(peaks)),
+        "n_parent_peaks": len(peaks),
     }
 
 
@@ -257,19 +258,23 @@ def analyze_amorphous(
             "cutoff_a": rc,
             "mean": float(c_mo.mean()),
             "std": float(c_mo.std()),
-            "histogram": {str(k): int(v) for k, v in zip(*np.unique(c_mo, return_counts=True), strict=False)},  # noqa: E501
+            "histogram": {
+                str(k): int(v) for k, v in zip(*np.unique(c_mo, return_counts=True), strict=False)
+            },
         }
         cn[f"O-{m}"] = {
             "cutoff_a": rc,
             "mean": float(c_om.mean()),
             "std": float(c_om.std()),
-            "histogram": {str(k): int(v) for k, v in zip(*np.unique(c_om, return_counts=True), strict=False)},  # noqa: E501
+            "histogram": {
+                str(k): int(v) for k, v in zip(*np.unique(c_om, return_counts=True), strict=False)
+            },
         }
         for name, center, end in ((f"O-{m}-O", m, "O"), (f"{m}-O-{m}", "O", m)):
             a = bond_angles(structure, center, end, rc)
             angles[name] = {
                 "mean_deg": float(a.mean()) if len(a) else float("nan"),
-                "n": int(len(a)),
+                "n": len(a),
                 "histogram": _hist(a, 0.0, 180.0, 5.0),
             }
     out = {
@@ -279,7 +284,11 @@ def analyze_amorphous(
         "density_g_cm3": density_g_cm3(structure),
         "volume_a3": structure.volume,
         "min_distances_a": _min_distances(structure),
-        "rdf": {"r": g.r.tolist(), "total": g.total.tolist(), **{k: v.tolist() for k, v in g.partials.items()}},  # noqa: E501
+        "rdf": {
+            "r": g.r.tolist(),
+            "total": g.total.tolist(),
+            **{k: v.tolist() for k, v in g.partials.items()},
+        },
         "coordination": cn,
         "angles": angles,
         "long_range_order": None,

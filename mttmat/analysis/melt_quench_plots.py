@@ -111,7 +111,9 @@ def save_melt_quench_figures(
     """Write schedule.png, rdf.png, angles.png and snapshot.png into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    amorphous = Structure.from_dict(_get(cell, "structure")) if isinstance(cell, dict) else cell.structure  # noqa: E501
+    amorphous = (
+        Structure.from_dict(_get(cell, "structure")) if isinstance(cell, dict) else cell.structure
+    )
     figs = {
         "schedule.png": plot_schedule(stages) if stages else None,
         "rdf.png": plot_rdf_comparison(cell, parent),

@@ -121,6 +121,9 @@ def diffusion_coefficient(
     if barrier_ev < 0 or hop_length_a <= 0 or temperature_k <= 0 or attempt_frequency_hz <= 0:
         raise ValueError("need barrier ≥ 0 eV, hop length > 0 Å, T > 0 K, ν0 > 0 Hz")
     a_cm = hop_length_a * 1e-8
-    return a_cm**2 * attempt_frequency_hz * np.exp(-barrier_ev / (KB_EV * temperature_k)) / (
-        2 * dimensionality
+    return (
+        a_cm**2
+        * attempt_frequency_hz
+        * np.exp(-barrier_ev / (KB_EV * temperature_k))
+        / (2 * dimensionality)
     )

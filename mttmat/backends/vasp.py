@@ -172,6 +172,33 @@ class VaspBackend(Backend):
         )
         return RelaxMaker(input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs(), **kwargs)
 
+    def neb_maker(self, n_images: int, climbing: bool = True, **kwargs: Any) -> Maker:
+        """atomate2 ``NebFromImagesMaker``: VTST-style CI-NEB (IMAGES, LCLIMB, SPRING) + U.
+
+        Its ``make(images)`` takes the full band (endpoints included), e.g. ML-converged
+        images from :func:`mttmat.flows.li_migration.neb_hop`. Force limit:
+        ``settings.neb_force_tolerance_ev_a`` as ``EDIFFG < 0``.
+        """
+        from atomate2.vasp.jobs.neb import NebFromImagesMaker
+        from atomate2.vasp.sets.core import NebSetGenerator
+
+        if n_images < 1:
+            raise BackendError(f"a VASP NEB needs at least one image, got {n_images}")
+        incar = self._incar({"EDIFFG": -get_settings().neb_force_tolerance_ev_a})
+        incar.update(kwargs.pop("user_incar_settings", None) or {})
+        gen = NebSetGenerator(
+            num_images=n_images,
+            climbing_image=climbing,
+            user_incar_settings=incar,
+            user_kpoints_settings={"reciprocal_density": get_settings().vasp_reciprocal_density},
+        )
+        run_kwargs = self.run_vasp_kwargs()
+        from atomate2.vasp.run import JobType
+        from custodian.vasp.jobs import VaspJob  # noqa: F401  (custodian is needed on HPC)
+
+        run_kwargs["job_type"] = JobType.NEB
+        return NebFromImagesMaker(input_set_generator=gen, run_vasp_kwargs=run_kwargs, **kwargs)
+
     def md_maker(
         self,
         temperature_k: float | tuple[float, float],

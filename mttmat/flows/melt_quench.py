@@ -29,7 +29,11 @@ from mttmat.jobs.melt_quench import MeltQuenchSchedule, md_stage, software_versi
 from mttmat.schemas.amorphous import AmorphousStructureDoc, MeltQuenchSummary
 from mttmat.settings import get_settings
 
-__all__ = ["MeltQuenchMaker", "analyze_cell", "summarize_melt_quench"]
+__all__ = ["MELT_MSD_A2", "MeltQuenchMaker", "analyze_cell", "summarize_melt_quench"]
+
+#: cation mean squared displacement (Å²) over the melt hold that counts as molten: a liquid
+#: oxide diffuses several Å² per ps, a superheated crystal stays below ~0.5 Å²
+MELT_MSD_A2 = 1.0
 
 
 @job(data=["rdf"])
@@ -40,10 +44,22 @@ def analyze_cell(
     max_force_ev_a: float | None = None,
     replica: int = 0,
     seed: int = 0,
+    melt_msd_a2: dict[str, float] | None = None,
 ) -> AmorphousStructureDoc:
-    """RDFs, coordination, angles, order vs the parent, for one quenched-and-relaxed cell."""
+    """RDFs, coordination, angles, order vs the parent, for one quenched-and-relaxed cell.
+
+    ``melt_msd_a2`` (the melt stage's mean squared displacements) decides ``melted``: the
+    cations must have moved ≥ :data:`MELT_MSD_A2` on average, else the "melt" was a
+    superheated crystal and the quench cannot give a glass.
+    """
     doc = analyze_amorphous(structure, parent=parent)
+    melted = None
+    if melt_msd_a2:
+        cations = [v for k, v in melt_msd_a2.items() if k not in ("O", "Li")]
+        melted = bool(cations) and min(cations) >= MELT_MSD_A2
     return AmorphousStructureDoc(
+        melt_msd_a2=melt_msd_a2,
+        melted=melted,
         structure=structure,
         replica=replica,
         seed=seed,
@@ -121,10 +137,12 @@ class MeltQuenchMaker(Maker):
         for k in range(self.replicas):
             sched = self.schedule.model_copy(update={"seed": self.schedule.seed + k})
             tag = f" r{k}" if self.replicas > 1 else ""
+            melt_msd = None
             if be.name == "vasp":
                 stage_jobs, final_structure, uuids = self._vasp_stages(structure, sched, tag)
             else:
                 stage_jobs, final_structure, uuids = self._ase_stages(structure, sched, tag)
+                melt_msd = stage_jobs[1].output.msd_a2
             fmax_tol = sched.relax_fmax_ev_a or get_settings().force_tolerance_ev_a
             extra = {} if be.name == "vasp" else {"steps": sched.relax_steps}
             relax = be.relax_maker(
@@ -141,6 +159,7 @@ class MeltQuenchMaker(Maker):
                 max_force_ev_a=fmax.output,
                 replica=k,
                 seed=sched.seed,
+                melt_msd_a2=melt_msd,
             )
             ana.name = f"amorphous analysis{tag}"
             jobs += [*stage_jobs, relax, fmax, ana]

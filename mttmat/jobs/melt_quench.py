@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 import platform
 from pathlib import Path
@@ -110,7 +111,7 @@ class MeltQuenchSchedule(BaseModel):
                     f"quench_ladder has temperatures {temps} K at or above the melt "
                     f"({melt} K): a quench must cool below the melt"
                 )
-            if any(b >= a for a, b in zip(temps, temps[1:], strict=False)):
+            if any(b >= a for a, b in itertools.pairwise(temps)):
                 raise ValueError(f"quench_ladder temperatures must decrease, got {temps} K")
         elif self.quench_end_temperature_k >= melt:
             raise ValueError(
@@ -119,7 +120,8 @@ class MeltQuenchSchedule(BaseModel):
             )
         if self.init_temperature_k >= melt:
             raise ValueError(
-                f"init_temperature_k ({self.init_temperature_k} K) must be below the melt ({melt} K)"
+                f"init_temperature_k ({self.init_temperature_k} K) must be below the melt "
+                f"({melt} K)"
             )
         if self.anneal_temperature_k is not None and self.anneal_temperature_k >= melt:
             raise ValueError("anneal_temperature_k must be below melt_temperature_k")
@@ -261,7 +263,7 @@ def md_stage(
         checkpoint_interval=sched.checkpoint_interval,
         log_interval=sched.log_interval,
         velocities=velocities,
-        progress=print,
+        progress=lambda msg: print(msg, flush=True),
         label=STAGE_TITLES[stage],
     )
     final = Structure(

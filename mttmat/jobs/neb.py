@@ -54,9 +54,13 @@ class CountingCalculator(Calculator):
 
 
 def interpolate_images(
-    initial: Atoms, final: Atoms, n_images: int, method: str = "idpp"
+    initial: Atoms, final: Atoms, n_images: int, method: str = "idpp", mic: bool = True
 ) -> list[Atoms]:
-    """``n_images`` intermediate images between the endpoints (``idpp`` or ``linear``), MIC."""
+    """``n_images`` intermediate images between the endpoints (``idpp`` or ``linear``).
+
+    With ``mic=False`` the endpoints' raw positions define the path (unwrap ``final`` first
+    when a hop crosses the cell boundary along a chosen image).
+    """
     from ase.mep import NEB
 
     if len(initial) != len(final) or initial.get_chemical_symbols() != final.get_chemical_symbols():
@@ -64,8 +68,8 @@ def interpolate_images(
     if n_images < 1:
         raise NebError(f"need at least one intermediate image, got {n_images}")
     images = [initial.copy()] + [initial.copy() for _ in range(n_images)] + [final.copy()]
-    neb = NEB(images)
-    neb.interpolate(method=method, mic=True, apply_constraint=False)
+    neb = NEB(images, method="improvedtangent")
+    neb.interpolate(method=method, mic=mic, apply_constraint=False)
     return images
 
 
@@ -166,8 +170,17 @@ def run_neb(
     forces = neb.get_forces()
     fm = float(np.sqrt((forces**2).sum(axis=1).max())) if len(forces) else 0.0
     ci = 1 + int(np.argmax(energies[1:-1]))
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    out_images = []
+    for k, im in enumerate(images):
+        c = im.copy()
+        ends_given = endpoint_energies is not None and k in (0, len(images) - 1)
+        f = np.zeros((len(im), 3)) if ends_given else im.get_forces()
+        c.calc = SinglePointCalculator(c, energy=energies[k], forces=f)
+        out_images.append(c)
     return NebRun(
-        images=[im.copy() for im in images],
+        images=out_images,
         energies_ev=[float(e) for e in energies],
         forces_max_ev_a=fm,
         converged=converged,
@@ -186,7 +199,7 @@ def hop_summary(run: NebRun, mobile_index: int) -> dict[str, Any]:
     d = last.get_positions()[mobile_index] - first.get_positions()[mobile_index]
     from ase.geometry import find_mic
 
-    d_mic, length = find_mic(d, first.get_cell(), first.pbc)
+    _, length = find_mic(d, first.get_cell(), first.pbc)
     return {
         "energies_ev": (e - e[0]).tolist(),
         "barrier_forward_ev": float(e.max() - e[0]),

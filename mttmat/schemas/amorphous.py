@@ -35,6 +35,12 @@ class AmorphousStructureDoc(BaseModel):
         None, description="RMS(g−1) beyond r_min vs the parent crystal; ratio ≪ 1 = no LRO"
     )
     max_force_ev_a: float | None = Field(None, description="largest force after the relax")
+    melt_msd_a2: dict[str, float] | None = Field(
+        None, description="mean squared displacement per element over the melt stage (Å²)"
+    )
+    melted: bool | None = Field(
+        None, description="cations diffused ≥ MELT_MSD_A2 in the melt (None: not measured)"
+    )
     stage_uuids: dict[str, str] = Field(description="job uuid of each stage (provenance)")
 
 
