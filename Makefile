@@ -16,7 +16,7 @@ test-slow: bootstrap
 	$(VENV)/bin/python -m pytest -m slow $(PYTEST_ARGS)
 
 lint: bootstrap
-	$(VENV)/bin/ruff check mttmat tests benchmarks analysis
+	$(VENV)/bin/ruff check mttmat tests benchmarks analysis workflows
 
 bench: bootstrap
 	for b in benchmarks/*.py; do $(VENV)/bin/python $$b || exit 1; done

@@ -3,7 +3,8 @@
 Issue 6 target: the ML-seeded DFT CI-NEB needs at most 0.4× the DFT force calls of the
 IDPP-seeded one, with barriers within 0.05 eV. Hop: Li between neighbouring cube centres of
 cubic WO3 (2×1×1 supercell + 1 Li, 9 atoms; host atoms free), 3 images, climbing image on,
-fmax 0.05 eV/Å. DFT: GPAW PBE+U (U_W 6.2 eV), 300 eV, 1×2×2 Γ-centred k, spin-paired.
+fmax 0.05 eV/Å. DFT: GPAW PBE+U (U_W 6.2 eV), 300 eV, 1×2×2 Γ-centred k, spin-paired,
+0.1 eV smearing.
 ML: CHGNet. Endpoints are relaxed with each fidelity (BFGS, fmax 0.02 eV/Å); site 1 is site 0
 translated by half a cell, so one relax per fidelity gives both. The seeded DFT band is the
 converged ML band moved onto the DFT endpoints (``_reanchor``).
@@ -26,7 +27,15 @@ from mttmat.structures import make_supercell
 from mttmat.structures.crystals import cubic_wo3
 
 SITES = [[0.0, 0.0, 0.0], [0.5, 0.0, 0.0]]
-GPAW_KW = {"kpts": [1, 2, 2], "spin_polarized": False}
+# metallic Li-doped cell: a gentler density mixer and 0.1 eV smearing keep every image's SCF
+# converging (defaults failed once at a strained IDPP image: KohnShamConvergenceError)
+GPAW_KW = {
+    "kpts": [1, 2, 2],
+    "spin_polarized": False,
+    "smearing_ev": 0.1,
+    "maxiter": 500,
+    "mixer": {"beta": 0.02, "nmaxold": 5, "weight": 100.0},
+}
 
 
 def main() -> None:

@@ -267,3 +267,30 @@ def test_cli_li_migration_refuses_bad_input_before_computing(tmp_path, capsys):
     assert main(["li-migration", str(li), *args, str(sites)]) == 2
     assert "W" in capsys.readouterr().err
     assert not (tmp_path / "out" / "jobs").exists()
+
+
+@pytest.mark.chgnet
+def test_ml_migration_flow_end_to_end(tmp_path):
+    """Endpoints relaxed with CHGNet, ML CI-NEB of one hop, network, figures."""
+    from mttmat.analysis.neb_plots import save_neb_figures
+    from mttmat.store import get_store, run_resumable
+
+    host = make_supercell(cubic_wo3(), [2, 1, 1])
+    maker = LiMigrationMaker(hop_cutoff_a=3.9, fmax_ev_a=0.1, max_neb_steps=150)
+    flow = maker.make(host, SITES, hops=[(0, 1, (0, 0, 0))])
+    store = get_store(tmp_path / "store")
+    run_resumable(flow, store, tmp_path / "jobs", tmp_path / "flow.json")
+    store.connect()
+    out = {j.name: store.get_output(j.uuid, load=True) for j in flow.jobs}
+    hop = out["hop 0->1 chgnet NEB"]
+    e = np.asarray(hop["energies_ev"])
+    assert hop["converged"] and hop["fidelity"] == "ml" and hop["seed"] == "idpp"
+    assert 0.05 < hop["barrier_forward_ev"] < 2.0
+    assert hop["climbing_index"] == int(np.argmax(e))
+    assert hop["barrier_forward_ev"] - hop["barrier_backward_ev"] == pytest.approx(e[-1] - e[0])
+    net = out["Li network"]
+    # one hop inside the cell, no image hop selected: the network does not percolate
+    assert net["percolation_barrier_ev"]["any"] is None
+    assert len(net["hops"]) == 1 and net["hops"][0]["barrier_ev"] >= hop["barrier_forward_ev"]
+    figs = save_neb_figures([hop], net, host.lattice.matrix, tmp_path / "figs")
+    assert all(p.stat().st_size > 0 for p in figs)

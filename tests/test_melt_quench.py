@@ -214,9 +214,9 @@ def test_md_refuses_unknown_thermostat_before_running(tmp_path):
 def test_short_melt_quench_through_four_stages(tmp_path):
     from mttmat.store import get_store, run_resumable
 
-    start = make_supercell(cubic_wo3(), 2)  # W8O24, 32 atoms
+    start = gamma_wo3()  # W8O24, 32 atoms (the γ-WO3 cell)
     sched = MeltQuenchSchedule(
-        init_steps=20, heat_steps=20, melt_temperature_k=5000, melt_steps=300,
+        init_steps=20, heat_steps=20, melt_temperature_k=5000, melt_steps=400,
         quench_rate_k_per_ps=20000, friction_per_ps=50, relax_cell=False,
         checkpoint_interval=40, log_interval=5,
     )  # fmt: skip
@@ -279,4 +279,4 @@ def test_killed_melt_resumes_from_its_checkpoint(tmp_path):
     step = int(text.split("resuming from checkpoint at step ")[1].split("/")[0])
     assert step >= 40
     meta = json.loads(Path(tmp_path / "a-WOx.json").read_text())
-    assert meta["metrics"]["formula"] == "W4O12"
+    assert meta["metrics"]["formula"] == "W2O6"

@@ -41,7 +41,8 @@ class GpawBackend(AseCalculatorBackend):
     ``kpts`` (mesh or None for the settings' density), ``kpts_gamma`` (Γ-centred mesh,
     default True; False gives Monkhorst-Pack points, fewer of them in low symmetry),
     ``spin_polarized``,
-    ``hubbard_u_ev`` (overrides the settings), ``smearing_ev``, ``charge``, ``txt``,
+    ``hubbard_u_ev`` (overrides the settings), ``smearing_ev``, ``mixer`` (dict for
+    ``gpaw.Mixer``), ``charge``, ``txt``,
     ``convergence``, ``maxiter``.
     """
 
@@ -74,6 +75,11 @@ class GpawBackend(AseCalculatorBackend):
             if kpts is not None
             else {"density": s.kpoint_density, "gamma": True},
         }
+        mixer = kwargs.pop("mixer", None)  # {"beta": 0.02, "nmaxold": 5, "weight": 100}
+        if mixer is not None:
+            from gpaw import Mixer
+
+            params["mixer"] = Mixer(**mixer)
         if kwargs:
             raise BackendError(f"unknown GPAW calculator option(s): {sorted(kwargs)}")
         calc = GPAW(**params)
