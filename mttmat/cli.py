@@ -237,6 +237,8 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
     written = []
     for k, cell in enumerate(cells):
         s = Structure.from_dict(cell["structure"])
+        if parent is None:  # no parent crystal: an order ratio vs the start would mislead
+            cell["long_range_order"] = None
         if cell.get("melted") is None:  # cells analysed before the melt check existed
             melt_doc = stages_for_replica(stages, k)[1]
             msd = melt_doc["msd_a2"]

@@ -86,6 +86,10 @@ def test_flow_has_four_stages_per_replica_and_a_summary():
         for stage in ("initialization", "melting-diffusion", "quenching", "relax"):
             assert f"{stage} r{k}" in names
     assert names[-1] == "melt-quench summary"
+    # a random-packing start has no parent crystal: no order ratio against it
+    packed = MeltQuenchMaker().make(random_packing("W4O12", 6.5, seed=1), parent=None)
+    (ana,) = [j for j in packed.jobs if j.name == "amorphous analysis"]
+    assert ana.function_args[1] is None
 
 
 def test_vasp_backend_builds_aimd_jobs_with_dft_u():

@@ -122,8 +122,11 @@ class MeltQuenchMaker(Maker):
         if isinstance(self.schedule, dict):
             self.schedule = MeltQuenchSchedule.model_validate(self.schedule)
 
-    def make(self, structure: Structure, parent: Structure | None = None) -> Flow:
-        """The flow; ``parent`` (default: ``structure``) is the crystal for the order check.
+    def make(self, structure: Structure, parent: Structure | str | None = "start") -> Flow:
+        """The flow; ``parent`` is the crystal for the long-range-order check.
+
+        ``"start"`` (default) uses ``structure`` itself (a crystal start); ``None`` skips the
+        check (random-packing starts have no parent crystal).
 
         Raises before any job exists if the schedule, backend or cell size is wrong.
         """
@@ -131,7 +134,10 @@ class MeltQuenchMaker(Maker):
             raise ValueError(f"replicas must be ≥ 1, got {self.replicas}")
         be = get_backend(self.backend)
         be.check_structure(structure)
-        parent = parent if parent is not None else structure
+        if isinstance(parent, str):
+            if parent != "start":
+                raise ValueError(f"parent must be a Structure, None or 'start', got {parent!r}")
+            parent = structure
         jobs: list[Job | Flow] = []
         analyses = []
         for k in range(self.replicas):
