@@ -2,7 +2,8 @@
 
 Subcommands: ``structures`` (build / pack / check), ``calc`` (static or relax one structure
 with a backend into the store), ``vasp-inputs`` (write what VASP would run), ``run`` (the main
-job), ``show`` (read a stored output), ``settings`` (print the effective settings).
+job), ``melt-quench`` and ``li-migration`` (in :mod:`mttmat.cli_stages`), ``ecram``, ``show``
+(read a stored output), ``settings`` (print the effective settings).
 Bad input exits with status 2 and one line saying what is wrong and how to fix it.
 """
 
@@ -17,17 +18,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mttmat.cli_common import UserError
+from mttmat.cli_common import progress as _progress
+from mttmat.cli_stages import _cmd_li_migration, _cmd_melt_quench
+
 __all__ = ["main"]
 
 log = logging.getLogger("mttmat")
-
-
-class UserError(Exception):
-    """Bad input from the user: printed as one line, exit status 2."""
-
-
-def _progress(msg: str) -> None:
-    print(f"[mttmat] {msg}", flush=True)
 
 
 # --------------------------------------------------------------------------- structures
@@ -117,242 +114,6 @@ def _cmd_calc(args: argparse.Namespace) -> int:
     out = store.get_output(job.uuid)
     energy = out["output"]["energy"]
     _progress(f"done: energy {energy:.6f} eV; stored in {args.store} as {job.uuid}")
-    return 0
-
-
-def _load_schedule(path: str | None, overrides: Sequence[str]) -> Any:
-    import yaml
-
-    from mttmat.jobs.melt_quench import MeltQuenchSchedule
-
-    data: dict[str, Any] = {}
-    if path:
-        p = Path(path)
-        if not p.is_file():
-            raise UserError(f"schedule file {p} not found; see workflows/melt_quench_*.yaml")
-        loaded = yaml.safe_load(p.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise UserError(f"schedule file {p} must hold a mapping of schedule fields")
-        data.update(loaded.get("schedule", loaded))
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--set takes KEY=VALUE, got {item!r}")
-        data[key.strip()] = yaml.safe_load(value)
-    return MeltQuenchSchedule.model_validate(data)
-
-
-def _melt_quench_start(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
-    from mttmat.structures import (
-        check_min_distances,
-        make_supercell,
-        parent_crystal,
-        random_packing,
-        read_structure,
-    )
-
-    if sum(x is not None for x in (args.structure, args.crystal, args.pack)) != 1:
-        raise UserError(
-            "give exactly one start: --structure FILE, --crystal NAME or --pack FORMULA"
-        )
-    if args.crystal:
-        start = parent_crystal(args.crystal)
-        if args.supercell:
-            start = make_supercell(start, args.supercell)
-        info = {"start": f"crystal {args.crystal}", "supercell": args.supercell}
-        parent = start
-    elif args.pack:
-        if args.density is None:
-            raise UserError("--pack needs --density (g/cm³) for the random packing")
-        start = random_packing(args.pack, args.density, seed=args.seed)
-        info = {"start": "random packing", "composition": args.pack, "density": args.density}
-        parent = None
-    else:
-        start = read_structure(args.structure)
-        check_min_distances(start)
-        info = {"start": f"file {args.structure}"}
-        parent = start
-    if args.parent:
-        parent = (
-            read_structure(args.parent)
-            if Path(args.parent).exists()
-            else parent_crystal(args.parent)
-        )
-        info["parent"] = args.parent
-    return start, parent, info
-
-
-def _cmd_melt_quench(args: argparse.Namespace) -> int:
-    import hashlib
-
-    from mttmat.backends import get_backend
-    from mttmat.flows.melt_quench import MeltQuenchMaker
-    from mttmat.jobs.melt_quench import software_versions
-    from mttmat.store import get_store, run_resumable
-    from mttmat.structures import write_structure
-    from mttmat.structures.io import atomic_write_text, ensure_writable_dir
-
-    schedule = _load_schedule(args.schedule, args.set or [])
-    if get_backend(args.backend).name == "vasp":
-        raise UserError(
-            "the vasp backend runs on HPC: build and submit the flow with "
-            "workflows/melt_quench_hpc.py (jobflow-remote); locally use chgnet or gpaw"
-        )
-    start, parent, info = _melt_quench_start(args)
-    out = Path(args.output)
-    ensure_writable_dir(out.parent if str(out.parent) else Path("."))
-    maker = MeltQuenchMaker(backend=args.backend, schedule=schedule, replicas=args.replicas)
-    flow = maker.make(start, parent=parent)
-    key = hashlib.sha256(
-        json.dumps(
-            [schedule.model_dump(mode="json"), args.backend, args.replicas, start.as_dict()],
-            sort_keys=True,
-            default=str,
-        ).encode()
-    ).hexdigest()[:10]
-    store = get_store(args.store)
-    root = Path(args.store).resolve() / "melt_quench"
-    steps = schedule.n_steps()
-    _progress(
-        f"melt-quench of {start.composition.formula} ({len(start)} atoms) with {args.backend}: "
-        f"{args.replicas} replica(s) × {steps} MD steps; flow {key} in {root}"
-    )
-    flow = run_resumable(flow, store, root, root / f"flow-{key}.json", progress=_progress)
-    store.connect()
-    cells = [
-        store.get_output(j.uuid, load=True)
-        for j in flow.jobs
-        if j.name.startswith("amorphous analysis")
-    ]
-    summary = next(store.get_output(j.uuid) for j in flow.jobs if j.name == "melt-quench summary")
-    from pymatgen.core import Structure
-
-    stages = {
-        j.name: store.get_output(j.uuid, load=True)
-        for j in flow.jobs
-        if j.name.split(" r")[0] in ("initialization", "melting-diffusion", "quenching")
-    }
-    from mttmat.flows.melt_quench import MELT_MSD_A2
-
-    written = []
-    for k, cell in enumerate(cells):
-        s = Structure.from_dict(cell["structure"])
-        if parent is None:  # no parent crystal: an order ratio vs the start would mislead
-            cell["long_range_order"] = None
-        if cell.get("melted") is None:  # cells analysed before the melt check existed
-            melt_doc = stages_for_replica(stages, k)[1]
-            msd = melt_doc["msd_a2"]
-            cell["melt_msd_a2"] = msd
-            cell["melted"] = min(v for e, v in msd.items() if e not in ("O", "Li")) >= MELT_MSD_A2
-        path = out.with_name(out.name + (f"-r{k}" if k else "") + ".cif")
-        meta = {
-            **info,
-            "backend": args.backend,
-            "replica": k,
-            "seed": cell["seed"],
-            "schedule": schedule.model_dump(mode="json"),
-            "md_steps": steps,
-            "stage_uuids": cell["stage_uuids"],
-            "store": str(Path(args.store).resolve()),
-            "software": software_versions(),
-            "metrics": {
-                key_: cell.get(key_)
-                for key_ in (
-                    "formula",
-                    "n_atoms",
-                    "density_g_cm3",
-                    "min_distances_a",
-                    "coordination",
-                    "long_range_order",
-                    "max_force_ev_a",
-                    "melt_msd_a2",
-                    "melted",
-                )
-            },
-            "angles_mean_deg": {a: v["mean_deg"] for a, v in cell["angles"].items()},
-            "stage_wall_s": {
-                n: round(d["wall_time_s"], 1)
-                for n, d in stages.items()
-                if n.endswith(f"r{k}") or " r" not in n
-            },
-        }
-        written.append(write_structure(s, path, metadata=meta))
-    atomic_write_text(
-        out.with_name(out.name + "-summary.json"), json.dumps(summary, indent=2, default=str)
-    )
-    if not args.no_figures:
-        from mttmat.analysis.melt_quench_plots import save_melt_quench_figures
-
-        figs = save_melt_quench_figures(
-            stages_for_replica(stages, 0), cells[0], parent, out.with_name(out.name + "-figures")
-        )
-        _progress(f"figures: {', '.join(str(f) for f in figs)}")
-    for w, cell in zip(written, cells, strict=False):
-        cn = {k: round(v["mean"], 2) for k, v in cell["coordination"].items()}
-        lro = cell["long_range_order"]
-        if cell.get("melted") is False:
-            _progress(
-                f"WARNING: {w} did not melt (melt-stage MSD {cell['melt_msd_a2']} Å²): it is a "
-                "quenched crystal, not a glass. Raise melt_temperature_k or melt_steps."
-            )
-        _progress(
-            f"wrote {w}: {cell['formula']}, {cell['density_g_cm3']:.2f} g/cm³, CN {cn}, "
-            f"max force {cell['max_force_ev_a']:.3f} eV/Å"
-            + (f", LRO ratio {lro['ratio']:.2f}" if lro else "")
-        )
-    return 0
-
-
-def stages_for_replica(stages: dict[str, Any], k: int) -> list[Any]:
-    """The MD-stage documents of replica ``k`` in stage order."""
-    order = ("initialization", "melting-diffusion", "quenching")
-    tag = f" r{k}"
-    picked = [d for n, d in stages.items() if n.endswith(tag)] or [
-        d for n, d in stages.items() if " r" not in n
-    ]
-    return sorted(picked, key=lambda d: order.index(d["title"]))
-
-
-def _cmd_li_migration(args: argparse.Namespace) -> int:
-    from mttmat.analysis.neb_plots import save_neb_figures
-    from mttmat.flows.li_migration import LiMigrationMaker
-    from mttmat.store import get_store, run_resumable
-    from mttmat.structures import check_min_distances, read_structure, require_elements
-    from mttmat.structures.io import atomic_write_text, ensure_writable_dir
-    from mttmat.structures.voids import find_voids
-
-    host = read_structure(args.structure)
-    check_min_distances(host)
-    require_elements(host, ("W", "Nb"), "Li migration")
-    if args.sites_file:
-        sites = json.loads(Path(args.sites_file).read_text())
-    else:
-        sites = [v[0].tolist() for v in find_voids(host, n=args.n_sites, min_separation_a=2.0)]
-    out = ensure_writable_dir(Path(args.output))
-    maker = LiMigrationMaker(
-        dft_backend=args.dft, hop_cutoff_a=args.cutoff, n_images=args.images,
-        max_neb_steps=args.max_steps, temperature_k=args.temperature,
-        dft_calculator_kwargs=json.loads(args.calc_kwargs) if args.calc_kwargs else {},
-    )  # fmt: skip
-    flow = maker.make(host, sites)
-    n_neb = sum("NEB" in j.name for j in flow.jobs)
-    _progress(f"{len(sites)} Li sites, {n_neb} NEB jobs in {out}; rerun to resume after a kill")
-    store = get_store(args.store)
-    flow = run_resumable(flow, store, out / "jobs", out / "flow.json", progress=_progress)
-    store.connect()
-    net = next(store.get_output(j.uuid) for j in flow.jobs if j.name == "Li network")
-    final_fid = "dft" if args.dft else "ml"
-    hops = [store.get_output(j.uuid, load=True) for j in flow.jobs if "NEB" in j.name]
-    atomic_write_text(out / "li_network.json", json.dumps(net, indent=2, default=str))
-    atomic_write_text(out / "neb_hops.json", json.dumps(hops, default=str))
-    shown = [h for h in hops if h["fidelity"] == final_fid]
-    figs = save_neb_figures(shown, net, host.lattice.matrix, out / "figures")
-    perc = net["percolation_barrier_ev"]
-    _progress(
-        "percolation barrier (eV): "
-        + ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} none" for k, v in perc.items())
-    )
-    _progress(f"wrote {out / 'li_network.json'}, {out / 'neb_hops.json'}, {len(figs)} figures")
     return 0
 
 
