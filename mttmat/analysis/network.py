@@ -28,9 +28,8 @@ KB_EV = 8.617333262e-5
 
 @dataclass(frozen=True)
 class Hop:
-    """A migration hop ``i → j + image`` with its barrier (eV, max of both directions' saddle
-    relative to the lower end is not implied: give the barrier that limits the hop) and
-    length (Å)."""
+    """A migration hop ``i → j + image``: the barrier (eV) that limits it in both directions
+    (the network job uses max(forward, backward)) and its length (Å)."""
 
     i: int
     j: int

@@ -104,7 +104,9 @@ class NebHopDoc(BaseModel):
     hop: HopSpec
     backend: str
     fidelity: str = Field(description="fidelity of the energies and converged images")
-    seed: str = Field(description="idpp, or the fidelity of the images that seeded this band")
+    seed: str = Field(
+        description="interpolation (idpp | linear), or the fidelity of the band that seeded it"
+    )
     images: list[Structure]
     energies_ev: list[float]
     barrier_forward_ev: float

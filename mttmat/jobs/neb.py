@@ -26,7 +26,14 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
-__all__ = ["CountingCalculator", "NebError", "NebRun", "interpolate_images", "run_neb"]
+__all__ = [
+    "CountingCalculator",
+    "NebError",
+    "NebRun",
+    "hop_summary",
+    "interpolate_images",
+    "run_neb",
+]
 
 
 class NebError(ValueError):
