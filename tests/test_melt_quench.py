@@ -284,3 +284,36 @@ def test_killed_melt_resumes_from_its_checkpoint(tmp_path):
     assert step >= 40
     meta = json.loads(Path(tmp_path / "a-WOx.json").read_text())
     assert meta["metrics"]["formula"] == "W2O6"
+
+
+# ----------------------------------------------------------------------------- shipped cells
+
+SHIPPED = Path(__file__).resolve().parents[1] / "structures"
+
+
+@pytest.mark.parametrize(
+    ("name", "formula", "metal"),
+    [("a-WOx-32", "W8O24", "W"), ("a-NbOx-28", "Nb8O20", "Nb"),
+     ("a-WOx-128", "W32O96", "W"), ("a-NbOx-168", "Nb48O120", "Nb")],
+)  # fmt: skip
+def test_shipped_cells_match_their_sidecars(name, formula, metal):
+    """The CIF recomputes to the metrics its provenance sidecar states; it is a melted glass."""
+    from mttmat.structures import check_min_distances, read_structure
+
+    s = read_structure(SHIPPED / f"{name}.cif")
+    meta = json.loads((SHIPPED / f"{name}.json").read_text())
+    check_min_distances(s)
+    assert s.composition.formula.replace(" ", "") == formula == meta["metrics"]["formula"]
+    assert meta["backend"] == "chgnet" and meta["metrics"]["melted"] is True
+    assert meta["metrics"]["max_force_ev_a"] < 0.02
+    key = f"{metal}-O"
+    cut = meta["metrics"]["coordination"][key]["cutoff_a"]
+    d = analyze_amorphous(s, cutoffs={key: cut})
+    assert d["density_g_cm3"] == pytest.approx(meta["metrics"]["density_g_cm3"], rel=1e-3)
+    assert d["coordination"][key]["mean"] == pytest.approx(
+        meta["metrics"]["coordination"][key]["mean"], abs=1e-6
+    )
+    assert 4.5 < d["coordination"][key]["mean"] < 6.5
+    for stage in ("init", "melt", "quench", "relax"):
+        assert stage in meta["stage_uuids"]
+    assert {"schedule", "seed", "software"} <= set(meta)
