@@ -39,6 +39,14 @@ GPAW_KW = {
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="ML-seeded vs IDPP DFT CI-NEB force calls")
+    ap.add_argument("--kpts", type=int, nargs=3, default=GPAW_KW["kpts"])
+    ap.add_argument("--ecut", type=float, default=300.0, help="GPAW plane-wave cutoff (eV)")
+    args = ap.parse_args()
+    GPAW_KW.update(kpts=list(args.kpts), ecut_ev=args.ecut)
+    print(f"GPAW settings: {GPAW_KW}", flush=True)
     host = make_supercell(cubic_wo3(), [2, 1, 1])
     (hop,) = [
         h for h in enumerate_hops(host, SITES, 3.9) if (h.i, h.j, h.image) == (0, 1, (0, 0, 0))
