@@ -25,6 +25,7 @@ from mttmat.flows.li_doping import insert_li
 from mttmat.flows.li_migration import enumerate_hops, neb_hop
 from mttmat.structures import make_supercell
 from mttmat.structures.crystals import cubic_wo3
+from mttmat.structures.io import atoms_to_structure
 
 SITES = [[0.0, 0.0, 0.0], [0.5, 0.0, 0.0]]
 # metallic Li-doped cell: a gentler density mixer and 0.1 eV smearing keep every image's SCF
@@ -108,8 +109,7 @@ def relaxed_endpoints(host, backend: str):
     calc = CountingCalculator(be.ase_calculator(**kw))
     atoms.calc = calc
     BFGS(atoms, logfile=None).run(fmax=0.02, steps=200)
-    a = Structure(atoms.cell.array, atoms.get_chemical_symbols(), atoms.positions,
-                  coords_are_cartesian=True)  # fmt: skip
+    a = atoms_to_structure(atoms)
     shifted = a.copy()
     shifted.translate_sites(range(len(a)), [0.5, 0.0, 0.0], frac_coords=True, to_unit_cell=True)
     # keep a's atom order: host atom k of b is the translated atom closest to a's atom k

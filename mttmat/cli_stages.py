@@ -130,7 +130,7 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
         for j in flow.jobs
         if j.name.split(" r")[0] in ("initialization", "melting-diffusion", "quenching")
     }
-    from mttmat.flows.melt_quench import MELT_MSD_A2
+    from mttmat.flows.melt_quench import is_melted
 
     written = []
     for k, cell in enumerate(cells):
@@ -141,7 +141,7 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
             melt_doc = stages_for_replica(stages, k)[1]
             msd = melt_doc["msd_a2"]
             cell["melt_msd_a2"] = msd
-            cell["melted"] = min(v for e, v in msd.items() if e not in ("O", "Li")) >= MELT_MSD_A2
+            cell["melted"] = is_melted(msd)
         path = out.with_name(out.name + (f"-r{k}" if k else "") + ".cif")
         meta = {
             **info,

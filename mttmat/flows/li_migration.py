@@ -34,6 +34,7 @@ from mttmat.backends import get_backend
 from mttmat.flows.li_doping import insert_li
 from mttmat.jobs.neb import NebError, hop_summary, interpolate_images, run_neb
 from mttmat.settings import get_settings
+from mttmat.structures.io import atoms_to_structure
 
 __all__ = [
     "HopSpec",
@@ -194,7 +195,7 @@ def neb_hop(
         backend=backend,
         fidelity=be.fidelity,
         seed=seed,
-        images=[_to_structure(im) for im in run.images],
+        images=[atoms_to_structure(im) for im in run.images],
         max_force_ev_a=run.forces_max_ev_a,
         converged=run.converged,
         n_steps=run.n_steps,
@@ -246,15 +247,6 @@ def _unwrap_final(a: Any, b: Any, li: int, hop: HopSpec) -> Any:
     m = np.round(np.asarray(hop.vector_frac) - (fb - fa))
     out.positions[li] = a.cell.cartesian_positions((fb + m)[None, :])[0]
     return out
-
-
-def _to_structure(atoms: Any) -> Structure:
-    return Structure(
-        atoms.get_cell().array,
-        atoms.get_chemical_symbols(),
-        atoms.get_positions(),
-        coords_are_cartesian=True,
-    )
 
 
 class LiNetworkDoc(BaseModel):

@@ -29,11 +29,23 @@ from mttmat.jobs.melt_quench import MeltQuenchSchedule, md_stage, software_versi
 from mttmat.schemas.amorphous import AmorphousStructureDoc, MeltQuenchSummary
 from mttmat.settings import get_settings
 
-__all__ = ["MELT_MSD_A2", "MeltQuenchMaker", "analyze_cell", "summarize_melt_quench"]
+__all__ = [
+    "MELT_MSD_A2",
+    "MeltQuenchMaker",
+    "analyze_cell",
+    "is_melted",
+    "summarize_melt_quench",
+]
 
 #: cation mean squared displacement (Å²) over the melt hold that counts as molten: a liquid
 #: oxide diffuses several Å² per ps, a superheated crystal stays below ~0.5 Å²
 MELT_MSD_A2 = 1.0
+
+
+def is_melted(melt_msd_a2: dict[str, float]) -> bool:
+    """True when every cation species moved ≥ :data:`MELT_MSD_A2` during the melt hold."""
+    cations = [v for k, v in melt_msd_a2.items() if k not in ("O", "Li")]
+    return bool(cations) and min(cations) >= MELT_MSD_A2
 
 
 @job(data=["rdf"])
@@ -53,10 +65,7 @@ def analyze_cell(
     superheated crystal and the quench cannot give a glass.
     """
     doc = analyze_amorphous(structure, parent=parent)
-    melted = None
-    if melt_msd_a2:
-        cations = [v for k, v in melt_msd_a2.items() if k not in ("O", "Li")]
-        melted = bool(cations) and min(cations) >= MELT_MSD_A2
+    melted = is_melted(melt_msd_a2) if melt_msd_a2 else None
     return AmorphousStructureDoc(
         melt_msd_a2=melt_msd_a2,
         melted=melted,

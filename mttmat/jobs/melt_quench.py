@@ -35,6 +35,7 @@ from pymatgen.core import Structure
 
 from mttmat.jobs.md import LOG_COLUMNS, THERMOSTATS, Segment, run_md
 from mttmat.structures.builders import density_g_cm3
+from mttmat.structures.io import atoms_to_structure
 
 __all__ = ["MdStageDoc", "MeltQuenchSchedule", "Stage", "md_stage", "software_versions"]
 
@@ -266,12 +267,7 @@ def md_stage(
         progress=lambda msg: print(msg, flush=True),
         label=STAGE_TITLES[stage],
     )
-    final = Structure(
-        run.atoms.get_cell().array,
-        run.atoms.get_chemical_symbols(),
-        run.atoms.get_positions(),
-        coords_are_cartesian=True,
-    )
+    final = atoms_to_structure(run.atoms)
     last = segments[-1]
     n_last = max(1, last.n_steps // sched.log_interval)
     temps = run.log["t_k"][-n_last:]

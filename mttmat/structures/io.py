@@ -17,6 +17,7 @@ from mttmat.structures.validate import StructureError, check_min_distances
 __all__ = [
     "FORMATS",
     "atomic_write_text",
+    "atoms_to_structure",
     "ensure_writable_dir",
     "read_structure",
     "write_structure",
@@ -146,3 +147,17 @@ def write_structure(
     if metadata is not None:
         atomic_write_text(path.with_suffix(".json"), json.dumps(metadata, indent=2, default=str))
     return path
+
+
+def atoms_to_structure(atoms: Any) -> Structure:
+    """Cell, species and Cartesian positions of ASE ``atoms`` as a bare pymatgen ``Structure``.
+
+    Unlike ``AseAtomsAdaptor.get_structure`` it carries no site properties (velocities,
+    moments, calculator results), which MD and NEB keep in their own fields.
+    """
+    return Structure(
+        atoms.get_cell().array,
+        atoms.get_chemical_symbols(),
+        atoms.get_positions(),
+        coords_are_cartesian=True,
+    )
