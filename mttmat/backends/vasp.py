@@ -172,6 +172,38 @@ class VaspBackend(Backend):
         )
         return RelaxMaker(input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs(), **kwargs)
 
+    def dos_makers(
+        self, dos_reciprocal_density: int = 200, nedos: int = 3001, **kwargs: Any
+    ) -> dict[str, Maker]:
+        """The relax → static → non-SCF DOS chain, each with DFT+U (atomate2 Makers).
+
+        The non-SCF step reads the static CHGCAR (ICHARG = 11) on a denser uniform mesh
+        (``dos_reciprocal_density`` k-points per Å⁻³, twice the static's default) with
+        ``LORBIT = 11`` (lm-decomposed PDOS in the PAW spheres), tetrahedron integration
+        (ISMEAR = -5) and ``nedos`` grid points; :meth:`mttmat.schemas.dos.DosDoc.from_vasprun`
+        parses its vasprun.xml. Chain: ``static.make(relax.output.structure,
+        prev_dir=relax.output.dir_name)`` and ``nscf.make(static.output.structure,
+        prev_dir=static.output.dir_name, mode="uniform")``.
+        """
+        from atomate2.vasp.jobs.core import NonSCFMaker
+        from atomate2.vasp.sets.core import NonSCFSetGenerator
+
+        relax = self.relax_maker(name="vasp relax (dos chain)", **kwargs)
+        static = self.static_maker(
+            name="vasp static (dos chain)", user_incar_settings={"LCHARG": True, "LORBIT": 11}
+        )
+        incar = self._incar({"LORBIT": 11, "NEDOS": nedos, "ISMEAR": -5, "LCHARG": False})
+        incar.pop("EDIFFG")
+        gen = NonSCFSetGenerator(
+            mode="uniform",
+            reciprocal_density=dos_reciprocal_density,
+            user_incar_settings=incar,
+        )
+        nscf = NonSCFMaker(
+            name="vasp non-scf dos", input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs()
+        )
+        return {"relax": relax, "static": static, "nscf": nscf}
+
     def neb_maker(self, n_images: int, climbing: bool = True, **kwargs: Any) -> Maker:
         """atomate2 ``NebFromImagesMaker``: VTST-style CI-NEB (IMAGES, LCLIMB, SPRING) + U.
 

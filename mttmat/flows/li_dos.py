@@ -1,0 +1,185 @@
+"""Li sites → DFT+U relax → DOS/PDOS of host and Li-doped cells → derived numbers.
+
+One flow per host (:class:`LiSitesDosMaker`):
+
+1. :func:`~mttmat.flows.li_sites.screen_li_sites` (ML): every void, relaxed and ranked;
+   ``n_sites`` distinct sites chosen.
+2. DFT+U, same settings for every cell: relax (optional) and the DOS calculation of the host
+   and of each selected doped cell. ``gpaw``: relax → SCF whose electronic summary carries the
+   per-state PDOS projections. ``vasp``: relax → static (CHGCAR) → non-SCF on a denser mesh
+   with ``LORBIT = 11`` (:meth:`~mttmat.backends.vasp.VaspBackend.dos_makers`).
+3. :func:`dos_document`: the code-agnostic :class:`~mttmat.schemas.dos.DosDoc` per cell.
+4. :func:`summarize_li_dos`: :class:`~mttmat.schemas.dos.LiDosSummary` (E_F vs host CBM,
+   electrons donated per Li, DOS at E_F, moments and localisation, site-to-site similarity).
+
+The doped cells are spin-polarised (the Li electron may localise), the closed-shell host is
+not; U, cutoff and k-mesh are the same for all cells and the summary refuses to mix others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobflow import Flow, Maker, job
+from pymatgen.core import Structure
+
+from mttmat.backends import get_backend
+from mttmat.flows.li_sites import screen_li_sites
+from mttmat.schemas.dos import DosDoc, LiDosSummary
+from mttmat.structures.validate import require_elements
+
+__all__ = ["LiSitesDosMaker", "dos_document", "summarize_li_dos"]
+
+
+def _vasprun_in(dir_name: str) -> Path:
+    d = Path(str(dir_name).split(":", 1)[-1])  # atomate2 dir_name is "host:/path"
+    for name in ("vasprun.xml", "vasprun.xml.gz"):
+        if (d / name).exists():
+            return d / name
+    raise FileNotFoundError(f"no vasprun.xml(.gz) in {d}: did the VASP DOS job finish?")
+
+
+@job(output_schema=DosDoc)
+def dos_document(calc: Any, uuid: str | None = None, width_ev: float = 0.1) -> DosDoc:
+    """The DOS document of one finished calculation (GPAW task doc or VASP non-SCF doc)."""
+    get = calc.get if isinstance(calc, dict) else lambda k, d=None: getattr(calc, k, d)
+    if get("electronic") is not None:  # mttmat's ASE-calculator task document (GPAW)
+        structure = get("structure")
+        if isinstance(structure, dict):
+            structure = Structure.from_dict(structure)
+        return DosDoc.from_electronic(get("electronic"), structure, width=width_ev, uuid=uuid)
+    if get("dir_name") is not None:  # atomate2 VASP TaskDoc
+        return DosDoc.from_vasprun(_vasprun_in(get("dir_name")), uuid=uuid)
+    raise ValueError("the calculation document has neither GPAW electronic data nor a VASP dir")
+
+
+@job(output_schema=LiDosSummary)
+def summarize_li_dos(
+    host: Any, doped: list[Any], n_li: int, labels: list[str], uuids: dict[str, str]
+) -> LiDosSummary:
+    """Derived numbers of every doped cell against the host."""
+
+    def _doc(d: Any) -> DosDoc:
+        return d if isinstance(d, DosDoc) else DosDoc.model_validate(d)
+
+    return LiDosSummary.build(
+        _doc(host), [_doc(d) for d in doped], n_li=n_li, labels=labels, uuids=uuids
+    )
+
+
+@dataclass
+class LiSitesDosMaker(Maker):
+    """Li site screening (ML) + DFT+U DOS/PDOS of the host and ``n_sites`` doped cells.
+
+    Parameters
+    ----------
+    ml_backend, dft_backend
+        ``chgnet`` for the screening; ``gpaw`` (local) or ``vasp`` (HPC) for the DFT.
+    n_sites, n_lowest, max_candidates, screening_fmax, screening_kwargs
+        Passed to :func:`~mttmat.flows.li_sites.screen_li_sites`.
+    dft_relax, relax_fmax, relax_steps
+        DFT+U relaxation (positions) of every cell before its DOS; off = DOS on the ML
+        geometries (cheaper; fidelity of the geometry then 'ml').
+    dft_kwargs
+        GPAW calculator options for every cell (``kpts``, ``ecut_ev``, ``smearing_ev`` ...).
+    dos_kwargs
+        Extra GPAW options of the DOS SCF only (e.g. a denser ``kpts``).
+    vasp_dos_reciprocal_density
+        k-point density of the VASP non-SCF DOS step.
+    width_ev
+        Gaussian broadening of the DOS curves (eV).
+    spin_polarized_doped
+        Spin-polarised doped cells (default; lets the Li electron localise as a polaron).
+        GPAW only; VASP takes ISPIN from the settings.
+    """
+
+    name: str = "li sites dos"
+    ml_backend: str = "chgnet"
+    dft_backend: str = "gpaw"
+    n_sites: int = 3
+    n_lowest: int = 2
+    max_candidates: int | None = 24
+    screening_fmax: float = 0.05
+    screening_kwargs: dict = field(default_factory=dict)
+    dft_relax: bool = True
+    relax_fmax: float = 0.05
+    relax_steps: int = 100
+    dft_kwargs: dict = field(default_factory=dict)
+    dos_kwargs: dict = field(default_factory=dict)
+    vasp_dos_reciprocal_density: int = 200
+    width_ev: float = 0.1
+    spin_polarized_doped: bool = True
+
+    def make(self, host: Structure, prev_dir: str | None = None) -> Flow:
+        require_elements(host, ("W", "Nb"), "Li site screening")
+        if "Li" in host.composition:
+            raise ValueError(
+                f"the host {host.composition.reduced_formula} already contains Li: start "
+                "from the Li-free host (the sites and the DOS reference need it)"
+            )
+        if self.n_sites < 1:
+            raise ValueError(f"n_sites must be >= 1, got {self.n_sites}")
+        dft = get_backend(self.dft_backend)
+        dft.check_structure(host)
+        screen = screen_li_sites(
+            host, n_sites=self.n_sites, n_lowest=self.n_lowest, backend=self.ml_backend,
+            max_candidates=self.max_candidates, fmax=self.screening_fmax,
+            **self.screening_kwargs,
+        )  # fmt: skip
+        screen.name = "Li site screening"
+        jobs: list[Any] = [screen]
+        cells = [("host", host, False)] + [
+            (f"site {i + 1}", screen.output.selected_structures[i], self.spin_polarized_doped)
+            for i in range(self.n_sites)
+        ]
+        dos_out, uuids = [], {"screening": screen.uuid}
+        for label, structure, spin in cells:
+            new, dos = self._cell_jobs(dft, label, structure, spin)
+            jobs.extend(new)
+            jobs.append(dos)
+            dos_out.append(dos.output)
+            uuids[f"dos {label}"] = dos.uuid
+            uuids[f"calc {label}"] = new[-1].uuid
+        summary = summarize_li_dos(
+            dos_out[0], dos_out[1:], n_li=1, labels=[c[0] for c in cells[1:]], uuids=uuids
+        )
+        summary.name = "Li DOS summary"
+        jobs.append(summary)
+        return Flow(jobs, output=summary.output, name=self.name)
+
+    def _cell_jobs(self, dft: Any, label: str, structure: Any, spin: bool) -> tuple[list, Any]:
+        if dft.name == "vasp":
+            m = dft.dos_makers(dos_reciprocal_density=self.vasp_dos_reciprocal_density)
+            new = []
+            prev = None
+            if self.dft_relax:
+                relax = m["relax"].make(structure)
+                relax.name = f"vasp relax {label}"
+                structure, prev = relax.output.structure, relax.output.dir_name
+                new.append(relax)
+            static = m["static"].make(structure, prev_dir=prev)
+            static.name = f"vasp static {label}"
+            nscf = m["nscf"].make(static.output.structure, prev_dir=static.output.dir_name)
+            nscf.name = f"vasp dos {label}"
+            new += [static, nscf]
+        else:
+            kw = {**self.dft_kwargs, "spin_polarized": spin}
+            new = []
+            if self.dft_relax:
+                relax = dft.relax_maker(
+                    name=f"{dft.name} relax {label}",
+                    calculator_kwargs=kw,
+                    relax_kwargs={"fmax": self.relax_fmax},
+                    steps=self.relax_steps,
+                ).make(structure)
+                structure = relax.output.structure
+                new.append(relax)
+            scf = dft.static_maker(
+                name=f"{dft.name} dos {label}", calculator_kwargs={**kw, **self.dos_kwargs}
+            ).make(structure)
+            new.append(scf)
+        dos = dos_document(new[-1].output, uuid=new[-1].uuid, width_ev=self.width_ev)
+        dos.name = f"DOS {label}"
+        return new, dos
