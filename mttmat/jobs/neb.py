@@ -41,7 +41,12 @@ class NebError(ValueError):
 
 
 class CountingCalculator(Calculator):
-    """Wraps a calculator and counts its energy+force evaluations (``n_calls``)."""
+    """Wraps a calculator and counts its energy+force evaluations (``n_calls``).
+
+    An SCF that fails to converge (``*ConvergenceError``, e.g. GPAW's after a large step that
+    started from the previous geometry's density) is retried once from scratch
+    (``calc.reset()``); the failed attempt is counted in ``n_calls`` and ``n_restarts``.
+    """
 
     implemented_properties = ("energy", "free_energy", "forces")
 
@@ -49,12 +54,23 @@ class CountingCalculator(Calculator):
         super().__init__()
         self.inner = inner
         self.n_calls = 0
+        self.n_restarts = 0
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms.copy()
         atoms.calc = self.inner
-        e = atoms.get_potential_energy()
+        try:
+            e = atoms.get_potential_energy()
+        except Exception as err:  # an SCF that failed from the previous step's density
+            if not type(err).__name__.endswith("ConvergenceError") or not hasattr(
+                self.inner, "reset"
+            ):
+                raise
+            self.n_calls += 1  # the failed attempt cost a calculation too
+            self.n_restarts += 1
+            self.inner.reset()  # fresh start (new initial guess), once
+            e = atoms.get_potential_energy()
         f = atoms.get_forces()
         self.n_calls += 1
         self.results = {"energy": e, "free_energy": e, "forces": f}
