@@ -2,8 +2,9 @@
 
 Subcommands: ``structures`` (build / pack / check), ``calc`` (static or relax one structure
 with a backend into the store), ``vasp-inputs`` (write what VASP would run), ``run`` (the main
-job), ``melt-quench`` and ``li-migration`` (in :mod:`mttmat.cli_stages`), ``ecram``, ``show``
-(read a stored output), ``settings`` (print the effective settings).
+job), ``melt-quench``, ``li-dos``, ``li-formation`` and ``li-migration`` (in
+:mod:`mttmat.cli_stages`), ``ecram``, ``show`` (read a stored output), ``settings`` (print
+the effective settings).
 Bad input exits with status 2 and one line saying what is wrong and how to fix it.
 """
 
@@ -20,7 +21,12 @@ from typing import Any
 
 from mttmat.cli_common import UserError
 from mttmat.cli_common import progress as _progress
-from mttmat.cli_stages import _cmd_li_migration, _cmd_melt_quench
+from mttmat.cli_stages import (
+    _cmd_li_dos,
+    _cmd_li_formation,
+    _cmd_li_migration,
+    _cmd_melt_quench,
+)
 
 __all__ = ["main"]
 
@@ -346,6 +352,39 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--store", default="mttmat_runs")
     li.add_argument("-o", "--output", default="li_migration")
     li.set_defaults(func=_cmd_li_migration)
+
+    ld = sub.add_parser("li-dos", help="Li sites (ML screening) + DFT+U DOS/PDOS, resumable")
+    ld.add_argument("structure", help="host structure file (no Li)")
+    ld.add_argument("--dft", choices=["gpaw", "vasp"], default="gpaw",
+                    help="gpaw runs here; vasp writes the flow for HPC")  # fmt: skip
+    ld.add_argument("--n-sites", type=int, default=3, help="Li sites taken to DFT")
+    ld.add_argument("--n-lowest", type=int, default=2, help="of them, the lowest in ML energy")
+    ld.add_argument("--max-candidates", type=int, default=24, help="voids screened with ML")
+    ld.add_argument("--no-dft-relax", action="store_true", help="DOS on the ML geometries")
+    ld.add_argument("--rattle", type=float, default=0.05, help="Å, Li kick before ML relax")
+    ld.add_argument("--relax-steps", type=int, default=100, help="DFT relax optimizer steps")
+    ld.add_argument("--spin-paired", action="store_true", help="doped cells spin-paired")
+    ld.add_argument("--calc-kwargs", help='JSON for GPAW, e.g. {"kpts": [1,1,1]}')
+    ld.add_argument("--dos-kwargs", help='JSON for the DOS SCF only, e.g. {"kpts": [2,2,2]}')
+    ld.add_argument("--store", default="mttmat_runs")
+    ld.add_argument("-o", "--output", default="li_dos")
+    ld.set_defaults(func=_cmd_li_dos)
+
+    lf = sub.add_parser("li-formation", help="Li_i formation energy vs E_F, hosts side by side")
+    lf.add_argument("--host", action="append", required=True, metavar="LABEL=FILE",
+                    help="host structure (repeat: a-WOx=... a-NbOx=...)")  # fmt: skip
+    lf.add_argument("--dielectric", action="append", required=True, metavar="LABEL=EPS",
+                    help="ε per host for the charge correction, or all=ε")  # fmt: skip
+    lf.add_argument("--dielectric-source", default="supplied by the user (assumption)")
+    lf.add_argument("--n-sites", type=int, default=2, help="lowest ML sites taken to DFT")
+    lf.add_argument("--max-candidates", type=int, default=12)
+    lf.add_argument("--multi-li", type=int, default=0, help="one cell with this many Li")
+    lf.add_argument("--temperature", type=float, default=300.0, help="K, Boltzmann mean")
+    lf.add_argument("--spin-paired-neutral", action="store_true", help="Li_i^0 spin-paired")
+    lf.add_argument("--calc-kwargs", help='JSON for GPAW, e.g. {"kpts": [1,1,1]}')
+    lf.add_argument("--store", default="mttmat_runs")
+    lf.add_argument("-o", "--output", default="li_formation")
+    lf.set_defaults(func=_cmd_li_formation)
 
     r = sub.add_parser("run", help="the main job: local small-cell material→device workflow")
     r.add_argument("--config", help="YAML config overriding workflows/main_job.yaml")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
     from pymatgen.core import Structure
 
-__all__ = ["GpawBackend", "gpaw_setups"]
+__all__ = ["GpawBackend", "gpaw_projections", "gpaw_setups"]
 
 # Initial moments (μ_B) for spin-polarised runs, as in Materials Project sets (0.6 default
 # for d metals); O and Li start at 0.
@@ -33,6 +33,53 @@ def gpaw_setups(hubbard_u_ev: dict[str, float], hubbard_l: dict[str, int]) -> di
     }
 
 
+def gpaw_projections(calc: Any) -> dict[str, Any]:
+    """Per-state PDOS shares per (element, l) channel and participation over atoms.
+
+    Squared projections on the bound-state PAW projectors (``gpaw.dos``), summed over m,
+    then normalised per state over all channels (see :mod:`mttmat.schemas.dos` for why).
+    Returns ``pdos_channels``, ``pdos_weights`` [s][k][n][c] and ``participation`` [s][k][n]:
+    the participation number of each state over the cations (1/Σ p_c², p_c the state's
+    projector weight on cation c, normalised): ~1 on one W/Nb (a small polaron), ~N_cation
+    for a band state.
+    """
+    from gpaw.dos import IBZWaveFunctions, get_projector_numbers
+
+    wfs = IBZWaveFunctions(calc)
+    symbols = calc.atoms.get_chemical_symbols()
+    channels: list[str] = []
+    per_channel: dict[str, np.ndarray] = {}
+    per_atom = []
+    for a, setup in enumerate(calc.setups):
+        atom_total = 0.0
+        for ell in sorted(set(setup.l_j)):
+            idx = get_projector_numbers(setup, ell)
+            if not idx:
+                continue
+            w = wfs.pdos_weights(a, idx).transpose(2, 0, 1)  # (k, n, s) → (s, k, n)
+            name = f"{symbols[a]}:{'spdf'[ell]}"
+            if name not in per_channel:
+                channels.append(name)
+                per_channel[name] = np.zeros_like(w)
+            per_channel[name] += w
+            atom_total = atom_total + w
+        if symbols[a] not in ("O", "Li", "F", "N", "S", "H"):  # cations carry the d electron
+            per_atom.append(atom_total)
+    stack = np.stack([per_channel[c] for c in channels], axis=-1)  # (s, k, n, c)
+    norm = stack.sum(axis=-1, keepdims=True)
+    shares = np.divide(stack, norm, out=np.zeros_like(stack), where=norm > 0)
+    part = np.zeros(stack.shape[:3])
+    if per_atom:
+        atoms_w = np.stack(per_atom, axis=-1)
+        p = atoms_w / np.maximum(atoms_w.sum(axis=-1, keepdims=True), 1e-300)
+        part = 1.0 / np.maximum((p**2).sum(axis=-1), 1e-300)
+    return {
+        "pdos_channels": channels,
+        "pdos_weights": np.round(shares, 5).tolist(),
+        "participation": np.round(part, 3).tolist(),
+    }
+
+
 @register_backend
 class GpawBackend(AseCalculatorBackend):
     """GPAW (PW mode, PBE, Fermi-Dirac smearing, DFT+U from settings).
@@ -42,7 +89,7 @@ class GpawBackend(AseCalculatorBackend):
     default True; False gives Monkhorst-Pack points, fewer of them in low symmetry),
     ``spin_polarized``,
     ``hubbard_u_ev`` (overrides the settings), ``smearing_ev``, ``mixer`` (dict for
-    ``gpaw.Mixer``), ``charge``, ``txt``,
+    ``gpaw.Mixer``), ``symmetry`` (GPAW's, e.g. ``"off"``), ``charge``, ``txt``,
     ``convergence``, ``maxiter``.
     """
 
@@ -65,7 +112,7 @@ class GpawBackend(AseCalculatorBackend):
             "mode": PW(ecut := kwargs.pop("ecut_ev", s.gpaw_ecut_ev)),
             "xc": "PBE",
             "setups": gpaw_setups(u, s.hubbard_l),
-            "occupations": FermiDirac(kwargs.pop("smearing_ev", s.smearing_width_ev)),
+            "occupations": FermiDirac(smearing := kwargs.pop("smearing_ev", s.smearing_width_ev)),
             "spinpol": kwargs.pop("spin_polarized", s.spin_polarized),
             "txt": kwargs.pop("txt", GPAW_TXT),
             "charge": kwargs.pop("charge", 0.0),
@@ -75,6 +122,8 @@ class GpawBackend(AseCalculatorBackend):
             if kpts is not None
             else {"density": s.kpoint_density, "gamma": True},
         }
+        if "symmetry" in kwargs:  # e.g. "off": GPAW's analysis can fail on near-symmetric cells
+            params["symmetry"] = kwargs.pop("symmetry")
         mixer = kwargs.pop("mixer", None)  # {"beta": 0.02, "nmaxold": 5, "weight": 100}
         if mixer is not None:
             from gpaw import Mixer
@@ -88,6 +137,7 @@ class GpawBackend(AseCalculatorBackend):
             "ecut_ev": float(ecut),
             "kpts": list(kpts) if kpts is not None else None,
             "spin_polarized": bool(params["spinpol"]),
+            "smearing_ev": float(smearing),
         }
         return calc
 
@@ -133,7 +183,15 @@ class GpawBackend(AseCalculatorBackend):
         if nspins == 2:
             magmom = float(calc.get_magnetic_moment())
             magmoms = [float(m) for m in calc.get_magnetic_moments()]
+        proj = gpaw_projections(calc)
+        v = np.asarray(calc.get_electrostatic_potential())  # eV, electron potential energy
         return {
+            **proj,
+            "planar_avg_potential_ev": [
+                np.round(v.mean(axis=tuple(j for j in range(3) if j != i)), 6).tolist()
+                for i in range(3)
+            ],
+            "smearing_ev": meta.get("smearing_ev"),
             "code": "gpaw",
             "fermi_level_ev": float(calc.get_fermi_level()),
             "n_electrons": float(calc.get_number_of_electrons()),

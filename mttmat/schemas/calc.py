@@ -45,6 +45,23 @@ class ElectronicSummary(BaseModel):
     kpoint_weights: list[float] | None = Field(
         None, description="Weights of the irreducible k-points (sum 1)."
     )
+    smearing_ev: float | None = Field(None, description="Fermi-Dirac smearing width (eV).")
+    pdos_channels: list[str] | None = Field(
+        None, description="PDOS channels 'El:l' (e.g. 'W:d') of pdos_weights' last axis."
+    )
+    pdos_weights: list[list[list[list[float]]]] | None = Field(
+        None,
+        description="[spin][k][band][channel] share of each state per channel (sums to 1 per "
+        "state): bound-state PAW projector weights normalised per state (GPAW).",
+    )
+    participation: list[list[list[float]]] | None = Field(
+        None, description="[spin][k][band] participation number over the cations (1/Σ p_c²)."
+    )
+    planar_avg_potential_ev: list[list[float]] | None = Field(
+        None,
+        description="Planar averages of the electrostatic potential energy of an electron "
+        "(eV) along a, b, c (GPAW vHt; the LOCPOT convention), for Freysoldt corrections.",
+    )
     restart_file: str | None = Field(
         None, description="Path of the code's restart file (GPAW .gpw) in the job directory."
     )

@@ -1,0 +1,177 @@
+"""Li interstitial formation energy vs Fermi level over the sites of a host (one flow per host).
+
+:class:`LiFormationMaker`: ML site screening (:func:`~mttmat.flows.li_sites.screen_li_sites`)
+→ DFT+U single points, same U / cutoff / k-mesh for every cell, of the host, of bcc Li, and of
+Li_i^q at each chosen site for each q (GPAW ``charge = q``; on VASP, ``NELECT`` = host + Li
+valence − q) → :class:`~mttmat.schemas.defects.LiFormationDoc` (lines, ε(+/0), statistics,
+voltages; the uuid of every calculation). Optionally one cell with ``multi_li`` Li at the
+lowest sites gives the average voltage for several Li.
+
+Geometries are the ML-relaxed ones of the screening (the charged cells cannot be relaxed
+with the ML potential); the ``geometry_fidelity`` of the document says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobflow import Flow, Maker, job
+from pymatgen.core import Structure
+
+from mttmat.backends import get_backend
+from mttmat.flows.li_sites import screen_li_sites
+from mttmat.schemas.defects import LiFormationDoc
+from mttmat.structures import bcc_li
+from mttmat.structures.validate import require_elements
+
+__all__ = ["LiFormationMaker", "li_formation_summary", "multi_li_cell"]
+
+
+@job
+def multi_li_cell(host: Structure, doped: list[Structure]) -> Structure:
+    """Host + the Li of every cell in ``doped`` (the lowest-energy sites), checked for overlap."""
+    from mttmat.flows.li_doping import insert_li
+
+    return insert_li(host, [d.frac_coords[-1].tolist() for d in doped])
+
+
+@job(output_schema=LiFormationDoc)
+def li_formation_summary(
+    host: Any,
+    li_metal: Any,
+    cells: list[dict[str, Any]],
+    dielectric: float,
+    dielectric_source: str,
+    mu_li_ev: float | None,
+    multi: dict[str, Any] | None,
+    temperature_k: float,
+    uuids: dict[str, str],
+) -> LiFormationDoc:
+    """Build the formation-energy document from the finished calculations."""
+    for c in cells:  # the Li position, from the computed structure
+        s = c["doc"]["structure"] if isinstance(c["doc"], dict) else c["doc"].structure
+        s = Structure.from_dict(s) if isinstance(s, dict) else s
+        c["li_frac"] = [float(x) for x in s.frac_coords[-1] % 1.0]
+    return LiFormationDoc.build(
+        host, li_metal, cells, dielectric=dielectric, dielectric_source=dielectric_source,
+        mu_li_ev=mu_li_ev, multi=multi, temperature_k=temperature_k, uuids=uuids,
+    )  # fmt: skip
+
+
+@dataclass
+class LiFormationMaker(Maker):
+    """Li_i^q formation energies at ``n_sites`` screened sites of one host.
+
+    Parameters
+    ----------
+    dielectric, dielectric_source
+        ε of the host for the charge correction (supplied, > 0), and where it came from.
+    charges
+        Charge states (default +1 and 0).
+    dft_kwargs
+        GPAW options shared by every cell (``kpts``, ``ecut_ev`` ...).
+    li_metal_kwargs
+        Options of the bcc Li calculation (its own k-mesh; same cutoff is enforced).
+    mu_li_ev
+        Use this μ_Li (e.g. Li2O-limited) instead of computing bcc Li.
+    multi_li
+        If > 1: one more cell with this many Li at the lowest sites (average voltage).
+    spin_polarized_neutral
+        Spin-polarise Li_i^0 (its electron is unpaired; default). In tiny cells its SCF can
+        oscillate between polaron states: spin-paired is the fallback.
+    """
+
+    name: str = "li formation"
+    dielectric: float = 0.0
+    dielectric_source: str = "supplied"
+    dft_backend: str = "gpaw"
+    ml_backend: str = "chgnet"
+    charges: tuple[int, ...] = (1, 0)
+    n_sites: int = 2
+    n_lowest: int = 2
+    max_candidates: int | None = 12
+    screening_fmax: float = 0.05
+    dft_kwargs: dict = field(default_factory=dict)
+    li_metal_kwargs: dict = field(default_factory=lambda: {"kpts": [8, 8, 8]})
+    mu_li_ev: float | None = None
+    multi_li: int = 0
+    temperature_k: float = 300.0
+    spin_polarized_neutral: bool = True
+
+    def make(self, host: Structure, prev_dir: str | None = None) -> Flow:
+        require_elements(host, ("W", "Nb"), "Li formation energies")
+        if self.dielectric <= 0:
+            raise ValueError(
+                "the charge correction needs the host's dielectric constant: set dielectric "
+                "(> 0) and say where it came from in dielectric_source"
+            )
+        if "Li" in host.composition:
+            raise ValueError("the host already contains Li: start from the Li-free host")
+        if not self.charges or any(q not in (-1, 0, 1) for q in self.charges):
+            raise ValueError(f"charges must be a subset of (+1, 0, -1), got {self.charges}")
+        if self.multi_li > self.n_sites:
+            raise ValueError(f"multi_li ({self.multi_li}) > n_sites ({self.n_sites})")
+        dft = get_backend(self.dft_backend)
+        if dft.name != "gpaw":
+            raise ValueError(
+                "LiFormationMaker runs GPAW locally; on HPC build the charged VASP cells with "
+                "get_backend('vasp').static_maker(user_incar_settings={'NELECT': ...})"
+            )
+        dft.check_structure(host)
+        screen = screen_li_sites(
+            host, n_sites=self.n_sites, n_lowest=self.n_lowest, backend=self.ml_backend,
+            max_candidates=self.max_candidates, fmax=self.screening_fmax,
+        )  # fmt: skip
+        screen.name = "Li site screening"
+        jobs: list[Any] = [screen]
+        kw = dict(self.dft_kwargs)
+        host_job = dft.static_maker(
+            name="gpaw host", calculator_kwargs={**kw, "spin_polarized": False}
+        ).make(host)
+        jobs.append(host_job)
+        li_job = None
+        if self.mu_li_ev is None:
+            li_kw = {"ecut_ev": kw["ecut_ev"]} if "ecut_ev" in kw else {}
+            li_job = dft.static_maker(
+                name="gpaw bcc Li",
+                calculator_kwargs={**li_kw, **self.li_metal_kwargs, "spin_polarized": False},
+            ).make(bcc_li())
+            jobs.append(li_job)
+        cells, uuids = [], {"screening": screen.uuid, "host": host_job.uuid}
+        for i in range(self.n_sites):
+            for q in self.charges:
+                label = f"site {i + 1}"
+                j = dft.static_maker(
+                    name=f"gpaw Li_i {label} q={q:+d}",
+                    # q = 0 holds one unpaired electron: spin-polarised; q = ±1 closed shell
+                    calculator_kwargs={
+                        **kw,
+                        "charge": float(q),
+                        "spin_polarized": q == 0 and self.spin_polarized_neutral,
+                    },
+                ).make(screen.output.selected_structures[i])
+                jobs.append(j)
+                cells.append({"label": label, "q": q, "doc": j.output, "uuid": j.uuid})
+                uuids[f"{label} q={q:+d}"] = j.uuid
+        multi = None
+        if self.multi_li > 1:
+            mc = multi_li_cell(
+                host, [screen.output.selected_structures[i] for i in range(self.multi_li)]
+            )
+            mj = dft.static_maker(
+                name=f"gpaw {self.multi_li} Li", calculator_kwargs={**kw, "spin_polarized": True}
+            ).make(mc.output)
+            jobs += [mc, mj]
+            multi = {"doc": mj.output}
+            uuids[f"{self.multi_li} Li"] = mj.uuid
+        if li_job is not None:
+            uuids["bcc Li"] = li_job.uuid
+        summary = li_formation_summary(
+            host_job.output, li_job.output if li_job is not None else None, cells,
+            self.dielectric, self.dielectric_source, self.mu_li_ev, multi, self.temperature_k,
+            uuids,
+        )  # fmt: skip
+        summary.name = "Li formation summary"
+        jobs.append(summary)
+        return Flow(jobs, output=summary.output, name=self.name)
