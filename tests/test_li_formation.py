@@ -179,3 +179,30 @@ def test_cli_li_formation_refuses_bad_input(tmp_path, capsys):
     assert main(["li-formation", "--host", f"w={host}", "--dielectric", "w=-3",
                  "-o", str(tmp_path / "o")]) == 2  # fmt: skip
     assert "dielectric constant" in capsys.readouterr().err
+
+
+def test_vasp_charged_cells_carry_nelect_and_dft_u(tmp_path):
+    """Li_i^{+1}: NELECT = Σ ZVAL − 1 (W_sv 14, O 6, Li_sv 3 → 2·14 + 6·6 + 3 − 1 = 66)."""
+    from pymatgen.io.vasp import Incar
+
+    from mttmat.backends import get_backend
+    from mttmat.backends.vasp import write_vasp_inputs
+    from mttmat.flows.li_doping import insert_li
+    from mttmat.flows.li_formation import LiFormationMaker
+
+    cell = insert_li(make_supercell(cubic_wo3(), [2, 1, 1]), [[0.0, 0.0, 0.0]])
+    vasp = get_backend("vasp")
+    for q, nelect in ((1, 66.0), (0, 67.0), (-1, 68.0)):
+        inc = Incar.from_file(write_vasp_inputs(vasp.charged_static_maker(cell, q), cell,
+                                                tmp_path / str(q)) / "INCAR")  # fmt: skip
+        assert inc["NELECT"] == nelect and inc["LVHAR"] and inc["LDAU"]
+        assert inc["LDAUU"][0] == 6.2
+    flow = LiFormationMaker(dielectric=25.0, dft_backend="vasp", n_sites=2).make(
+        make_supercell(cubic_wo3(), [2, 1, 1])
+    )
+    names = [j.name for j in flow.jobs]
+    assert {"vasp host", "vasp bcc Li", "vasp Li_i site 2 q=+1", "vasp Li_i site 1 q=+0"} <= set(
+        names
+    )
+    charged = next(j for j in flow.jobs if j.name == "vasp Li_i site 1 q=+1")
+    assert charged.function.__self__.input_set_generator.user_incar_settings["NELECT"] == 66.0

@@ -22,6 +22,7 @@ __all__ = [
     "VaspBackend",
     "custodian_handlers",
     "dft_u_incar",
+    "vasp_nelect",
     "write_vasp_inputs",
 ]
 
@@ -68,6 +69,40 @@ def custodian_validators(names: Sequence[str]) -> list[Any]:
             raise BackendError(f"unknown custodian validator {n!r}; see custodian.vasp.validators")
         out.append(cls())
     return out
+
+
+# ZVAL of the PBE_54 POTCARs the input sets choose (used when no POTCAR directory is set;
+# with one, the POTCAR files themselves are read).
+POTCAR_ZVAL: dict[str, float] = {
+    "W_sv": 14.0, "W_pv": 12.0, "W": 6.0, "Nb_sv": 13.0, "Nb_pv": 11.0, "O": 6.0,
+    "O_h": 6.0, "O_s": 6.0, "Li_sv": 3.0, "Li": 1.0,
+}  # fmt: skip
+
+
+def vasp_nelect(maker: Maker, structure: Structure, charge: int) -> float:
+    """NELECT for ``structure`` with net ``charge`` (e) under ``maker``'s POTCAR choice."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = write_vasp_inputs(maker, structure, tmp)
+        from pymatgen.io.vasp import Poscar
+
+        species = Poscar.from_file(d / "POSCAR").site_symbols
+        if (d / "POTCAR").exists():
+            from pymatgen.io.vasp import Potcar
+
+            zvals = [p.zval for p in Potcar.from_file(d / "POTCAR")]
+        else:
+            symbols = (d / "POTCAR.spec").read_text().split()
+            try:
+                zvals = [POTCAR_ZVAL[x] for x in symbols]
+            except KeyError as err:
+                raise BackendError(
+                    f"no ZVAL known for POTCAR {err}; set settings.vasp_potcar_dir so that "
+                    "NELECT is read from the POTCAR files"
+                ) from None
+    counts = structure.composition.get_el_amt_dict()
+    return sum(z * counts[el] for el, z in zip(species, zvals, strict=True)) - charge
 
 
 def dft_u_incar() -> dict[str, Any]:
@@ -203,6 +238,16 @@ class VaspBackend(Backend):
             name="vasp non-scf dos", input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs()
         )
         return {"relax": relax, "static": static, "nscf": nscf}
+
+    def charged_static_maker(self, structure: Structure, charge: int, **kwargs: Any) -> Maker:
+        """Static of ``structure`` with net ``charge``: ``NELECT`` = Σ ZVAL − q, ``LVHAR``.
+
+        LVHAR writes the electrostatic potential (LOCPOT) for the Freysoldt correction.
+        """
+        base = self.static_maker(**kwargs)
+        nelect = vasp_nelect(base, structure, charge)
+        incar = {"NELECT": nelect, "LVHAR": True}
+        return self.static_maker(user_incar_settings=incar, **kwargs)
 
     def neb_maker(self, n_images: int, climbing: bool = True, **kwargs: Any) -> Maker:
         """atomate2 ``NebFromImagesMaker``: VTST-style CI-NEB (IMAGES, LCLIMB, SPRING) + U.

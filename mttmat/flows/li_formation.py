@@ -36,6 +36,53 @@ def multi_li_cell(host: Structure, doped: list[Structure]) -> Structure:
     return insert_li(host, [d.frac_coords[-1].tolist() for d in doped])
 
 
+def vasp_calc_doc(task: Any) -> dict[str, Any]:
+    """A VASP task document in the shape :meth:`LiFormationDoc.build` reads (GPAW's).
+
+    Reads vasprun.xml (energy, NELECT, band edges, U, ENCUT, k-mesh) and LOCPOT (planar
+    averages of the electrostatic potential, written with LVHAR) from the job folder.
+    """
+    from pymatgen.io.vasp import Locpot, Vasprun
+
+    from mttmat.flows.li_dos import _vasprun_in
+
+    get = task.get if isinstance(task, dict) else lambda k, d=None: getattr(task, k, d)
+    vr_path = _vasprun_in(get("dir_name"))
+    vr = Vasprun(str(vr_path), parse_potcar_file=False)
+    gap, _cbm, vbm, _ = vr.eigenvalue_band_properties
+    incar = vr.incar or {}
+    order = list(dict.fromkeys(vr.atomic_symbols))
+    u = {el: float(x) for el, x in zip(order, incar.get("LDAUU", []), strict=False) if x}
+    avg = None
+    for name in ("LOCPOT", "LOCPOT.gz"):
+        if (vr_path.parent / name).exists():
+            loc = Locpot.from_file(str(vr_path.parent / name))
+            avg = [loc.get_average_along_axis(i).tolist() for i in range(3)]
+    kpts = list(vr.kpoints.kpts[0]) if vr.kpoints.kpts else None
+    return {
+        "structure": vr.final_structure.as_dict(),
+        "output": {"energy": float(vr.final_energy)},
+        "backend": "vasp",
+        "electronic": {
+            "code": "vasp",
+            "n_electrons": float(vr.parameters["NELECT"]),
+            "vbm_ev": float(vbm),
+            "band_gap_ev": float(gap),
+            "hubbard_u_ev": u,
+            "ecut_ev": float(incar.get("ENCUT", 0.0)),
+            "kpts": [int(k) for k in kpts] if kpts else None,
+            "planar_avg_potential_ev": avg,
+        },
+    }
+
+
+def _as_calc_doc(doc: Any) -> Any:
+    get = doc.get if isinstance(doc, dict) else lambda k, d=None: getattr(doc, k, d)
+    if doc is None or get("electronic") is not None or get("dir_name") is None:
+        return doc
+    return vasp_calc_doc(doc)
+
+
 @job(output_schema=LiFormationDoc)
 def li_formation_summary(
     host: Any,
@@ -48,7 +95,12 @@ def li_formation_summary(
     temperature_k: float,
     uuids: dict[str, str],
 ) -> LiFormationDoc:
-    """Build the formation-energy document from the finished calculations."""
+    """Build the formation-energy document from the finished calculations (GPAW or VASP)."""
+    host, li_metal = _as_calc_doc(host), _as_calc_doc(li_metal)
+    if multi is not None:
+        multi = {"doc": _as_calc_doc(multi["doc"])}
+    for c in cells:
+        c["doc"] = _as_calc_doc(c["doc"])
     for c in cells:  # the Li position, from the computed structure
         s = c["doc"]["structure"] if isinstance(c["doc"], dict) else c["doc"].structure
         s = Structure.from_dict(s) if isinstance(s, dict) else s
@@ -113,11 +165,8 @@ class LiFormationMaker(Maker):
         if self.multi_li > self.n_sites:
             raise ValueError(f"multi_li ({self.multi_li}) > n_sites ({self.n_sites})")
         dft = get_backend(self.dft_backend)
-        if dft.name != "gpaw":
-            raise ValueError(
-                "LiFormationMaker runs GPAW locally; on HPC build the charged VASP cells with "
-                "get_backend('vasp').static_maker(user_incar_settings={'NELECT': ...})"
-            )
+        if dft.name not in ("gpaw", "vasp"):
+            raise ValueError(f"LiFormationMaker needs gpaw or vasp, got {dft.name!r}")
         dft.check_structure(host)
         screen = screen_li_sites(
             host, n_sites=self.n_sites, n_lowest=self.n_lowest, backend=self.ml_backend,
@@ -126,31 +175,32 @@ class LiFormationMaker(Maker):
         screen.name = "Li site screening"
         jobs: list[Any] = [screen]
         kw = dict(self.dft_kwargs)
-        host_job = dft.static_maker(
-            name="gpaw host", calculator_kwargs={**kw, "spin_polarized": False}
-        ).make(host)
+        host_job = self._static(dft, "host", host, 0, {**kw, "spin_polarized": False})
         jobs.append(host_job)
         li_job = None
         if self.mu_li_ev is None:
             li_kw = {"ecut_ev": kw["ecut_ev"]} if "ecut_ev" in kw else {}
-            li_job = dft.static_maker(
-                name="gpaw bcc Li",
-                calculator_kwargs={**li_kw, **self.li_metal_kwargs, "spin_polarized": False},
-            ).make(bcc_li())
+            li_job = self._static(
+                dft, "bcc Li", bcc_li(), 0,
+                {**li_kw, **self.li_metal_kwargs, "spin_polarized": False},
+            )  # fmt: skip
             jobs.append(li_job)
         cells, uuids = [], {"screening": screen.uuid, "host": host_job.uuid}
+        proxy = None
+        if dft.name == "vasp":  # host + one Li: the composition that fixes NELECT
+            from mttmat.structures.sites import find_interstitial_sites
+
+            proxy = host.copy()
+            proxy.append("Li", find_interstitial_sites(host)[0].frac_coords)
         for i in range(self.n_sites):
             for q in self.charges:
                 label = f"site {i + 1}"
-                j = dft.static_maker(
-                    name=f"gpaw Li_i {label} q={q:+d}",
-                    # q = 0 holds one unpaired electron: spin-polarised; q = ±1 closed shell
-                    calculator_kwargs={
-                        **kw,
-                        "charge": float(q),
-                        "spin_polarized": q == 0 and self.spin_polarized_neutral,
-                    },
-                ).make(screen.output.selected_structures[i])
+                # q = 0 holds one unpaired electron: spin-polarised; q = ±1 closed shell
+                spin = q == 0 and self.spin_polarized_neutral
+                j = self._static(
+                    dft, f"Li_i {label} q={q:+d}", screen.output.selected_structures[i], q,
+                    {**kw, "charge": float(q), "spin_polarized": spin}, proxy=proxy,
+                )  # fmt: skip
                 jobs.append(j)
                 cells.append({"label": label, "q": q, "doc": j.output, "uuid": j.uuid})
                 uuids[f"{label} q={q:+d}"] = j.uuid
@@ -159,9 +209,8 @@ class LiFormationMaker(Maker):
             mc = multi_li_cell(
                 host, [screen.output.selected_structures[i] for i in range(self.multi_li)]
             )
-            mj = dft.static_maker(
-                name=f"gpaw {self.multi_li} Li", calculator_kwargs={**kw, "spin_polarized": True}
-            ).make(mc.output)
+            mj = self._static(dft, f"{self.multi_li} Li", mc.output, 0,
+                              {**kw, "spin_polarized": True})  # fmt: skip
             jobs += [mc, mj]
             multi = {"doc": mj.output}
             uuids[f"{self.multi_li} Li"] = mj.uuid
@@ -175,3 +224,21 @@ class LiFormationMaker(Maker):
         summary.name = "Li formation summary"
         jobs.append(summary)
         return Flow(jobs, output=summary.output, name=self.name)
+
+    @staticmethod
+    def _static(
+        dft: Any, label: str, structure: Any, q: int, kw: dict[str, Any], proxy: Any = None
+    ) -> Any:
+        """One single point: GPAW with ``charge``; VASP with NELECT (charged) and LVHAR.
+
+        ``proxy``: a structure of the same composition, for NELECT when ``structure`` is
+        only known at run time (the screened host + Li).
+        """
+        if dft.name == "vasp":
+            if q != 0:
+                maker = dft.charged_static_maker(proxy or structure, q, name=f"vasp {label}")
+            else:
+                maker = dft.static_maker(name=f"vasp {label}",
+                                         user_incar_settings={"LVHAR": True})  # fmt: skip
+            return maker.make(structure)
+        return dft.static_maker(name=f"gpaw {label}", calculator_kwargs=kw).make(structure)
