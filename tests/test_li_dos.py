@@ -74,6 +74,10 @@ def test_a_site_already_holding_li_is_refused():
     with pytest.raises(StructureError, match="already contains Li"):
         check_site_free(host, [0.02, 0.0, 0.0])
     check_site_free(cubic_wo3(), [0.0, 0.0, 0.0])  # Li-free host: fine
+    from mttmat.flows.li_doping import insert_li
+
+    with pytest.raises(StructureError, match="already contains Li"):
+        insert_li(host, [[0.0, 0.0, 0.0]])
 
 
 def test_li_dos_maker_refuses_a_host_that_already_has_li():

@@ -34,8 +34,11 @@ def insert_li(host: Structure, frac_coords: list[list[float]] | None, n_li: int 
             raise StructureError(
                 f"the host holds only {len(frac_coords)} separate Li voids, {n_li} requested"
             )
+    from mttmat.structures.sites import check_site_free
+
     doped = host.copy()
     for fc in frac_coords:
+        check_site_free(doped, fc, "Li")  # Li already there (host or an earlier site)
         doped.append("Li", fc)
     try:
         check_min_distances(doped)

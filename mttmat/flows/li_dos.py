@@ -26,9 +26,8 @@ from jobflow import Flow, Maker, job
 from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
-from mttmat.flows.li_sites import screen_li_sites
+from mttmat.flows.li_sites import screening_job
 from mttmat.schemas.dos import DosDoc, LiDosSummary
-from mttmat.structures.validate import require_elements
 
 __all__ = ["LiSitesDosMaker", "dos_document", "summarize_li_dos"]
 
@@ -113,22 +112,13 @@ class LiSitesDosMaker(Maker):
     spin_polarized_doped: bool = True
 
     def make(self, host: Structure, prev_dir: str | None = None) -> Flow:
-        require_elements(host, ("W", "Nb"), "Li site screening")
-        if "Li" in host.composition:
-            raise ValueError(
-                f"the host {host.composition.reduced_formula} already contains Li: start "
-                "from the Li-free host (the sites and the DOS reference need it)"
-            )
-        if self.n_sites < 1:
-            raise ValueError(f"n_sites must be >= 1, got {self.n_sites}")
         dft = get_backend(self.dft_backend)
         dft.check_structure(host)
-        screen = screen_li_sites(
-            host, n_sites=self.n_sites, n_lowest=self.n_lowest, backend=self.ml_backend,
-            max_candidates=self.max_candidates, fmax=self.screening_fmax,
-            **self.screening_kwargs,
+        screen = screening_job(
+            host, "Li site screening", n_sites=self.n_sites, n_lowest=self.n_lowest,
+            backend=self.ml_backend, max_candidates=self.max_candidates,
+            fmax=self.screening_fmax, **self.screening_kwargs,
         )  # fmt: skip
-        screen.name = "Li site screening"
         jobs: list[Any] = [screen]
         cells = [("host", host, False)] + [
             (f"site {i + 1}", screen.output.selected_structures[i], self.spin_polarized_doped)

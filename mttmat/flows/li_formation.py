@@ -20,10 +20,9 @@ from jobflow import Flow, Maker, job
 from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
-from mttmat.flows.li_sites import screen_li_sites
+from mttmat.flows.li_sites import screening_job
 from mttmat.schemas.defects import LiFormationDoc
 from mttmat.structures import bcc_li
-from mttmat.structures.validate import require_elements
 
 __all__ = ["LiFormationMaker", "li_formation_summary", "multi_li_cell"]
 
@@ -152,14 +151,11 @@ class LiFormationMaker(Maker):
     spin_polarized_neutral: bool = True
 
     def make(self, host: Structure, prev_dir: str | None = None) -> Flow:
-        require_elements(host, ("W", "Nb"), "Li formation energies")
         if self.dielectric <= 0:
             raise ValueError(
                 "the charge correction needs the host's dielectric constant: set dielectric "
                 "(> 0) and say where it came from in dielectric_source"
             )
-        if "Li" in host.composition:
-            raise ValueError("the host already contains Li: start from the Li-free host")
         if not self.charges or any(q not in (-1, 0, 1) for q in self.charges):
             raise ValueError(f"charges must be a subset of (+1, 0, -1), got {self.charges}")
         if self.multi_li > self.n_sites:
@@ -168,11 +164,11 @@ class LiFormationMaker(Maker):
         if dft.name not in ("gpaw", "vasp"):
             raise ValueError(f"LiFormationMaker needs gpaw or vasp, got {dft.name!r}")
         dft.check_structure(host)
-        screen = screen_li_sites(
-            host, n_sites=self.n_sites, n_lowest=self.n_lowest, backend=self.ml_backend,
-            max_candidates=self.max_candidates, fmax=self.screening_fmax,
+        screen = screening_job(
+            host, "Li formation energies", n_sites=self.n_sites, n_lowest=self.n_lowest,
+            backend=self.ml_backend, max_candidates=self.max_candidates,
+            fmax=self.screening_fmax,
         )  # fmt: skip
-        screen.name = "Li site screening"
         jobs: list[Any] = [screen]
         kw = dict(self.dft_kwargs)
         host_job = self._static(dft, "host", host, 0, {**kw, "spin_polarized": False})

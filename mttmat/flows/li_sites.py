@@ -26,7 +26,7 @@ from mttmat.structures.io import atomic_write_text, atoms_to_structure
 from mttmat.structures.sites import InterstitialSite, find_interstitial_sites
 from mttmat.structures.validate import StructureError, require_elements
 
-__all__ = ["PROGRESS_FILE", "screen_li_sites", "select_sites"]
+__all__ = ["PROGRESS_FILE", "screen_li_sites", "screening_job", "select_sites"]
 
 PROGRESS_FILE = "li_site_screening.json"
 
@@ -217,3 +217,19 @@ def screen_li_sites(
         n_unique_sites=len(uniq),
         energy_spread_ev=float(max(uniq) - min(uniq)),
     )
+
+
+def screening_job(host: Structure, purpose: str, **kwargs: Any) -> Any:
+    """The named screening job of a Li-free W/Nb host (the first job of the DOS and
+    formation flows); refuses a host that already holds Li."""
+    require_elements(host, ("W", "Nb"), purpose)
+    if "Li" in host.composition:
+        raise ValueError(
+            f"the host {host.composition.reduced_formula} already contains Li: start from the "
+            "Li-free host (the sites and the host reference need it)"
+        )
+    if kwargs.get("n_sites", 1) < 1:
+        raise ValueError(f"n_sites must be >= 1, got {kwargs['n_sites']}")
+    screen = screen_li_sites(host, **kwargs)
+    screen.name = "Li site screening"
+    return screen
