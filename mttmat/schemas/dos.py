@@ -333,7 +333,7 @@ class DopedCellElectronics(BaseModel):
     extra_electron_participation: float | None = Field(
         None,
         description="Occupation-weighted participation number (cations) of the occupied states "
-        "above the aligned host CBM − 0.1 eV (or E_F − 0.1 eV if lower).",
+        "above the aligned host VBM + 0.05 eV: the states that hold the Li electrons.",
     )
     n_cations: int = Field(..., description="W/Nb atoms in the cell.")
     polaron_like: bool | None = Field(
@@ -407,7 +407,7 @@ class LiDosSummary(BaseModel):
             if d.participation is not None:
                 e = np.asarray(d.eigenvalues_ev)
                 f = np.asarray(d.kpoint_weights)[None, :, None] * d.occupation_array()
-                m = e >= min(cbm_al, d.fermi_level_ev) - 0.1
+                m = e > vbm_al + 0.05  # the occupied states beyond the host's filling
                 wsum = (f * m).sum()
                 if wsum > 0:
                     part = float((f * m * np.asarray(d.participation)).sum() / wsum)
