@@ -300,3 +300,33 @@ def test_li_dos_cli_refuses_bad_input_before_computing(tmp_path, capsys):
     doped.to(filename=str(tmp_path / "doped.cif"))
     assert main(["li-dos", str(tmp_path / "doped.cif"), "-o", str(tmp_path / "o")]) == 2
     assert "already contains Li" in capsys.readouterr().err
+
+
+@pytest.mark.chgnet
+def test_killed_screening_resumes_without_redoing_finished_candidates(tmp_path, monkeypatch):
+    import mttmat.flows.li_sites as ls
+
+    monkeypatch.chdir(tmp_path)
+    host = make_supercell(cubic_wo3(), [2, 1, 1])
+    real = ls._relax_candidate
+    calls = []
+
+    def dies_on_second(*args, **kwargs):
+        calls.append(args[1].frac_coords)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ls, "_relax_candidate", dies_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        ls.screen_li_sites.original(host, n_sites=2, n_lowest=1, fmax=0.1)
+    saved = json.loads((tmp_path / ls.PROGRESS_FILE).read_text())
+    assert list(saved["results"]) == ["0"]
+    calls.clear()
+    monkeypatch.setattr(ls, "_relax_candidate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    doc = ls.screen_li_sites.original(host, n_sites=2, n_lowest=1, fmax=0.1)
+    assert len(calls) == 1  # only the candidate that was not finished
+    assert (
+        len(doc.candidates) == 2
+        and doc.candidates[0].energy_ev == saved["results"]["0"]["energy_ev"]
+    )
