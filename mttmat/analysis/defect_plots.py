@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from mttmat.analysis.dos import save_figure
+
 __all__ = ["comparison_markdown", "comparison_rows", "save_formation_figures"]
 
 
@@ -91,10 +93,7 @@ def save_formation_figures(docs: dict[str, dict[str, Any]], outdir: str | Path) 
         ax.title.set_fontsize(9)
     axes[0][0].set_ylabel("E$_f$(Li$_i$) (eV)")
     axes[0][0].legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    paths = [out / "formation_energy.png"]
-    fig.savefig(paths[-1], dpi=150)
-    plt.close(fig)
+    paths = [save_figure(fig, out / "formation_energy.png")]
 
     fig, ax = plt.subplots(figsize=(1.8 + 1.4 * n, 3.2))
     for k, d in enumerate(docs.values()):
@@ -106,8 +105,5 @@ def save_formation_figures(docs: dict[str, dict[str, Any]], outdir: str | Path) 
     ax.set_xticks(range(n), list(docs), fontsize=8)
     ax.set(ylabel="E$_f$(Li$_i^0$) = ΔE$_{ins}$ (eV)", title="Li$^0$ over sites (bar: min)")
     ax.title.set_fontsize(9)
-    fig.tight_layout()
-    paths.append(out / "formation_distribution.png")
-    fig.savefig(paths[-1], dpi=150)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "formation_distribution.png"))
     return paths

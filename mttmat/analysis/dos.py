@@ -18,6 +18,7 @@ __all__ = [
     "dos_similarity",
     "fermi_occupations",
     "participation_number",
+    "save_figure",
 ]
 
 
@@ -111,3 +112,13 @@ def dos_similarity(
         raise ValueError(f"the window {window} holds fewer than 3 grid points")
     x = np.array([np.asarray(c, float)[m] for c in curves])
     return np.corrcoef(x) if len(x) > 1 else np.ones((1, 1))
+
+
+def save_figure(fig: object, path: object, dpi: int = 150) -> object:
+    """Lay out, write (PNG at ``dpi``) and close a matplotlib figure; return ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

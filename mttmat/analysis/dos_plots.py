@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from mttmat.analysis.dos import save_figure
+
 __all__ = ["save_li_dos_figures"]
 
 _COLORS = {"W": "tab:blue", "Nb": "tab:green", "O": "tab:red", "Li": "tab:purple"}
@@ -81,10 +83,7 @@ def save_li_dos_figures(
            f"{c0['fermi_above_host_cbm_ev']:+.2f} eV")  # fmt: skip
     _ymax(ax, window)
     ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    paths.append(out / "dos.png")
-    fig.savefig(paths[-1], dpi=150)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "dos.png"))
 
     # Fig. 2i: PDOS W/Nb d, O p, Li s
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
@@ -99,10 +98,7 @@ def save_li_dos_figures(
            title=f"PDOS ({d0['pdos_method'].split(':')[0]})")  # fmt: skip
     _ymax(ax, window)
     ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    paths.append(out / "pdos.png")
-    fig.savefig(paths[-1], dpi=150)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "pdos.png"))
 
     # Fig. S4: DOS for every Li site, each with its own E_F at 0
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
@@ -118,10 +114,7 @@ def save_li_dos_figures(
     )
     _ymax(ax, window)
     ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    paths.append(out / "dos_sites.png")
-    fig.savefig(paths[-1], dpi=150)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "dos_sites.png"))
 
     # screening: relative ML energy of every candidate
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
@@ -135,8 +128,5 @@ def save_li_dos_figures(
            title=f"{screening['backend']} screening: {screening['n_unique_sites']} distinct sites "
            "(red: selected, light: duplicate)")  # fmt: skip
     ax.title.set_fontsize(8)
-    fig.tight_layout()
-    paths.append(out / "li_sites.png")
-    fig.savefig(paths[-1], dpi=150)
-    plt.close(fig)
+    paths.append(save_figure(fig, out / "li_sites.png"))
     return paths
