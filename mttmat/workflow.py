@@ -1,22 +1,25 @@
-"""The main job (``mttmat run``): config → flows in the persistent store → results folder.
+"""The main job (``mttmat run``): config → one flow in the persistent store → results folder.
 
-Per material: a small host cell (random packing at a target density, or a parent crystal) →
-CHGNet relaxation → Li in the largest void → CHGNet relaxation → GPAW PBE+U single points of
-host, host+Li and bcc Li → Li insertion energy, Fermi-level shift, electrons donated. Then the
-ECRAM compact model is built from those numbers, calibrated to the paper's device on the
-reference material, transferred to the others, exported, and everything goes into a report.
+Per material, on a small cell (:class:`~mttmat.flows.material_chain.MaterialChainMaker`):
+melt-quench with the ML potential → Li site screening (ML) → GPAW PBE+U single points of
+host, Li_i^0 and Li_i^+ (DOS/PDOS and formation energies from the same calculations) → ML
+CI-NEB of the hop between the two lowest sites, with DFT energies along the converged band →
+the computed :class:`~mttmat.device.parameters.EcramParameters` entries. All materials and the
+shared bcc Li reference are one jobflow flow. Then the device stage (calibration to the
+paper's device on the reference material, transfer, exports, BNN) and the report.
 
-The config is validated completely (unknown keys, types, materials, writable output) before
-any computation starts. Defaults live in :class:`MainJobConfig`; ``workflows/main_job.yaml`` is
-the same set written out. A material whose DFT summary already exists for the same settings
-is not recomputed; within a material, the flow is saved on its first run and a rerun after a
-kill skips every job whose output is already in the store.
+The config is validated completely (unknown keys, types, materials, files, writable output)
+before any computation starts. Defaults live in :class:`MainJobConfig`;
+``workflows/main_job.yaml`` is the same set written out. The flow is saved on its first run
+(``flows/main-<key>.json``, the key hashes every setting that changes a number); a rerun after
+a kill loads it, skips every job whose output is in the store and runs the rest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -25,23 +28,94 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mttmat.errors import ConfigError
+from mttmat.jobs.melt_quench import MeltQuenchSchedule
 from mttmat.structures.io import atomic_write_text, ensure_writable_dir
 
-__all__ = ["DftConfig", "MainJobConfig", "MaterialConfig", "load_config", "run_main_job"]
+__all__ = [
+    "DftConfig",
+    "MainJobConfig",
+    "MaterialConfig",
+    "build_main_flow",
+    "load_config",
+    "run_main_job",
+]
 
 MATERIAL_CATION = {"WOx": "W", "NbOx": "Nb"}
 
 
-class DftConfig(BaseModel):
-    """DFT settings of the local (GPAW) steps."""
+def _default_schedule() -> MeltQuenchSchedule:
+    # 16-atom cells, CHGNet, ~0.05 s/step here: 0.05 ps at 300 K, 0.1 ps ramp, 0.5 ps melt at
+    # 5000 K (CHGNet WO3 superheats below that, README), 5000 K/ps quench (0.94 ps), cell relax.
+    return MeltQuenchSchedule(
+        init_steps=25,
+        heat_steps=50,
+        melt_temperature_k=5000.0,
+        melt_steps=250,
+        quench_rate_k_per_ps=5000.0,
+        relax_cell=True,
+        relax_fmax_ev_a=0.05,
+        relax_steps=500,
+        checkpoint_interval=50,
+    )
+
+
+class MaterialConfig(BaseModel):
+    """The start cell of one material."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kpts: list[int] = Field([2, 2, 2], description="k-point mesh of the host/doped cells.")
-    kpts_gamma: bool = Field(False, description="Γ-centred mesh (False: Monkhorst-Pack).")
-    li_metal_kpts: list[int] = Field([4, 4, 4], description="k-point mesh of bcc Li.")
+    start: Literal["random", "crystal", "file"] = Field(
+        "random", description="random packing or parent crystal (both melt-quenched), or a "
+        "file holding an amorphous host used as it is (no melt-quench)",
+    )  # fmt: skip
+    composition: str | None = Field(None, description="Cell composition (random packing).")
+    density_g_cm3: float | None = Field(None, gt=0, description="Packing density.")
+    crystal: str | None = Field(None, description="Parent crystal name (crystal start).")
+    supercell: list[int] = Field([1, 1, 1], description="Supercell of the crystal.")
+    seed: int = Field(0, description="Seed of the packing and of the melt-quench MD.")
+    path: Path | None = Field(None, description="Structure file (file start).")
+
+    @model_validator(mode="after")
+    def _complete(self) -> MaterialConfig:
+        if self.start == "random" and (self.composition is None or self.density_g_cm3 is None):
+            raise ValueError("a random start needs composition and density_g_cm3")
+        if self.start == "crystal" and self.crystal is None:
+            raise ValueError("a crystal start needs crystal (e.g. gamma-WO3)")
+        if self.start == "file":
+            if self.path is None:
+                raise ValueError("a file start needs path (e.g. structures/a-WOx-32.cif)")
+            if not self.path.is_file():
+                raise ValueError(f"structure file {self.path} does not exist")
+        if len(self.supercell) != 3 or any(n < 1 for n in self.supercell):
+            raise ValueError(f"supercell must be three integers >= 1, got {self.supercell}")
+        return self
+
+
+class LiSitesConfig(BaseModel):
+    """ML screening of the Li sites (two distinct sites are kept: DFT cell and hop end)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_candidates: int = Field(6, ge=2, description="Largest voids screened.")
+    fmax_ev_a: float = Field(0.05, gt=0, description="Force limit of each ML relax (eV/Å).")
+
+
+class DftConfig(BaseModel):
+    """DFT+U settings shared by every cell (the summaries refuse to mix settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kpts: list[int] = Field([1, 1, 1], description="k-point mesh of the host/doped cells.")
+    kpts_gamma: bool = Field(True, description="Γ-centred mesh (False: Monkhorst-Pack).")
+    li_metal_kpts: list[int] = Field([8, 8, 8], description="k-point mesh of bcc Li.")
     ecut_ev: float = Field(300.0, gt=0, description="Plane-wave cutoff (eV).")
-    spin_polarized: bool = Field(False, description="Spin-polarised DFT.")
+    smearing_ev: float = Field(0.05, gt=0, description="Fermi-Dirac width (eV).")
+    spin_polarized_neutral: bool = Field(
+        True, description="Spin-polarised Li_i^0 (its electron may localise as a polaron)."
+    )
+    relax: bool = Field(False, description="DFT relax of host and Li_i^0 before the statics.")
+    relax_fmax_ev_a: float = Field(0.1, gt=0)
+    relax_steps: int = Field(40, gt=0)
 
     @field_validator("kpts", "li_metal_kpts")
     @classmethod
@@ -51,31 +125,42 @@ class DftConfig(BaseModel):
         return v
 
 
-class MaterialConfig(BaseModel):
-    """How the small host cell of one material is made."""
+class FormationConfig(BaseModel):
+    """Charge correction input: ε per material (supplied, not computed)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    host: Literal["random", "crystal"] = Field("random", description="Start of the host.")
-    composition: str | None = Field(None, description="Cell composition (random packing).")
-    density_g_cm3: float | None = Field(None, gt=0, description="Packing density.")
-    crystal: str | None = Field(None, description="Parent crystal name (crystal host).")
-    supercell: list[int] = Field([1, 1, 1], description="Supercell of the crystal.")
-    seed: int = Field(0, description="Random seed of the packing.")
-    li_sites: list[list[float]] | None = Field(
-        None, description="Fractional Li coordinates; null = largest void of the relaxed host."
+    dielectric: dict[str, float] = Field(
+        default_factory=lambda: {"WOx": 25.0, "NbOx": 25.0},
+        description="Static dielectric constant per material (> 0).",
     )
-    kpts_gamma: bool | None = Field(
-        None, description="Override dft.kpts_gamma for this material (crystals need Γ)."
+    dielectric_source: str = Field(
+        "assumed: order of the static ε of amorphous WO3 and Nb2O5 films (20-50)",
     )
 
-    @model_validator(mode="after")
-    def _complete(self) -> MaterialConfig:
-        if self.host == "random" and (self.composition is None or self.density_g_cm3 is None):
-            raise ValueError("a random host needs composition and density_g_cm3")
-        if self.host == "crystal" and self.crystal is None:
-            raise ValueError("a crystal host needs crystal (e.g. cubic-WO3)")
-        return self
+    @field_validator("dielectric")
+    @classmethod
+    def _positive(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: x for k, x in v.items() if x <= 0}
+        if bad:
+            raise ValueError(f"dielectric constants must be > 0, got {bad}")
+        return v
+
+
+class NebConfig(BaseModel):
+    """The hop between the two lowest sites: ML CI-NEB, then DFT on its band."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_images: int = Field(3, ge=1, description="Interior images.")
+    fmax_ev_a: float = Field(0.05, gt=0, description="CI-NEB force limit (eV/Å).")
+    max_steps: int = Field(200, gt=0)
+    dft: Literal["energies", "ci-neb", "none"] = Field(
+        "energies", description="DFT single points on the ML band, a seeded DFT CI-NEB, or none"
+    )
+    charge: Literal[0, 1] = Field(
+        1, description="Cell charge of the DFT band: 1 = the Li ion (closed shell), 0 = Li^0"
+    )
 
 
 class DeviceConfig(BaseModel):
@@ -108,19 +193,11 @@ class DeviceConfig(BaseModel):
 
 
 def _default_materials() -> dict[str, MaterialConfig]:
-    # WOx: cubic WO3 2x1x1 with Li at the cube centre. A 16-atom random W4O12 packing relaxed
-    # by CHGNet traps the Li electron 0.65 eV below the CB (under-coordinated W), which a
-    # melt-quenched cell would not; until the melt-quench stage lands, the crystal is the
-    # honest small WOx host. NbOx: no reliable Nb2O5 coordinates, so a random packing.
+    # 16 and 14 atoms: the largest cells whose spin-polarised Li_i^0 SCF (~2.5 min) and
+    # band energies fit the 15-minute budget on 2 cores.
     return {
-        "WOx": MaterialConfig(
-            host="crystal",
-            crystal="cubic-WO3",
-            supercell=[2, 1, 1],
-            li_sites=[[0.0, 0.0, 0.0]],
-            kpts_gamma=True,
-        ),
-        "NbOx": MaterialConfig(host="random", composition="Nb4O10", density_g_cm3=4.5, seed=0),
+        "WOx": MaterialConfig(start="random", composition="W4O12", density_g_cm3=6.5, seed=0),
+        "NbOx": MaterialConfig(start="random", composition="Nb4O10", density_g_cm3=4.5, seed=0),
     }
 
 
@@ -131,19 +208,38 @@ class MainJobConfig(BaseModel):
 
     name: str = Field("mttmat-small", description="Run name: results/<name>/.")
     materials: dict[str, MaterialConfig] = Field(default_factory=_default_materials)
-    ml_backend: str = Field("chgnet", description="Backend for geometries.")
+    ml_backend: str = Field("chgnet", description="Backend for MD, screening and the ML NEB.")
     dft_backend: str = Field("gpaw", description="Backend for electronic structure.")
+    melt_quench: MeltQuenchSchedule = Field(default_factory=_default_schedule)
+    li_sites: LiSitesConfig = Field(default_factory=LiSitesConfig)
     dft: DftConfig = Field(default_factory=DftConfig)
+    formation: FormationConfig = Field(default_factory=FormationConfig)
+    neb: NebConfig = Field(default_factory=NebConfig)
     device: DeviceConfig = Field(default_factory=DeviceConfig)
     store_dir: Path | None = Field(None, description="Job store (default <output>/store).")
 
-    @field_validator("ml_backend", "dft_backend")
+    @field_validator("name")
     @classmethod
-    def _known_backend(cls, v: str) -> str:
-        from mttmat.backends import available_backends
+    def _name(cls, v: str) -> str:
+        if not v or "/" in v or v.startswith("."):
+            raise ValueError(f"name must be a plain folder name, got {v!r}")
+        return v
 
-        if v not in available_backends():
-            raise ValueError(f"unknown backend {v!r}; choose one of {available_backends()}")
+    @field_validator("ml_backend")
+    @classmethod
+    def _ml_backend(cls, v: str) -> str:
+        if v != "chgnet":
+            raise ValueError(f"ml_backend must be an in-process ML potential (chgnet), got {v!r}")
+        return v
+
+    @field_validator("dft_backend")
+    @classmethod
+    def _dft_backend(cls, v: str) -> str:
+        if v != "gpaw":
+            raise ValueError(
+                f"the local main job runs its DFT with gpaw, got {v!r}; full-size VASP runs go "
+                "through the HPC path (mttmat hpc, README)"
+            )
         return v
 
     @model_validator(mode="after")
@@ -167,6 +263,11 @@ class MainJobConfig(BaseModel):
                         f"materials.{name}: composition {m.composition} has no "
                         f"{MATERIAL_CATION[name]}"
                     )
+            if name not in self.formation.dielectric:
+                raise ValueError(
+                    f"formation.dielectric has no value for {name}; give one (> 0), e.g. "
+                    f"{{{name}: 25}}"
+                )
         if self.device.reference not in self.materials:
             raise ValueError(
                 f"device.reference {self.device.reference!r} is not among the materials"
@@ -201,44 +302,119 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> MainJobConf
         raise ConfigError(f"invalid config{where}: " + "; ".join(lines)) from None
 
 
-def _check_writable(folder: Path) -> None:
+def _check_writable(folder: Path, what: str = "output folder") -> None:
     try:
         ensure_writable_dir(folder)
     except OSError as err:
         raise ConfigError(
-            f"output folder {folder} is not writable ({err.strerror}); choose another with -o"
+            f"{what} {folder} is not writable ({err.strerror}); choose another with -o"
+            + (" or store_dir" if what != "output folder" else "")
         ) from err
 
 
-def _host(m: MaterialConfig) -> tuple[Any, dict[str, Any]]:
+def _start(material: str, m: MaterialConfig) -> tuple[Any, Any, dict[str, Any]]:
+    """(start structure, parent crystal or None, description); checked for the material."""
     from mttmat.structures import make_supercell, parent_crystal, random_packing
+    from mttmat.structures.io import read_structure
 
-    if m.host == "random":
-        s = random_packing(m.composition, m.density_g_cm3, seed=m.seed)
-        return s, {
-            "start": "random packing",
-            "composition": m.composition,
-            "density_g_cm3": m.density_g_cm3,
-            "seed": m.seed,
-        }
-    s = make_supercell(parent_crystal(m.crystal), m.supercell)
-    return s, {"start": "crystal", "crystal": m.crystal, "supercell": m.supercell}
+    try:
+        if m.start == "random":
+            s = random_packing(m.composition, m.density_g_cm3, seed=m.seed)
+            meta = {"start": "random packing", "composition": m.composition,
+                    "density_g_cm3": m.density_g_cm3, "seed": m.seed}  # fmt: skip
+            parent = None
+        elif m.start == "crystal":
+            parent = make_supercell(parent_crystal(m.crystal), m.supercell)
+            s = parent
+            meta = {"start": "crystal", "crystal": m.crystal, "supercell": m.supercell}
+        else:
+            s = read_structure(m.path)
+            parent = None
+            meta = {"start": "file", "path": str(m.path)}
+    except ConfigError:
+        raise
+    except Exception as err:
+        raise ConfigError(f"materials.{material}: cannot make the start cell: {err}") from err
+    cation = MATERIAL_CATION[material]
+    if cation not in {e.symbol for e in s.composition.elements}:
+        raise ConfigError(f"materials.{material}: the start cell {s.formula} has no {cation}")
+    if "Li" in s.composition:
+        raise ConfigError(
+            f"materials.{material}: the start cell {s.formula} already holds Li; give the "
+            "Li-free host"
+        )
+    from mttmat.backends import get_backend
+
+    try:
+        get_backend("gpaw").check_structure(s)
+    except Exception as err:
+        raise ConfigError(f"materials.{material}: {err}") from err
+    return s, parent, {**meta, "formula": s.composition.formula, "n_atoms": len(s)}
 
 
-def _key(cfg: MainJobConfig, material: str) -> str:
-    """Hash of everything that determines a material's DFT numbers."""
+def _key(cfg: MainJobConfig) -> str:
+    """Hash of everything that changes a computed number (not the device stage)."""
     from mttmat.settings import get_settings
 
-    blob = json.dumps(
-        {
-            "material": cfg.materials[material].model_dump(mode="json"),
-            "dft": cfg.dft.model_dump(mode="json"),
-            "backends": [cfg.ml_backend, cfg.dft_backend],
-            "u": get_settings().hubbard_u_ev,
-        },
-        sort_keys=True,
+    blob = cfg.model_dump(mode="json", exclude={"name", "device", "store_dir"})
+    blob["u"] = get_settings().hubbard_u_ev
+    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build_main_flow(cfg: MainJobConfig) -> tuple[Any, dict[str, dict[str, Any]]]:
+    """The whole run as one flow (bcc Li + one chain per material) and the start cells.
+
+    Raises :class:`ConfigError` for a start cell that cannot be made or used.
+    """
+    from jobflow import Flow
+
+    from mttmat.backends import get_backend
+    from mttmat.flows.material_chain import MaterialChainMaker
+    from mttmat.structures import bcc_li
+
+    d = cfg.dft
+    kw = {"kpts": d.kpts, "kpts_gamma": d.kpts_gamma, "ecut_ev": d.ecut_ev,
+          "smearing_ev": d.smearing_ev}  # fmt: skip
+    li_metal = get_backend(cfg.dft_backend).static_maker(
+        name="bcc Li (μ_Li)",
+        calculator_kwargs={"kpts": d.li_metal_kpts, "kpts_gamma": True, "ecut_ev": d.ecut_ev,
+                           "smearing_ev": d.smearing_ev, "spin_polarized": False},
+    ).make(bcc_li())  # fmt: skip
+    starts: dict[str, dict[str, Any]] = {}
+    chains = []
+    for material, m in cfg.materials.items():
+        s, parent, meta = _start(material, m)
+        schedule = None
+        if m.start != "file":
+            schedule = cfg.melt_quench.model_copy(update={"seed": m.seed})
+        chain = MaterialChainMaker(
+            material=material, ml_backend=cfg.ml_backend, dft_backend=cfg.dft_backend,
+            melt_quench=schedule, max_candidates=cfg.li_sites.max_candidates,
+            screening_fmax=cfg.li_sites.fmax_ev_a, dft_kwargs=kw,
+            spin_polarized_neutral=d.spin_polarized_neutral, dft_relax=d.relax,
+            relax_fmax=d.relax_fmax_ev_a, relax_steps=d.relax_steps,
+            dielectric=cfg.formation.dielectric[material],
+            dielectric_source=cfg.formation.dielectric_source, neb_images=cfg.neb.n_images,
+            neb_fmax=cfg.neb.fmax_ev_a, neb_max_steps=cfg.neb.max_steps, neb_dft=cfg.neb.dft,
+            neb_charge=cfg.neb.charge,
+        ).make(s, li_metal, parent=parent)  # fmt: skip
+        chains.append(chain)
+        starts[material] = {"meta": meta, "parent": parent}
+    flow = Flow(
+        [li_metal, *chains],
+        output={m: c.output for m, c in zip(cfg.materials, chains, strict=True)},
+        name=cfg.name,
     )
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return flow, starts
+
+
+def _timed(progress: Callable[[str], None]) -> Callable[[str], None]:
+    t0 = time.perf_counter()
+
+    def p(msg: str) -> None:
+        progress(f"[{time.perf_counter() - t0:6.0f} s] {msg}")
+
+    return p
 
 
 def run_main_job(
@@ -252,219 +428,320 @@ def run_main_job(
     out = Path(output_root) / cfg.name
     _check_writable(out)
     store_dir = cfg.store_dir or Path(output_root) / "store"
+    _check_writable(Path(store_dir), "store folder")
+    flow, starts = build_main_flow(cfg)  # every start cell made and checked: still no compute
 
-    from pymatgen.core import Structure
-
-    from mttmat.device.build import build_parameters
-    from mttmat.device.parameters import Param, Source
-    from mttmat.device.report import write_device_outputs
-    from mttmat.flows.li_doping import LiDopingMaker
     from mttmat.store import get_store, run_resumable
 
     store = get_store(store_dir)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(json.loads(cfg.model_dump_json())))
-    summaries: dict[str, dict[str, Any]] = {}
-    hosts: dict[str, Structure] = {}
-    for material, mcfg in cfg.materials.items():
-        path = out / f"li_doping_{material}.json"
-        key = _key(cfg, material)
-        if path.is_file():
-            old = json.loads(path.read_text())
-            if old.get("settings_key") == key:
-                progress(f"{material}: DFT summary exists for these settings, not recomputed")
-                summaries[material] = old
-                hosts[material] = Structure.from_dict(old["relaxed_host"])
-                continue
-        host, host_meta = _host(mcfg)
-        progress(
-            f"{material}: {host_meta['start']} {host.composition.formula} ({len(host)} atoms) → "
-            f"{cfg.ml_backend} relax → Li in void → {cfg.dft_backend} PBE+U statics"
-        )
-        gamma = cfg.dft.kpts_gamma if mcfg.kpts_gamma is None else mcfg.kpts_gamma
-        dft_kw = {
-            "kpts": cfg.dft.kpts,
-            "kpts_gamma": gamma,
-            "ecut_ev": cfg.dft.ecut_ev,
-            "spin_polarized": cfg.dft.spin_polarized,
-        }
-        li_kw = {
-            **dft_kw,
-            "kpts": cfg.dft.li_metal_kpts,
-            "kpts_gamma": True,
-            "spin_polarized": False,
-        }
-        flow = LiDopingMaker(
-            name=f"{cfg.name}:{material}:li-doping",
-            ml_backend=cfg.ml_backend,
-            dft_backend=cfg.dft_backend,
-            li_sites=mcfg.li_sites,
-            relax_host_cell=mcfg.host == "random",
-            dft_kwargs=dft_kw,
-            li_metal_kwargs=li_kw,
-        ).make(host)
-        flow = run_resumable(
-            flow, store, out / "jobs", out / "flows" / f"{material}-{key}.json", progress
-        )
-        store.connect()
-        summary = store.get_output(flow.jobs[-1].uuid)
-        relaxed = store.get_output(flow.jobs[0].uuid)["structure"]
-        summary.update(
-            material=material,
-            flow_uuid=flow.uuid,
-            summary_uuid=flow.jobs[-1].uuid,
-            host=host_meta,
-            settings_key=key,
-            relaxed_host=relaxed,
-        )
-        hosts[material] = Structure.from_dict(relaxed)
-        summaries[material] = summary
-        atomic_write_text(path, json.dumps(summary, indent=2))
-        progress(
-            f"{material}: Li insertion {summary['insertion_energy_per_li_ev']:+.3f} eV "
-            f"({summary['voltage_vs_li_v']:.2f} V vs Li/Li+), E_F − CBM(host) "
-            f"{summary['fermi_above_host_cbm_ev']:+.3f} eV"
-        )
+    key = _key(cfg)
+    tp = _timed(progress)
+    tp(f"{len(flow.job_uuids)} jobs for {', '.join(cfg.materials)}; store {store_dir}")
+    flow = run_resumable(flow, store, out / "jobs", out / "flows" / f"main-{key}.json", tp)
+    store.connect()
+    docs = {m: _collect(store, flow.output[m]["uuids"]) for m in cfg.materials}
+    for m, d in docs.items():
+        _write_material(out / m, d, starts[m]["meta"], flow.output[m]["uuids"])
+    tp("device stage: calibrate, transfer, export, BNN")
+    device = _device_stage(cfg, out, docs)
+    from mttmat.analysis.main_job_plots import save_main_job_figures
 
-    params = {}
-    ref = cfg.device.reference
-    for material, summary in summaries.items():
-        p = build_parameters(material, li_doping=summary, host=hosts[material])
-        if material != ref:  # no barrier computed yet for this material (CI-NEB stage)
-            p = p.updated(
-                channel_barrier_ev=Param(
-                    value=p.channel_barrier_ev.value,
-                    unit="eV",
-                    source=Source(
-                        kind="assumption",
-                        note=f"no CI-NEB for {material} yet: the {ref} value is used",
-                    ),
-                )
-            )
-        params[material] = p
-    d = cfg.device
-    targets = d.targets()
-    device = write_device_outputs(
-        params,
-        ref,
-        out / "device",
-        targets,
-        export_format=d.export,
-        sweep=d.k_sweep,
-        progress=progress,
-    )
-    atomic_write_text(out / "report.md", _report(cfg, summaries, device, out))
+    tp("figures")
+    save_main_job_figures(out, device_figures=False)
+    numbers = key_numbers(out, list(cfg.materials))
+    atomic_write_text(out / "key_numbers.json", json.dumps(numbers, indent=2))
+    atomic_write_text(out / "report.md", _report(cfg, numbers, device, out, docs))
+    tp(f"report: {out / 'report.md'}")
     return out
 
 
-def _scaled(v: float | None, scale: float) -> float | None:
-    return None if v is None else v * scale
+def _collect(store: Any, uuids: dict[str, str]) -> dict[str, Any]:
+    """Every document of one material from the store, by role."""
+
+    def get(uuid: str) -> Any:
+        return store.get_output(uuid, load=True)
+
+    d: dict[str, Any] = {
+        "screening": get(uuids["screening"]),
+        "dos": {"host": get(uuids["DOS host"]), "site 1": get(uuids["DOS site 1"])},
+        "dos_summary": get(uuids["DOS summary"]),
+        "formation": get(uuids["formation"]),
+        "neb": {k: get(u) for k, u in uuids.items() if "NEB" in k or "band" in k},
+    }
+    d["parameters"] = get(uuids["parameters"])
+    if "melt-quench" in uuids:
+        cell = get(uuids["melt-quench"])
+        stages = [get(cell["stage_uuids"][k]) for k in ("init", "melt", "quench")]
+        for s in stages:  # the plots need the logs, not the final snapshots
+            s.pop("velocities", None)
+        d["melt_quench"] = {"cell": cell, "stages": stages}
+    return d
 
 
-def _fmt(v: Any, fmt: str) -> str:
+def _write_material(folder: Path, d: dict[str, Any], meta: dict[str, Any], uuids: dict) -> None:
+    from pymatgen.core import Structure
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "li_sites.json": d["screening"],
+        "dos.json": d["dos"],
+        "li_dos_summary.json": d["dos_summary"],
+        "li_formation.json": d["formation"],
+        "neb.json": d["neb"],
+        "start.json": {"start": meta, "uuids": uuids},
+    }
+    if "melt_quench" in d:
+        files["melt_quench.json"] = d["melt_quench"]
+    for name, doc in files.items():
+        atomic_write_text(folder / name, json.dumps(doc, default=_json_default))
+    host = d["melt_quench"]["cell"]["structure"] if "melt_quench" in d else None
+    if host is None:
+        host = d["screening"]["selected_structures"][0]
+        s = Structure.from_dict(host)
+        s.remove_species(["Li"])
+    else:
+        s = Structure.from_dict(host)
+    atomic_write_text(folder / "host.cif", s.to(fmt="cif"))
+    li = Structure.from_dict(d["screening"]["selected_structures"][0])
+    atomic_write_text(folder / "host_li_site1.cif", li.to(fmt="cif"))
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "as_dict"):
+        return o.as_dict()
+    if hasattr(o, "model_dump"):
+        return o.model_dump(mode="json")
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    raise TypeError(f"cannot write {type(o).__name__} to JSON")
+
+
+def _device_stage(cfg: MainJobConfig, out: Path, docs: dict[str, Any]) -> dict[str, Any]:
+    from mttmat.device.parameters import EcramParameters
+    from mttmat.device.report import write_device_outputs
+
+    params = {m: EcramParameters.model_validate(d["parameters"]) for m, d in docs.items()}
+    d = cfg.device
+    return write_device_outputs(
+        params, d.reference, out / "device", d.targets(), export_format=d.export,
+        sweep=d.k_sweep,
+    )  # fmt: skip
+
+
+# (section, quantity, unit, fidelity, file, path, format). ``{m}``: material, ``{c}``: its
+# cation; a path step {"q": 1} picks the list item with that key. The report prints these
+# numbers from key_numbers.json, and the test reads each one back from its file.
+KEY_NUMBERS: list[tuple[str, str, str, str, str, list[Any], str]] = [
+    ("host", "atoms in the cell", "", "–", "{m}/start.json", ["start", "n_atoms"], "d"),
+    ("host", "density", "g/cm³", "ml", "{m}/melt_quench.json",
+     ["cell", "density_g_cm3"], ".2f"),
+    ("host", "cation MSD in the melt", "Å²", "ml", "{m}/melt_quench.json",
+     ["cell", "melt_msd_a2", "{c}"], ".2f"),
+    ("host", "{c}–O coordination", "", "ml", "{m}/melt_quench.json",
+     ["cell", "coordination", "{c}-O", "mean"], ".2f"),
+    ("Li sites", "voids found", "", "–", "{m}/li_sites.json",
+     ["n_candidates_found"], "d"),
+    ("Li sites", "distinct sites", "", "ml", "{m}/li_sites.json", ["n_unique_sites"], "d"),
+    ("Li sites", "site energy spread", "eV", "ml", "{m}/li_sites.json",
+     ["energy_spread_ev"], ".3f"),
+    ("DOS", "host band gap", "eV", "dft", "{m}/li_dos_summary.json",
+     ["host_band_gap_ev"], ".2f"),
+    ("DOS", "E_F − host CBM (Li_i^0)", "eV", "dft", "{m}/li_dos_summary.json",
+     ["cells", 0, "fermi_above_host_cbm_ev"], "+.2f"),
+    ("DOS", "highest occupied level − host CBM", "eV", "dft", "{m}/li_dos_summary.json",
+     ["cells", 0, "highest_occupied_above_host_cbm_ev"], "+.2f"),
+    ("DOS", "electrons above the host CBM per Li", "e", "dft", "{m}/li_dos_summary.json",
+     ["cells", 0, "electrons_donated_per_li"], ".2f"),
+    ("DOS", "electrons in gap states", "e", "dft", "{m}/li_dos_summary.json",
+     ["cells", 0, "electrons_in_gap"], ".2f"),
+    ("DOS", "largest local moment", "μ_B", "dft", "{m}/li_dos_summary.json",
+     ["cells", 0, "max_local_moment_mub"], ".2f"),
+    ("formation", "E_f(Li_i^0) = insertion energy vs bcc Li", "eV", "dft",
+     "{m}/li_formation.json", ["sites", 0, "intercalation_energy_ev"], "+.3f"),
+    ("formation", "voltage vs Li/Li⁺ (one Li)", "V", "dft", "{m}/li_formation.json",
+     ["sites", 0, "voltage_v"], ".3f"),
+    ("formation", "E_f(Li_i^+) at E_F = VBM", "eV", "dft", "{m}/li_formation.json",
+     ["sites", 0, "states", {"q": 1}, "formation_energy_vbm_ev"], "+.3f"),
+    ("formation", "ε(+/0) − VBM", "eV", "dft", "{m}/li_formation.json",
+     ["sites", 0, "transition_level_ev"], ".3f"),
+    ("migration", "hop length", "Å", "ml", "{m}/neb.json",
+     ["chgnet CI-NEB", "hop_length_a"], ".2f"),
+    ("migration", "barrier, ML CI-NEB", "eV", "ml", "{m}/neb.json",
+     ["chgnet CI-NEB", "barrier_forward_ev"], ".3f"),
+    ("migration", "ML CI-NEB converged", "", "ml", "{m}/neb.json",
+     ["chgnet CI-NEB", "converged"], ""),
+    ("migration", "ML CI-NEB max force", "eV/Å", "ml", "{m}/neb.json",
+     ["chgnet CI-NEB", "max_force_ev_a"], ".3f"),
+    ("migration", "barrier, DFT energies on the ML band", "eV", "dft on ml path",
+     "{m}/neb.json", ["gpaw energies on the band", "barrier_forward_ev"], ".3f"),
+    ("migration", "barrier, DFT CI-NEB", "eV", "dft", "{m}/neb.json",
+     ["gpaw CI-NEB", "barrier_forward_ev"], ".3f"),
+    ("device", "channel barrier (parameter)", "eV", "see source",
+     "device/ecram_parameters_{m}.json", ["channel_barrier_ev", "value"], ".3f"),
+    ("device", "site energy σ (parameter)", "eV", "ml", "device/ecram_parameters_{m}.json",
+     ["site_energy_sigma_ev", "value"], ".3f"),
+    ("device", "electrons per Li (parameter)", "e", "dft", "device/ecram_parameters_{m}.json",
+     ["electrons_per_li", "value"], ".2f"),
+    ("device", "G after 180 LTP pulses", "S", "model", "device/device_summary.json",
+     ["materials", "{m}", "g_top_s"], ".3g"),
+    ("device", "on/off over the cycle", "", "model", "device/device_summary.json",
+     ["materials", "{m}", "on_off_ratio"], ".1f"),
+    ("device", "NeuroSim A/P_max, LTP", "", "model", "device/device_summary.json",
+     ["materials", "{m}", "ltp_a_normalized"], ".3f"),
+    ("device", "retention time of the mid state", "s", "model", "device/device_summary.json",
+     ["materials", "{m}", "retention_time_s"], ".3g"),
+]  # fmt: skip
+
+
+def dig(doc: Any, path: list[Any], material: str) -> Any:
+    """Follow ``path`` (see :data:`KEY_NUMBERS`) into ``doc``; None where it is absent."""
+    cation = MATERIAL_CATION[material]
+    for step in path:
+        if doc is None:
+            return None
+        if isinstance(step, dict):
+            (k, v), = step.items()
+            doc = next((x for x in doc if x.get(k) == v), None)
+        elif isinstance(step, int):
+            doc = doc[step] if step < len(doc) else None
+        else:
+            doc = doc.get(step.format(m=material, c=cation))
+    return doc
+
+
+def key_numbers(out: Path, materials: list[str]) -> list[dict[str, Any]]:
+    """The report's numbers, read from the result files (rows with no value are dropped)."""
+    cache: dict[Path, Any] = {}
+    rows = []
+    for section, quantity, unit, fidelity, file, path, fmt in KEY_NUMBERS:
+        values, files = {}, {}
+        for m in materials:
+            f = out / file.format(m=m)
+            if f not in cache:
+                cache[f] = json.loads(f.read_text()) if f.is_file() else None
+            values[m] = dig(cache[f], path, m)
+            files[m] = str(f.relative_to(out))
+        if all(v is None for v in values.values()):
+            continue
+        rows.append({
+            "section": section,
+            "quantity": quantity.replace("{c}", "M"),
+            "unit": unit, "fidelity": fidelity, "format": fmt, "values": values,
+            "files": files, "path": path,
+        })  # fmt: skip
+    return rows
+
+
+def fmt_value(v: Any, fmt: str) -> str:
+    """How the report prints a key number."""
     if v is None:
         return "—"
-    return format(v, fmt) if fmt else str(v)
+    if isinstance(v, bool):
+        return str(v)
+    return format(v, fmt)
 
 
-def _report(cfg: MainJobConfig, summaries: dict[str, dict], device: dict, out: Path) -> str:
+_FIGURES = {
+    "melt-quench": ["schedule", "rdf", "snapshot"],
+    "Li sites and DOS": ["li_sites", "dos", "pdos"],
+    "migration": ["neb_profile"],
+}
+
+
+def _report(
+    cfg: MainJobConfig, numbers: list[dict[str, Any]], device: dict, out: Path, docs: dict
+) -> str:
     from mttmat.settings import get_settings
 
-    mats = list(summaries)
-    u = get_settings().hubbard_u_ev
-    dft_rows = [
-        ("host start", lambda s: s["host"]["start"], ""),
-        ("host formula", lambda s: s["host_formula"], ""),
-        ("Li insertion energy (vs bcc Li)", lambda s: s["insertion_energy_per_li_ev"], "+.3f"),
-        ("average voltage vs Li/Li⁺ (V)", lambda s: s["voltage_vs_li_v"], ".3f"),
-        ("E_F(doped) − E_F(host) (eV)", lambda s: s["fermi_shift_ev"], "+.3f"),
-        ("E_F(doped) − CBM(host), VB-aligned (eV)", lambda s: s["fermi_above_host_cbm_ev"], "+.3f"),
-        ("Li donor level below host CB (eV)", lambda s: s.get("donor_depth_ev"), ".3f"),
-        ("host band gap (eV)", lambda s: s["host_band_gap_ev"], ".3f"),
-        ("electrons added per Li", lambda s: s["electrons_added"] / s["n_li"], ".2f"),
-        ("fidelity", lambda s: s["fidelity"], ""),
-    ]
-    dev_rows = [
-        ("G after 180 LTP pulses (µS)", "g_top_s", 1e6, ".2f"),
-        ("G after 180 LTD pulses (µS)", "g_bottom_s", 1e6, ".3f"),
-        ("on/off over the cycle", "on_off_ratio", 1, ".1f"),
-        ("NeuroSim A/P_max, LTP", "ltp_a_normalized", 1, ".3f"),
-        ("NeuroSim A/P_max, LTD", "ltd_a_normalized", 1, ".3f"),
-        ("retention time of mid state (s)", "retention_time_s", 1, ".3g"),
-    ]
-    head = "| quantity | " + " | ".join(mats) + " |\n|---|" + "---|" * len(mats)
+    mats = list(cfg.materials)
+    d = cfg.dft
+    u = {k: v for k, v in get_settings().hubbard_u_ev.items() if k in ("W", "Nb")}
     lines = [
         f"# mttmat report: {cfg.name}",
         "",
-        f"Geometries: {cfg.ml_backend}. DFT: {cfg.dft_backend}, PBE+U (U_eff {u} eV, Dudarev), "
-        f"{cfg.dft.ecut_ev:g} eV cutoff, k-mesh {cfg.dft.kpts} "
-        f"({'Γ-centred' if cfg.dft.kpts_gamma else 'Monkhorst-Pack'} unless a material "
-        "overrides it), "
-        f"{'spin-polarised' if cfg.dft.spin_polarized else 'spin-paired'}. Hosts are small "
-        "cells relaxed by the ML potential (no melt-quench yet); numbers are small-cell "
-        "estimates, not converged values.",
+        "Small-cell material→device chain for " + " and ".join(mats) + ". "
+        f"ML potential: {cfg.ml_backend} (melt-quench, Li site screening, CI-NEB). DFT: "
+        f"{cfg.dft_backend} PBE+U (Dudarev U_eff {u} eV), {d.ecut_ev:g} eV plane waves, "
+        f"k-mesh {d.kpts} {'Γ-centred' if d.kpts_gamma else 'Monkhorst-Pack'}, "
+        f"Fermi-Dirac {d.smearing_ev:g} eV; Li_i^0 "
+        f"{'spin-polarised' if d.spin_polarized_neutral else 'spin-paired'}; geometries "
+        f"{'DFT-relaxed' if d.relax else 'from the ML potential (no DFT relax)'}. "
+        f"ε for the charge correction: {cfg.formation.dielectric} "
+        f"({cfg.formation.dielectric_source}). These are small-cell estimates that exercise "
+        "the chain; they are not converged values (use larger cells by config, or the HPC "
+        "path).",
         "",
-        "## Li doping (DFT)",
+        "## Key numbers",
         "",
-        head,
+        "Fidelity: `ml` = CHGNet, `dft` = GPAW PBE+U, `dft on ml path` = DFT single points on "
+        "the converged ML band, `model` = ECRAM compact model. Every number is in "
+        "`key_numbers.json` with the file and key it was read from.",
+        "",
+        "| stage | quantity | unit | fidelity | " + " | ".join(mats) + " |",
+        "|---|---|---|---|" + "---|" * len(mats),
     ]
-    for label, get, fmt in dft_rows:
+    for r in numbers:
+        vals = " | ".join(fmt_value(r["values"][m], r["format"]) for m in mats)
         lines.append(
-            f"| {label} | " + " | ".join(_fmt(get(summaries[m]), fmt) for m in mats) + " |"
+            f"| {r['section']} | {r['quantity']} | {r['unit']} | {r['fidelity']} | {vals} |"
         )
+    lines += ["", "## Figures", ""]
+    for title, names in _FIGURES.items():
+        lines.append(f"### {title}")
+        lines.append("")
+        for m in mats:
+            for n in names:
+                if (out / m / "figures" / f"{n}.png").is_file():
+                    lines.append(f"![{m} {n}]({m}/figures/{n}.png)")
+        lines.append("")
+    lines += ["### formation energy vs Fermi level", ""]
+    for n in ("formation_energy", "formation_distribution"):
+        if (out / "figures" / f"{n}.png").is_file():
+            lines.append(f"![{n}](figures/{n}.png)")
+    lines += ["", "### device", ""]
+    for fig in ("ltp_ltd", "g_vs_x", "voc", "transfer", "retention", "accuracy_vs_k"):
+        if (out / "device" / "figures" / f"{fig}.png").is_file():
+            lines.append(f"![{fig}](device/figures/{fig}.png)")
     lines += [
         "",
-        f"## ECRAM model (calibrated on {device['reference']}, transferred to the others)",
+        f"## ECRAM parameters (calibrated on {device['reference']}, transferred to the others)",
         "",
-        head,
+        "Per material in `device/ecram_parameters_<material>.json` (value, unit and source of "
+        "every entry). Computed here:",
+        "",
     ]
-    for label, key, scale, fmt in dev_rows:
-        lines.append(
-            f"| {label} | "
-            + " | ".join(_fmt(_scaled(device["materials"][m][key], scale), fmt) for m in mats)
-            + " |"
-        )
-    not_dft = sorted(
-        k
-        for k in ("channel_barrier_ev", "site_energy_sigma_ev", "retention_barrier_ev")
-        if all(device["sources"][m].get(k) != "dft" for m in mats)
-    )
-    if not_dft:
-        lines += [
-            "",
-            f"Not computed yet for any material: {', '.join(not_dft)} (stated values, "
-            "see sources), so the device rows differ between materials only through the "
-            "DFT entries listed below.",
-        ]
-    lines += ["", "Parameter sources (dft = computed here, with uuids in the JSON):", ""]
     for m in mats:
-        srcs = device["sources"][m]
-        dft = sorted(k for k, v in srcs.items() if v == "dft")
-        cal = sorted(k for k, v in srcs.items() if v == "calibration")
-        lines.append(
-            f"- {m}: from DFT {dft}; calibrated {cal}; others literature/device/"
-            "assumption (see `device/ecram_parameters_*.json`)."
-        )
+        p = docs[m]["parameters"]
+        for k, v in p.items():
+            if isinstance(v, dict) and v.get("source", {}).get("kind") in ("dft", "structure"):
+                src = v["source"]
+                lines.append(
+                    f"- {m} `{k}` = {v['value']:.4g} {v['unit']} ({src['kind']}"
+                    f"{', ' + src['fidelity'] if src.get('fidelity') else ''}): {src.get('note')}"
+                )
+    cal = sorted(k for k, v in device["sources"][mats[0]].items() if v == "calibration")
+    lines += ["", f"Calibrated to the device: {', '.join(cal)}. Others: literature, device or "
+              "assumption (see the JSON)."]  # fmt: skip
     for m, why in device.get("exports_skipped", {}).items():
         lines.append(f"- {m}: {why}.")
     xor = device.get("xor_accuracy_fitted_transfer")
     if xor is not None:
-        lines += [
-            "",
-            f"Metaplastic 2×3×1 XOR BNN through the exported MTT transfer "
-            f"({device['reference']}): test accuracy {xor * 100:.1f} %.",
-        ]
+        lines += ["", f"Metaplastic 2×3×1 XOR BNN through the exported MTT transfer "
+                  f"({device['reference']}): test accuracy {xor * 100:.1f} %."]  # fmt: skip
     if "k_sweep" in device:
         ks = device["k_sweep"]
         pairs = ", ".join(
             f"K={k:g}: {a * 100:.1f} %" for k, a in zip(ks["K"], ks["accuracy"], strict=True)
         )
         lines += ["", f"XOR accuracy vs K (mean of {len(ks['seeds'])} seeds): {pairs}."]
-    lines += ["", "## Figures", ""]
-    for fig in ("ltp_ltd", "g_vs_x", "voc", "transfer", "retention", "accuracy_vs_k"):
-        if (out / "device" / "figures" / f"{fig}.png").is_file():
-            lines.append(f"![{fig}](device/figures/{fig}.png)")
     lines += ["", "## Provenance (job uuids in the store)", ""]
+    lines.append(f"Store: `{cfg.store_dir or 'results/store'}`; `mttmat show <uuid> --store …`.")
+    lines.append("")
     for m in mats:
-        for role, uuid in summaries[m].get("uuids", {}).items():
-            lines.append(f"- {m} {role}: `{uuid}`")
+        uu = json.loads((out / m / "start.json").read_text())["uuids"]
+        lines.append(f"- {m}: " + "; ".join(f"{k} `{v}`" for k, v in uu.items()))
+    warn = [w for m in mats for w in docs[m]["formation"].get("warnings", [])]
+    if warn:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in warn]
     return "\n".join(lines) + "\n"

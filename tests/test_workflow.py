@@ -1,32 +1,43 @@
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from mttmat.device import EcramParameters
 from mttmat.errors import ConfigError
-from mttmat.workflow import MainJobConfig, load_config, run_main_job
+from mttmat.workflow import KEY_NUMBERS, MainJobConfig, dig, fmt_value, load_config, run_main_job
 
-SHIPPED = Path(__file__).parents[1] / "workflows" / "main_job.yaml"
+ROOT = Path(__file__).parents[1]
+SHIPPED = ROOT / "workflows" / "main_job.yaml"
 
+# The whole chain on 8- and 7-atom cells, a 30-step melt-quench and a one-image band (~4 min)
 TINY = {
     "name": "tiny",
     "materials": {
-        "WOx": {"host": "crystal", "crystal": "cubic-WO3", "li_sites": [[0, 0, 0]]},
-        "NbOx": {
-            "host": "random",
-            "composition": "Nb2O5",
-            "density_g_cm3": 4.5,
-            "seed": 1,
-            "kpts_gamma": False,
-        },
+        "WOx": {"start": "random", "composition": "W2O6", "density_g_cm3": 6.0, "seed": 1},
+        "NbOx": {"start": "random", "composition": "Nb2O5", "density_g_cm3": 4.2, "seed": 1},
     },
-    "dft": {"kpts": [2, 2, 2], "kpts_gamma": True, "li_metal_kpts": [2, 2, 2], "ecut_ev": 250},
+    "melt_quench": {
+        "init_steps": 5, "heat_steps": 5, "melt_temperature_k": 4000, "melt_steps": 20,
+        "quench_rate_k_per_ps": 50000, "relax_steps": 200, "checkpoint_interval": 10,
+    },
+    "li_sites": {"max_candidates": 4},
+    "dft": {"ecut_ev": 250, "li_metal_kpts": [4, 4, 4]},
+    "neb": {"n_images": 1, "max_steps": 60},
     "device": {"k_sweep": False},
-}
+}  # fmt: skip
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "analysis" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def test_shipped_config_equals_defaults():
@@ -39,15 +50,23 @@ def test_shipped_config_equals_defaults():
         ("nmae: x\n", "nmae"),  # unknown key
         ("dft: {kpts: [2, 2]}\n", "k-point mesh"),  # wrong shape
         ("dft: {ecut_ev: fast}\n", "ecut_ev"),  # wrong type
+        ("neb: {n_images: many}\n", "n_images"),  # wrong type
+        ("neb: {dft: always}\n", "neb.dft"),
+        ("melt_quench: {melt_temperature_k: 200}\n", "melt"),
         (
-            "materials: {TiOx: {host: random, composition: Ti4O8, density_g_cm3: 4}}\n",
+            "materials: {TiOx: {start: random, composition: Ti4O8, density_g_cm3: 4}}\n",
             "unknown material",
         ),
-        ("materials: {WOx: {host: random, composition: Nb4O10, density_g_cm3: 4}}\n", "no W"),
-        ("materials: {WOx: {host: random, composition: W4O12}}\n", "density"),
-        ("dft_backend: castep\n", "unknown backend"),
+        ("materials: {WOx: {start: random, composition: Nb4O10, density_g_cm3: 4}}\n", "no W"),
+        ("materials: {WOx: {start: random, composition: W4O12}}\n", "density"),
+        ("materials: {WOx: {start: file, path: /nonexistent.cif}}\n", "does not exist"),
+        ("dft_backend: vasp\n", "HPC"),
+        ("ml_backend: gpaw\n", "ml_backend"),
+        ("formation: {dielectric: {WOx: 25}}\n", "dielectric has no value for NbOx"),
+        ("formation: {dielectric: {WOx: -1, NbOx: 25}}\n", "> 0"),
         (
-            "device: {reference: NbOx}\nmaterials: {WOx: {host: crystal, crystal: cubic-WO3}}\n",
+            "device: {reference: NbOx}\n"
+            "materials: {WOx: {start: random, composition: W4O12, density_g_cm3: 6}}\n",
             "reference",
         ),
         ("- a\n- b\n", "mapping"),
@@ -59,6 +78,22 @@ def test_bad_config_fails_before_computing(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         run_main_job(cfg, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_bad_start_cell_fails_before_computing(tmp_path):
+    """A start file with Li, or too big for local DFT, is refused before any job runs."""
+    from pymatgen.core import Lattice, Structure
+
+    li = Structure(Lattice.cubic(4.0), ["W", "O", "Li"], [[0, 0, 0], [0.5, 0, 0], [0.5] * 3])
+    li.to(filename=str(tmp_path / "li.cif"))
+    big = ROOT / "structures" / "a-WOx-128.cif"
+    for path, message in ((tmp_path / "li.cif", "already holds Li"), (big, "GPAW local limit")):
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(yaml.safe_dump({"materials": {"WOx": {"start": "file", "path": str(path)}},
+                                       "device": {"reference": "WOx"}}))  # fmt: skip
+        with pytest.raises(ConfigError, match=message):
+            run_main_job(cfg, tmp_path / "out")
+        assert not (tmp_path / "out" / "mttmat-small" / "jobs").exists()
 
 
 def test_unwritable_output(tmp_path):
@@ -73,68 +108,148 @@ def test_yaml_round_trip():
     assert MainJobConfig(**yaml.safe_load(yaml.safe_dump(cfg.model_dump(mode="json")))) == cfg
 
 
-@pytest.mark.gpaw
-@pytest.mark.chgnet
-def test_tiny_main_job_end_to_end(tmp_path):
-    """Whole chain on tiny cells (~2 min): report and JSON files agree with each other."""
-    cfg_path = tmp_path / "tiny.yaml"
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("main_job")
+    cfg_path = root / "tiny.yaml"
     cfg_path.write_text(yaml.safe_dump(TINY))
     messages: list[str] = []
-    out = run_main_job(cfg_path, tmp_path / "results", progress=messages.append)
-    assert out == tmp_path / "results" / "tiny"
+    out = run_main_job(cfg_path, root / "results", progress=messages.append)
+    return cfg_path, out, messages
+
+
+@pytest.mark.gpaw
+@pytest.mark.chgnet
+def test_tiny_main_job_report_matches_files(tiny_run):
+    """Every number in the report is the number in its JSON file, with its uuid source."""
+    _cfg, out, messages = tiny_run
+    assert out.name == "tiny"
+    assert any("report" in m for m in messages)
     report = (out / "report.md").read_text()
+    numbers = json.loads((out / "key_numbers.json").read_text())
+    assert len(numbers) >= 20
+    for row in numbers:
+        spec = next(k for k in KEY_NUMBERS if k[6] == row["format"] and k[5] == row["path"])
+        line = next(ln for ln in report.splitlines() if f"| {row['quantity']} |" in ln)
+        for m, v in row["values"].items():
+            doc = json.loads((out / spec[4].format(m=m)).read_text())
+            assert dig(doc, spec[5], m) == v  # key_numbers.json == the stage file
+            assert f" {fmt_value(v, row['format'])} " in line  # report == key_numbers.json
+    for m in ("WOx", "NbOx"):
+        uuids = json.loads((out / m / "start.json").read_text())["uuids"]
+        for role in ("screening", "host", "Li_i q=+0", "Li_i q=+1", "bcc Li", "parameters"):
+            assert uuids[role] in report
+        params = EcramParameters.from_json(out / "device" / f"ecram_parameters_{m}.json")
+        assert params.site_energy_mean_ev.source.kind == "dft"
+        assert uuids["Li_i q=+0"] in params.site_energy_mean_ev.source.uuids
+        formation = json.loads((out / m / "li_formation.json").read_text())
+        assert params.site_energy_mean_ev.value == pytest.approx(
+            formation["sites"][0]["intercalation_energy_ev"]
+        )
+        band = json.loads((out / m / "neb.json").read_text())["gpaw energies on the band"]
+        assert params.channel_barrier_ev.value == pytest.approx(
+            max(band["barrier_forward_ev"], band["barrier_backward_ev"])
+        )
+    for f in ("WOx/figures/dos.png", "NbOx/figures/neb_profile.png", "WOx/figures/rdf.png",
+              "figures/formation_energy.png", "device/figures/ltp_ltd.png"):  # fmt: skip
+        assert (out / f).is_file() and f in report
+
+
+@pytest.mark.gpaw
+@pytest.mark.chgnet
+def test_tiny_main_job_physics(tiny_run):
+    """Charges conserved, Li binds and donates its electron, the barrier is finite on a
+    continuous path, and the band starts at the Li_i^+ cell it shares with the formation."""
+    _cfg, out, _ = tiny_run
+    for m in ("WOx", "NbOx"):
+        dos = json.loads((out / m / "dos.json").read_text())
+        formation = json.loads((out / m / "li_formation.json").read_text())
+        # electron count: host + 1 for Li^0, host + 1 − 1 for Li^+
+        n_host = dos["host"]["n_electrons"]
+        assert dos["site 1"]["n_electrons"] == pytest.approx(n_host + 1)
+        states = {s["q"]: s for s in formation["sites"][0]["states"]}
+        assert states[1]["n_electrons"] == pytest.approx(n_host)
+        assert states[0]["n_electrons"] == pytest.approx(n_host + 1)
+        assert dos["site 1"]["total_magnetic_moment_mub"] == pytest.approx(1.0, abs=0.05)
+        assert formation["sites"][0]["intercalation_energy_ev"] < 0  # Li binds vs bcc Li
+        # Li^+ is the lower state with E_F at the VBM: Li is a donor
+        assert states[1]["formation_energy_vbm_ev"] < states[0]["formation_energy_vbm_ev"]
+        band = json.loads((out / m / "neb.json").read_text())["gpaw energies on the band"]
+        assert band["charge"] == 1
+        assert 0 < band["barrier_forward_ev"] < 3
+        assert band["max_image_step_a"] < 1.5  # continuous path
+        assert band["saddle_is_interior"]
+        # the first image is the Li_i^+ formation cell: same structure, same settings
+        assert band["total_energies_ev"][0] == pytest.approx(states[1]["energy_ev"], abs=2e-3)
+        params = json.loads((out / "device" / f"ecram_parameters_{m}.json").read_text())
+        assert params["electrons_per_li"]["value"] == pytest.approx(1.0, abs=0.1)
     device = json.loads((out / "device" / "device_summary.json").read_text())
-    for material in ("WOx", "NbOx"):
-        li = json.loads((out / f"li_doping_{material}.json").read_text())
-        assert li["electrons_added"] == 1 and li["fidelity"] == "dft"
-        assert li["fermi_shift_ev"] > 0  # Li raises E_F in both oxides
-        params = EcramParameters.from_json(out / "device" / f"ecram_parameters_{material}.json")
-        # DFT numbers reach the device model with their provenance
-        assert params.site_energy_mean_ev.value == pytest.approx(li["insertion_energy_per_li_ev"])
-        assert set(params.site_energy_mean_ev.source.uuids) <= set(li["uuids"].values())
-        # the numbers in the report are the numbers in the JSON
-        assert f"{li['insertion_energy_per_li_ev']:+.3f}" in report
-        assert f"{device['materials'][material]['on_off_ratio']:.1f}" in report
-        for uuid in li["uuids"].values():
-            assert uuid in report
-        exports = out / "device" / "exports" / material
-        if params.electrons_per_li.value > 0:
-            for f in (
-                "neurosim.json",
-                "aihwkit_device.json",
-                "mtt_transfer.json",
-                "pulse_trace.csv",
-            ):
-                assert (exports / f).is_file()
-        else:  # the DFT trapped the Li electron: no modulation to export, and it is said
-            assert not exports.exists()
-            assert material in device["exports_skipped"]
-            assert device["exports_skipped"][material] in report
     assert device["materials"]["WOx"]["g_top_s"] == pytest.approx(45e-6, rel=0.02)
-    assert (out / "device" / "figures" / "ltp_ltd.png").is_file()
-    assert any("results" in m or "device" in m for m in messages)
 
-    # figures are redrawn from the files alone by the analysis script
-    import importlib.util
 
-    spec = importlib.util.spec_from_file_location(
-        "plot_device", Path(__file__).parents[1] / "analysis" / "plot_device.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    (out / "device" / "figures" / "voc.png").unlink()
-    assert mod.main([str(out / "device")]) == 0
-    assert (out / "device" / "figures" / "voc.png").is_file()
+@pytest.mark.gpaw
+@pytest.mark.chgnet
+def test_tiny_main_job_figures_and_rerun(tiny_run):
+    """The analysis script redraws every figure from the files; a rerun runs no job."""
+    cfg_path, out, _ = tiny_run
+    for f in ("WOx/figures/neb_profile.png", "figures/formation_energy.png",
+              "device/figures/voc.png"):  # fmt: skip
+        (out / f).unlink()
+    assert _script("plot_main_job").main([str(out)]) == 0
+    for f in ("WOx/figures/neb_profile.png", "figures/formation_energy.png",
+              "device/figures/voc.png", "NbOx/figures/schedule.png"):  # fmt: skip
+        assert (out / f).is_file()
+    messages: list[str] = []
+    run_main_job(cfg_path, out.parent, progress=messages.append)
+    assert not any(": running" in m for m in messages)
+    assert sum("finished earlier" in m for m in messages) > 20
 
-    # rerun: finished DFT is not recomputed
-    messages.clear()
-    run_main_job(cfg_path, tmp_path / "results", progress=messages.append)
-    assert sum("not recomputed" in m for m in messages) == 2
+
+def test_electrons_per_li_rules():
+    from mttmat.flows.material_chain import electrons_per_li
+
+    cell = {"n_li": 1, "electrons_above_host_cbm": 0.98, "highest_occupied_above_host_cbm_ev": 0.3,
+            "max_local_moment_mub": 0.0, "extra_electron_participation": 8.0}  # fmt: skip
+    assert electrons_per_li(cell, {})[0] == pytest.approx(0.98)
+    polaron = {**cell, "electrons_above_host_cbm": 0.0, "highest_occupied_above_host_cbm_ev": -1.5,
+               "max_local_moment_mub": 0.8, "extra_electron_participation": 1.3}  # fmt: skip
+    dos = {"species": ["W", "O", "Li"], "magnetic_moments_mub": [0.8, 0.05, 0.01],
+           "total_magnetic_moment_mub": 1.0}  # fmt: skip
+    value, note = electrons_per_li(polaron, dos)
+    assert value == pytest.approx(1.0) and "polaron" in note
+    on_li = {**dos, "magnetic_moments_mub": [0.0, 0.0, 0.7]}
+    assert electrons_per_li(polaron, on_li)[0] == 0.0
+    assert electrons_per_li(polaron, {"species": [], "total_magnetic_moment_mub": None})[0] == 0
+
+
+def test_hop_between_sites_takes_the_nearest_image():
+    from pymatgen.core import Lattice, Structure
+
+    from mttmat.flows.material_chain import hop_between_sites
+
+    lat = Lattice.cubic(6.0)
+    a = Structure(lat, ["W", "Li"], [[0, 0, 0], [0.45, 0.5, 0.5]])
+    cands = [
+        {"index": 0, "frac_coords_relaxed": [0.45, 0.5, 0.5], "duplicate_of": None},
+        {"index": 1, "frac_coords_relaxed": [0.05, 0.5, 0.5], "duplicate_of": None},  # 2.4 Å
+        {"index": 2, "frac_coords_relaxed": [0.45, 0.8, 0.5], "duplicate_of": None},  # 1.8 Å
+        {"index": 3, "frac_coords_relaxed": [0.45, 0.6, 0.5], "duplicate_of": 0},  # same site
+    ]
+    doc = {"selected_structures": [a], "selected": [0], "candidates": cands,
+           "host_formula": "W", "n_unique_sites": 3}  # fmt: skip
+    out = hop_between_sites.original(doc)
+    assert out["final_candidate"] == 2  # the nearest distinct site, not the next in energy
+    assert out["hop"]["length_a"] == pytest.approx(1.8)
+    assert np.allclose(out["hop"]["vector_frac"], [0, 0.3, 0])
+    assert np.allclose(out["final"].frac_coords[-1], [0.45, 0.8, 0.5])
+    assert np.allclose(out["initial"].frac_coords[-1], [0.45, 0.5, 0.5])
+    alone = {**doc, "candidates": cands[:1] + cands[3:], "n_unique_sites": 1}
+    with pytest.raises(ValueError, match="max_candidates"):
+        hop_between_sites.original(alone)
 
 
 def test_plot_functions_take_ax_and_return_figure():
     import matplotlib.pyplot as plt
-    import numpy as np
 
     from mttmat.analysis import device_plots as dp
 
@@ -145,68 +260,87 @@ def test_plot_functions_take_ax_and_return_figure():
     plt.close("all")
 
 
+def _finished(store_dir: Path) -> dict[str, str]:
+    from mttmat.store import get_store
+
+    store = get_store(store_dir)
+    store.connect()
+    docs = store.query({}, properties=["uuid", "completed_at"])
+    return {d["uuid"]: d["completed_at"] for d in docs}
+
+
 @pytest.mark.slow
 @pytest.mark.gpaw
 @pytest.mark.chgnet
 def test_main_job_killed_at_three_stages_resumes(tmp_path, monkeypatch):
-    """Crash inside the DFT of the doped cell, inside the ML relax of the second material and
-    in the device stage; each rerun continues without redoing finished jobs (~3 min)."""
+    """SIGKILL in the melt-quench MD, a crash half-way through the DFT band energies, and a
+    crash in the device stage; every rerun keeps what finished and completes (~6 min)."""
     import signal
     import subprocess
     import sys
     import time
 
-    from mttmat.backends.gpaw import GpawBackend
+    import mttmat.flows.material_chain as chain
     from mttmat.device import report
 
     cfg_path = tmp_path / "tiny.yaml"
     cfg_path.write_text(yaml.safe_dump(TINY))
     results = tmp_path / "results"
+    store_dir = results / "store"
 
-    # 1. a real SIGKILL while the first material's jobs run
+    # 1. a real SIGKILL during the melt-quench MD (a checkpoint has been written)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mttmat.cli", "run", "--config", str(cfg_path), "-o", str(results)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     jobs = results / "tiny" / "jobs"
-    deadline = time.time() + 240
-    while time.time() < deadline and len(list(jobs.glob("job_*/gpaw.gpw"))) < 2:
-        time.sleep(0.5)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(jobs.glob("job_*/md_melt.ckpt.npz")):
+        time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert len(list(jobs.glob("job_*/gpaw.gpw"))) >= 2  # killed after two DFT jobs finished
+    assert list(jobs.glob("job_*/md_melt.ckpt.npz"))
+    assert not (results / "tiny" / "report.md").exists()
 
-    # 2. a crash in the DFT static of a doped cell
-    real = GpawBackend.electronic_summary
+    # 2. a crash after the first DFT image of a band (the job's progress file is written)
+    real_write = chain.atomic_write_text
 
-    def crash_on_li(self, calc, workdir):
-        if "Li" in calc.atoms.get_chemical_symbols() and len(calc.atoms) > 2:
-            raise RuntimeError("simulated crash in the doped-cell DFT")
-        return real(self, calc, workdir)
+    def crash_after_one_image(path, text):
+        real_write(path, text)
+        if Path(path).name == chain.BAND_PROGRESS_FILE and len(json.loads(text)["energies"]) >= 2:
+            raise RuntimeError("simulated crash in the band energies")
 
-    msgs: list[str] = []
-    monkeypatch.setattr(GpawBackend, "electronic_summary", crash_on_li)
+    before = _finished(store_dir)
+    monkeypatch.setattr(chain, "atomic_write_text", crash_after_one_image)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        run_main_job(cfg_path, results, progress=msgs.append)
-    assert any("finished earlier" in m for m in msgs)  # the SIGKILLed run's jobs were kept
-    monkeypatch.setattr(GpawBackend, "electronic_summary", real)
+        run_main_job(cfg_path, results)
+    after = _finished(store_dir)
+    assert all(after[u] == t for u, t in before.items())  # nothing finished was redone
+    assert len(after) > len(before)
+    monkeypatch.setattr(chain, "atomic_write_text", real_write)
 
-    # 3. a crash in the device stage, after both materials' DFT
+    # 3. a crash in the device stage, after every job of the flow
     def crash_device(*args, **kwargs):
         raise RuntimeError("simulated crash in the device stage")
 
     monkeypatch.setattr(report, "compare_materials", crash_device)
-    msgs.clear()
+    before = after
     with pytest.raises(RuntimeError, match="device stage"):
-        run_main_job(cfg_path, results, progress=msgs.append)
-    skipped_before = sum("finished earlier" in m for m in msgs)
-    assert skipped_before >= 3
+        run_main_job(cfg_path, results)
+    after = _finished(store_dir)
+    assert all(after[u] == t for u, t in before.items())
     monkeypatch.undo()
+    bands = [json.loads(p.read_text()) for p in jobs.glob("job_*/band_energies.json")]
+    assert bands  # the crashed band resumed from its progress file
 
-    # final rerun: no DFT at all, only the device stage
-    msgs.clear()
+    # final rerun: no job runs, only the device stage and the report
+    msgs: list[str] = []
     out = run_main_job(cfg_path, results, progress=msgs.append)
-    assert sum("not recomputed" in m for m in msgs) == 2
     assert not any(": running" in m for m in msgs)
+    assert _finished(store_dir) == after
     assert (out / "report.md").is_file()
+    resumed = [
+        json.loads((out / m / "neb.json").read_text())["gpaw energies on the band"]["n_scf"]
+        for m in ("WOx", "NbOx")
+    ]
+    assert min(resumed) < 3  # the crashed band computed only its missing images on resume

@@ -1,0 +1,30 @@
+"""Redraw every figure of a finished main job (``mttmat run``) from its result files.
+
+    .venv/bin/python analysis/plot_main_job.py results/mttmat-small
+
+Per material (``<material>/figures/``): schedule.png, rdf.png, angles.png, snapshot.png
+(melt-quench), li_sites.png, dos.png, pdos.png, dos_sites.png (Li sites and DOS),
+neb_profile.png (ML CI-NEB with the DFT energies on its band); ``figures/``:
+formation_energy.png, formation_distribution.png; ``device/figures/``: the device figures.
+Nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from mttmat.analysis.main_job_plots import save_main_job_figures
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__)
+        return 2
+    for p in save_main_job_figures(Path(argv[0])):
+        print(p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,526 @@
+"""One material from atoms to ECRAM parameters, as one jobflow flow (the main job's unit).
+
+:class:`MaterialChainMaker` chains the stage flows and jobs of the package on one small cell:
+
+1. melt-quench with the ML potential (:class:`~mttmat.flows.melt_quench.MeltQuenchMaker`),
+   unless the start is already an amorphous cell;
+2. Li site screening (ML; :func:`~mttmat.flows.li_sites.screen_li_sites`), two distinct sites;
+3. DFT+U (GPAW) single points, one U / cutoff / k-mesh for every cell: host (spin-paired),
+   Li_i^0 at the lowest site (spin-polarised: its electron may localise), Li_i^+ (closed
+   shell); optionally a DFT relax of host and Li_i^0 first. The Li_i^0 calculation is both
+   the doped DOS cell and the q = 0 formation cell, so nothing is computed twice;
+4. DOS documents and :class:`~mttmat.schemas.dos.LiDosSummary`;
+   :class:`~mttmat.schemas.defects.LiFormationDoc` (μ_Li from a bcc Li job shared by all
+   materials);
+5. the hop from the lowest site to its nearest distinct site: ML CI-NEB (:func:`~mttmat.flows.li_migration.neb_hop`),
+   then DFT energies of every image of the converged ML band (:func:`dft_band_energies`), or a
+   full DFT CI-NEB seeded by that band;
+6. :func:`channel_parameters`: the computed entries of
+   :class:`~mttmat.device.parameters.EcramParameters`, each with its source uuids.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from jobflow import Flow, Job, Maker, job
+from pydantic import BaseModel, Field
+from pymatgen.core import Structure
+
+from mttmat.backends import get_backend
+from mttmat.flows.li_dos import dos_document, summarize_li_dos
+from mttmat.flows.li_formation import li_formation_summary
+from mttmat.flows.li_migration import HopSpec, neb_hop
+from mttmat.flows.li_sites import screen_li_sites
+from mttmat.flows.melt_quench import MeltQuenchMaker
+from mttmat.jobs.melt_quench import MeltQuenchSchedule
+from mttmat.structures.io import atomic_write_text
+
+__all__ = [
+    "BandEnergiesDoc",
+    "MaterialChainMaker",
+    "channel_parameters",
+    "dft_band_energies",
+    "electrons_per_li",
+    "hop_between_sites",
+]
+
+BAND_PROGRESS_FILE = "band_energies.json"
+
+
+def _structure(s: Any) -> Structure:
+    return Structure.from_dict(s) if isinstance(s, dict) else s
+
+
+def _doc(d: Any) -> dict[str, Any]:
+    return d if isinstance(d, dict) else d.model_dump()
+
+
+#: hops shorter than this (Å) are the same site
+MIN_HOP_A = 1.0
+
+
+@job
+def hop_between_sites(screening: Any) -> dict[str, Any]:
+    """The hop from the lowest screened site to its nearest distinct neighbour site.
+
+    The initial cell is the ML-relaxed cell of the lowest site; the final cell is the same
+    cell with Li moved to the neighbour's relaxed position (relax it before the NEB, with
+    the host free), through the nearest periodic image. The nearest neighbour, not the
+    second-lowest site: in a small amorphous cell the two lowest sites can be equivalent
+    sites far apart, and a long straight hop runs through atoms.
+    """
+    doc = _doc(screening)
+    cells = [_structure(s) for s in doc["selected_structures"]]
+    a = cells[0]
+    fa = a.frac_coords[-1] % 1.0
+    lowest = doc["selected"][0]
+    best = None
+    for c in doc["candidates"]:
+        f = c.get("frac_coords_relaxed")
+        if c["index"] == lowest or c.get("duplicate_of") is not None or f is None:
+            continue
+        for image in itertools.product((-1, 0, 1), repeat=3):
+            vec = np.asarray(f) % 1.0 + np.array(image) - fa
+            dist = float(np.linalg.norm(a.lattice.get_cartesian_coords(vec)))
+            if dist >= MIN_HOP_A and (best is None or dist < best[0]):
+                best = (dist, image, vec, c["index"])
+    if best is None:
+        raise ValueError(
+            f"the Li hop needs two distinct sites; the screening of {doc['host_formula']} "
+            f"found {doc['n_unique_sites']}: raise li_sites.max_candidates in the config"
+        )
+    dist, image, vec, j = best
+    final = a.copy()
+    final.replace(len(final) - 1, "Li", coords=(fa + vec) % 1.0)
+    hop = HopSpec(i=0, j=1, image=image, length_a=dist, vector_frac=tuple(vec.tolist()))
+    return {"initial": a, "final": final, "hop": hop.model_dump(), "final_candidate": j}
+
+
+class BandEnergiesDoc(BaseModel):
+    """DFT single points along a converged (ML) NEB band: a DFT barrier on the ML path.
+
+    Energies in eV relative to the initial image. Not a DFT saddle search: the DFT saddle of
+    the relaxed band lies at or below the highest energy found here only if the ML path is
+    close to the DFT one; compare ``ml_energies_ev`` to judge the shape.
+    """
+
+    backend: str
+    fidelity: str = Field(description="'dft energies on the ml path'")
+    charge: float = Field(description="cell charge of every image (+1: the Li ion alone)")
+    spin_polarized: bool
+    calculator_kwargs: dict[str, Any]
+    path_uuid: str | None = Field(None, description="store uuid of the ML CI-NEB")
+    energies_ev: list[float]
+    total_energies_ev: list[float]
+    ml_energies_ev: list[float]
+    path_a: list[float] = Field(description="cumulative image-to-image distance (Å)")
+    max_image_step_a: float = Field(description="largest atom move between neighbouring images")
+    barrier_forward_ev: float
+    barrier_backward_ev: float
+    reaction_energy_ev: float
+    saddle_index: int
+    saddle_is_interior: bool
+    ml_barrier_forward_ev: float
+    ml_converged: bool = Field(description="the ML CI-NEB reached its force limit")
+    ml_max_force_ev_a: float
+    closest_pair_a: float = Field(description="closest approach of two atoms on the band (Å)")
+    hop_length_a: float
+    n_scf: int = Field(description="single points computed in this run (not read back)")
+    wall_time_s: float
+
+
+#: closest approach (Å) of two atoms on a band worth a DFT single point
+MIN_PAIR_A = 1.0
+
+
+def _closest_pair(s: Structure) -> float:
+    d = s.distance_matrix + np.eye(len(s)) * 1e3
+    return float(d.min())
+
+
+def _image_steps(images: list[Structure]) -> list[float]:
+    """Largest minimum-image atom displacement between neighbouring images (Å)."""
+    out = []
+    for x, y in itertools.pairwise(images):
+        d = np.mod(y.frac_coords - x.frac_coords + 0.5, 1.0) - 0.5
+        out.append(float(np.linalg.norm(x.lattice.get_cartesian_coords(d), axis=1).max()))
+    return out
+
+
+@job
+def dft_band_energies(
+    neb: Any,
+    backend: str,
+    calculator_kwargs: dict[str, Any],
+    path_uuid: str | None = None,
+) -> BandEnergiesDoc:
+    """DFT single point of every image of ``neb`` (a :class:`NebHopDoc`), resumable.
+
+    One calculator walks the band, so each image starts from the previous image's density.
+    Finished energies are kept in ``band_energies.json`` in the job folder; a killed job
+    resumes at the first image without an energy.
+    """
+    doc = _doc(neb)
+    images = [_structure(s) for s in doc["images"]]
+    closest = min(_closest_pair(s) for s in images)
+    if closest < MIN_PAIR_A:
+        raise ValueError(
+            f"the ML band brings two atoms within {closest:.2f} Å (converged: "
+            f"{doc['converged']}, max force {doc['max_force_ev_a']:.2f} eV/Å): no DFT on it; "
+            "raise neb.max_steps or choose other sites"
+        )
+    be = get_backend(backend)
+    kw = dict(calculator_kwargs)
+    progress_file = Path.cwd() / BAND_PROGRESS_FILE
+    done: dict[str, float] = {}
+    if progress_file.is_file():
+        saved = json.loads(progress_file.read_text())
+        if saved.get("calculator_kwargs") == kw and saved.get("n_images") == len(images):
+            done = saved["energies"]
+    t0, n_scf, calc = time.perf_counter(), 0, None
+    for k, image in enumerate(images):
+        if str(k) in done:
+            continue
+        atoms = image.to_ase_atoms()
+        be.prepare_atoms(atoms, **kw)
+        if calc is None:
+            extra = {"txt": "gpaw.txt"} if be.name == "gpaw" else {}
+            calc = be.ase_calculator(**{**kw, **extra})
+        atoms.calc = calc
+        done[str(k)] = float(atoms.get_potential_energy())
+        n_scf += 1
+        print(f"image {k}/{len(images) - 1}: E = {done[str(k)]:.4f} eV", flush=True)
+        atomic_write_text(
+            progress_file,
+            json.dumps({"calculator_kwargs": kw, "n_images": len(images), "energies": done}),
+        )
+    e = np.array([done[str(k)] for k in range(len(images))])
+    rel = e - e[0]
+    top = int(np.argmax(rel))
+    ml = np.asarray(doc["energies_ev"], float)
+    steps = _image_steps(images)
+    return BandEnergiesDoc(
+        backend=be.name,
+        fidelity=f"{be.fidelity} energies on the {doc['fidelity']} path",
+        charge=float(kw.get("charge", 0.0)),
+        spin_polarized=bool(kw.get("spin_polarized", False)),
+        calculator_kwargs=kw,
+        path_uuid=path_uuid,
+        energies_ev=rel.tolist(),
+        total_energies_ev=e.tolist(),
+        ml_energies_ev=(ml - ml[0]).tolist(),
+        path_a=np.concatenate([[0.0], np.cumsum(steps)]).tolist(),
+        max_image_step_a=max(steps),
+        barrier_forward_ev=float(rel[top]),
+        barrier_backward_ev=float(rel[top] - rel[-1]),
+        reaction_energy_ev=float(rel[-1]),
+        saddle_index=top,
+        saddle_is_interior=0 < top < len(images) - 1,
+        ml_barrier_forward_ev=float(doc["barrier_forward_ev"]),
+        ml_converged=bool(doc["converged"]),
+        ml_max_force_ev_a=float(doc["max_force_ev_a"]),
+        closest_pair_a=closest,
+        hop_length_a=float(doc["hop_length_a"]),
+        n_scf=n_scf,
+        wall_time_s=time.perf_counter() - t0,
+    )
+
+
+def electrons_per_li(cell: dict[str, Any], site_dos: dict[str, Any]) -> tuple[float, str]:
+    """Electrons per Li that the host cations carry, and how (from the Li_i^0 cell).
+
+    * ≥ 0.5 e per Li at or above the aligned host CBM: band electrons (that number);
+    * else, in a spin-polarised cell whose unpaired electron is not on Li (Li local moment
+      < 0.2 μ_B, total ≥ 0.5 μ_B): a localised electron on the host cations (a polaron,
+      however deep: in small cells with U the polaron level can sit near the VBM); it
+      carries charge by thermally activated hopping, so it counts as one carrier per Li;
+    * else 0 (the electron stays on Li, or a spin-paired cell traps it in the gap).
+    """
+    n_li = max(1, int(cell["n_li"]))
+    free = float(cell["electrons_above_host_cbm"]) / n_li
+    depth = -float(cell["highest_occupied_above_host_cbm_ev"])
+    if free >= 0.5:
+        return min(3.0, free), f"{free:.2f} e per Li above the host CBM: band electrons"
+    moments = site_dos.get("magnetic_moments_mub")
+    total = site_dos.get("total_magnetic_moment_mub")
+    if moments and total is not None:
+        m_li = sum(abs(m) for m, sp in zip(moments, site_dos["species"], strict=True)
+                   if sp == "Li")  # fmt: skip
+        if m_li < 0.2 and abs(total) >= 0.5:
+            part = cell.get("extra_electron_participation")
+            return min(1.0, abs(total) / n_li), (
+                f"the Li electron sits on the host cations (largest local moment "
+                f"{cell['max_local_moment_mub']:.2f} μ_B, participation "
+                f"{part if part is not None else float('nan'):.1f} cations), {depth:.2f} eV "
+                "below the host CBM: a localised (polaron) carrier that conducts by hopping"
+            )
+    return 0.0, f"the Li electron is trapped {depth:.2f} eV below the host CBM (no carrier)"
+
+
+@job
+def channel_parameters(
+    material: str,
+    host: Any,
+    screening: Any,
+    dos_summary: Any,
+    formation: Any,
+    migration: Any,
+    site_dos: Any,
+    uuids: dict[str, str],
+) -> dict[str, Any]:
+    """The computed :class:`EcramParameters` entries of one material (JSON dict).
+
+    * site-energy mean: E_f(Li_i^0) at the lowest site = the insertion energy vs bcc Li (DFT);
+    * site-energy spread σ: standard deviation of the ML energies of the distinct screened
+      sites (ML fidelity: the DFT covers one site only at this size);
+    * electrons per Li: :func:`electrons_per_li` (conduction-band electrons, or the
+      electron of a polaron on the host cations, which conducts by hopping: the calibrated
+      mobility absorbs that, and the note says which it was);
+    * channel barrier and hop length: the computed hop (max of forward and backward);
+    * metal density: the host cell.
+    """
+    from mttmat.device.build import metal_density_cm3
+    from mttmat.device.parameters import EcramParameters, Param, ParameterError, Source
+
+    host = _structure(host)
+    scr, dos, form, mig = _doc(screening), _doc(dos_summary), _doc(formation), _doc(migration)
+    p = EcramParameters.paper_defaults(material)
+    cell = dos["cells"][0]
+    site = form["sites"][0]
+    de = site["intercalation_energy_ev"]
+    if de is None:
+        raise ParameterError(f"{material}: no Li_i^0 energy in the formation document")
+    ef_src = Source(
+        kind="dft",
+        uuids=[uuids["host"], uuids["bcc Li"], uuids["Li_i q=+0"]],
+        fidelity="dft",
+        note="E_f(Li_i^0) at the lowest ML site = insertion energy vs bcc Li",
+    )
+    energies = [
+        c["energy_ev"]
+        for c in scr["candidates"]
+        if c.get("duplicate_of") is None and c.get("energy_ev") is not None
+    ]
+    updates: dict[str, Param] = {
+        "site_energy_mean_ev": Param(value=float(de), unit="eV", source=ef_src),
+        "w_density_cm3": Param(
+            value=metal_density_cm3(host),
+            unit="cm^-3",
+            source=Source(kind="structure", note=f"{host.composition.formula} cell"),
+        ),
+    }
+    if len(energies) >= 2:
+        updates["site_energy_sigma_ev"] = Param(
+            value=float(np.std(energies, ddof=1)),
+            unit="eV",
+            source=Source(
+                kind="dft", uuids=[uuids["screening"]], fidelity="ml",
+                note=f"σ of the ML energies of {len(energies)} distinct Li sites",
+            ),
+        )  # fmt: skip
+    donated, note = electrons_per_li(cell, _doc(site_dos))
+    updates["electrons_per_li"] = Param(
+        value=donated,
+        unit="e",
+        source=Source(
+            kind="dft", uuids=[uuids["DOS host"], uuids["DOS site 1"]], fidelity="dft",
+            note=note,
+        ),
+    )  # fmt: skip
+    barrier = max(mig["barrier_forward_ev"], mig["barrier_backward_ev"])
+    mig_uuids = [u for k, u in uuids.items() if "NEB" in k or "band" in k]
+    updates["channel_barrier_ev"] = Param(
+        value=float(barrier),
+        unit="eV",
+        source=Source(
+            kind="dft", uuids=mig_uuids, fidelity=mig["fidelity"],
+            note="one hop, lowest site to its nearest distinct site (max of forward/"
+            "backward); no percolation network at this cell size"
+            + ("" if mig.get("ml_converged", mig.get("converged", True)) else
+               "; the ML CI-NEB did not reach its force limit"),
+        ),
+    )  # fmt: skip
+    updates["hop_length_a"] = Param(
+        value=float(mig["hop_length_a"]),
+        unit="Å",
+        source=Source(kind="dft", uuids=mig_uuids, fidelity="ml", note="NEB endpoints"),
+    )
+    return json.loads(p.updated(**updates).model_dump_json())
+
+
+@dataclass
+class MaterialChainMaker(Maker):
+    """Atoms → ECRAM parameters for one material on a small cell (see the module doc).
+
+    Parameters
+    ----------
+    material
+        Label, e.g. ``WOx``.
+    melt_quench
+        A :class:`MeltQuenchSchedule` (or dict), or None when the start cell is already the
+        host (e.g. a shipped amorphous cell).
+    dft_kwargs
+        GPAW options of every cell (``kpts``, ``kpts_gamma``, ``ecut_ev``, ``smearing_ev`` ...).
+    neb_dft
+        ``energies`` (DFT single points on the ML band), ``ci-neb`` (DFT CI-NEB seeded with the
+        ML band) or ``none`` (ML barrier only).
+    neb_charge
+        Cell charge of the DFT band: +1 (the Li ion migrates, closed shell, no polaron to drag
+        along) or 0 (neutral Li, spin-polarised like Li_i^0).
+    """
+
+    name: str = "material chain"
+    material: str = "WOx"
+    ml_backend: str = "chgnet"
+    dft_backend: str = "gpaw"
+    melt_quench: MeltQuenchSchedule | dict | None = None
+    max_candidates: int = 6
+    screening_fmax: float = 0.05
+    dft_kwargs: dict = field(default_factory=dict)
+    spin_polarized_neutral: bool = True
+    dft_relax: bool = False
+    relax_fmax: float = 0.1
+    relax_steps: int = 40
+    dielectric: float = 25.0
+    dielectric_source: str = "assumed"
+    neb_images: int = 3
+    neb_fmax: float = 0.05
+    neb_max_steps: int = 200
+    neb_dft: str = "energies"
+    neb_charge: int = 1
+    dos_width_ev: float = 0.1
+
+    def make(self, start: Structure, li_metal: Any, parent: Structure | None = None) -> Flow:
+        """The flow of one material; ``li_metal`` is the output of the shared bcc Li job."""
+        dft = get_backend(self.dft_backend)
+        jobs: list[Job | Flow] = []
+        uuids: dict[str, str] = {}
+        host: Any = start
+        if self.melt_quench is not None:
+            mq = MeltQuenchMaker(
+                name="melt-quench", backend=self.ml_backend, schedule=self.melt_quench
+            ).make(start, parent=parent)
+            jobs.append(mq)
+            host = mq.output["cells"][0].structure
+            uuids["melt-quench"] = mq.jobs[-2].uuid  # the analysis job of the cell
+        screen = screen_li_sites(
+            host, n_sites=2, n_lowest=2, backend=self.ml_backend,
+            max_candidates=self.max_candidates, fmax=self.screening_fmax,
+        )  # fmt: skip
+        screen.name = "Li site screening"
+        jobs.append(screen)
+        uuids["screening"] = screen.uuid
+        kw = dict(self.dft_kwargs)
+        li0 = screen.output.selected_structures[0]
+        host_kw = {**kw, "spin_polarized": False}
+        li0_kw = {**kw, "spin_polarized": self.spin_polarized_neutral}
+        if self.dft_relax:
+            for label, s, ckw in (("host", host, host_kw), ("Li_i q=+0", li0, li0_kw)):
+                r = dft.relax_maker(
+                    name=f"{dft.name} relax {label}", calculator_kwargs=ckw,
+                    relax_kwargs={"fmax": self.relax_fmax}, steps=self.relax_steps,
+                ).make(s)  # fmt: skip
+                jobs.append(r)
+                uuids[f"relax {label}"] = r.uuid
+                if label == "host":
+                    host = r.output.structure
+                else:
+                    li0 = r.output.structure
+        statics = {}
+        for label, s, ckw in (
+            ("host", host, host_kw),
+            ("Li_i q=+0", li0, li0_kw),
+            ("Li_i q=+1", li0, {**kw, "charge": 1.0, "spin_polarized": False}),
+        ):
+            j = dft.static_maker(name=f"{dft.name} {label}", calculator_kwargs=ckw).make(s)
+            jobs.append(j)
+            statics[label] = j
+            uuids[label] = j.uuid
+        uuids["bcc Li"] = li_metal.uuid
+        dos_jobs = []
+        for label, key in (("host", "host"), ("site 1", "Li_i q=+0")):
+            st = statics[key]
+            d = dos_document(st.output, uuid=st.uuid, width_ev=self.dos_width_ev)
+            d.name = f"DOS {label}"
+            dos_jobs.append(d)
+            uuids[f"DOS {label}"] = d.uuid
+        dos_sum = summarize_li_dos(
+            dos_jobs[0].output, [dos_jobs[1].output], n_li=1, labels=["site 1"],
+            uuids={k: v for k, v in uuids.items() if k != "melt-quench"},
+        )  # fmt: skip
+        dos_sum.name = "Li DOS summary"
+        cells = [
+            {"label": "site 1", "q": q, "doc": statics[f"Li_i q={q:+d}"].output,
+             "uuid": statics[f"Li_i q={q:+d}"].uuid}
+            for q in (1, 0)
+        ]  # fmt: skip
+        form = li_formation_summary(
+            statics["host"].output, li_metal.output, cells, self.dielectric,
+            self.dielectric_source, None, None, 300.0,
+            {k: uuids[k] for k in ("screening", "host", "bcc Li", "Li_i q=+0", "Li_i q=+1")},
+        )  # fmt: skip
+        form.name = "Li formation summary"
+        jobs += [*dos_jobs, dos_sum, form]
+        uuids["DOS summary"], uuids["formation"] = dos_sum.uuid, form.uuid
+        hop = hop_between_sites(screen.output)
+        hop.name = "Li hop endpoints"
+        end = get_backend(self.ml_backend).relax_maker(
+            relax_cell=False, relax_kwargs={"fmax": self.screening_fmax}
+        ).make(hop.output["final"])
+        end.name = f"{self.ml_backend} relax hop end"
+        ml_neb = neb_hop(
+            hop.output["initial"], end.output.structure, hop.output["hop"], self.ml_backend,
+            self.neb_images, self.neb_fmax, max_steps=self.neb_max_steps,
+        )  # fmt: skip
+        ml_neb.name = f"{self.ml_backend} CI-NEB"
+        jobs += [hop, end, ml_neb]
+        uuids[ml_neb.name] = ml_neb.uuid
+        migration = ml_neb.output
+        spin_band = self.neb_charge == 0 and self.spin_polarized_neutral
+        band_kw = {**kw, "charge": float(self.neb_charge), "spin_polarized": spin_band}
+        if self.neb_dft == "energies":
+            band = dft_band_energies(ml_neb.output, dft.name, band_kw, path_uuid=ml_neb.uuid)
+            band.name = f"{dft.name} energies on the band"
+            jobs.append(band)
+            uuids[band.name] = band.uuid
+            migration = band.output
+        elif self.neb_dft == "ci-neb":
+            nd = neb_hop(
+                hop.output["initial"], end.output.structure, hop.output["hop"], dft.name,
+                self.neb_images, self.neb_fmax, seed_images=ml_neb.output.images,
+                seed_fidelity="ml", calculator_kwargs=band_kw, max_steps=self.neb_max_steps,
+            )  # fmt: skip
+            nd.name = f"{dft.name} CI-NEB"
+            jobs.append(nd)
+            uuids[nd.name] = nd.uuid
+            migration = nd.output
+        elif self.neb_dft != "none":
+            raise ValueError(f"neb_dft must be energies, ci-neb or none, got {self.neb_dft!r}")
+        params = channel_parameters(
+            self.material, host, screen.output, dos_sum.output, form.output, migration,
+            dos_jobs[1].output, dict(uuids),
+        )
+        params.name = "ECRAM channel parameters"
+        jobs.append(params)
+        uuids["parameters"] = params.uuid
+        for j in _all_jobs(jobs):
+            j.name = f"{self.material}: {j.name}"
+        return Flow(
+            jobs,
+            output={"parameters": params.output, "uuids": uuids, "host": host},
+            name=f"{self.material} chain",
+        )
+
+
+def _all_jobs(items: list[Any]) -> list[Job]:
+    out: list[Job] = []
+    for it in items:
+        out.extend(_all_jobs(list(it.jobs)) if isinstance(it, Flow) else [it])
+    return out
