@@ -392,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--name", default=None, help="run name (default from config)")
     r.set_defaults(func=_cmd_run)
 
+    from mttmat.cli_hpc import add_hpc_parser
+
+    add_hpc_parser(sub)
+
     sh = sub.add_parser("show", help="print a stored job output")
     sh.add_argument("uuid")
     sh.add_argument("--store", default="mttmat_runs")

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_CUSTODIAN_HANDLERS",
     "DEFAULT_CUSTODIAN_VALIDATORS",
     "VaspBackend",
+    "POTCARS",
     "custodian_handlers",
     "dft_u_incar",
     "vasp_nelect",
@@ -73,6 +74,11 @@ def custodian_validators(names: Sequence[str]) -> list[Any]:
 
 # ZVAL of the PBE_54 POTCARs the input sets choose (used when no POTCAR directory is set;
 # with one, the POTCAR files themselves are read).
+#: POTCAR per element for every VASP job (one choice for the whole workflow: energies of
+#: different jobs are compared, and NELECT counts these ZVALs). Materials Project's choice
+#: for W and O; Nb_pv (MP) everywhere, also in the AIMD whose default set would take Nb_sv.
+POTCARS: dict[str, str] = {"W": "W_sv", "Nb": "Nb_pv", "O": "O", "Li": "Li_sv"}
+
 POTCAR_ZVAL: dict[str, float] = {
     "W_sv": 14.0, "W_pv": 12.0, "W": 6.0, "Nb_sv": 13.0, "Nb_pv": 11.0, "O": 6.0,
     "O_h": 6.0, "O_s": 6.0, "Li_sv": 3.0, "Li": 1.0,
@@ -185,6 +191,7 @@ class VaspBackend(Backend):
         incar = self._incar(kwargs.pop("user_incar_settings", None))
         incar.pop("EDIFFG")
         gen = StaticSetGenerator(
+            user_potcar_settings=dict(POTCARS),
             user_incar_settings=incar,
             user_kpoints_settings={"reciprocal_density": get_settings().vasp_reciprocal_density},
         )
@@ -202,6 +209,7 @@ class VaspBackend(Backend):
             incar["EDIFFG"] = -abs(float(fmax))
         incar.update(kwargs.pop("user_incar_settings", None) or {})
         gen = RelaxSetGenerator(
+            user_potcar_settings=dict(POTCARS),
             user_incar_settings=incar,
             user_kpoints_settings={"reciprocal_density": get_settings().vasp_reciprocal_density},
         )
@@ -230,6 +238,7 @@ class VaspBackend(Backend):
         incar = self._incar({"LORBIT": 11, "NEDOS": nedos, "ISMEAR": -5, "LCHARG": False})
         incar.pop("EDIFFG")
         gen = NonSCFSetGenerator(
+            user_potcar_settings=dict(POTCARS),
             mode="uniform",
             reciprocal_density=dos_reciprocal_density,
             user_incar_settings=incar,
@@ -264,6 +273,7 @@ class VaspBackend(Backend):
         incar = self._incar({"EDIFFG": -get_settings().neb_force_tolerance_ev_a})
         incar.update(kwargs.pop("user_incar_settings", None) or {})
         gen = NebSetGenerator(
+            user_potcar_settings=dict(POTCARS),
             num_images=n_images,
             climbing_image=climbing,
             user_incar_settings=incar,
@@ -282,8 +292,20 @@ class VaspBackend(Backend):
         n_steps: int,
         timestep_fs: float = 2.0,
         ensemble: str = "nvt",
+        thermostat: str | None = None,
+        n_species: int | None = None,
+        friction_per_ps: float = 10.0,
+        taut_fs: float = 100.0,
+        andersen_prob: float = 0.01,
         **kwargs: Any,
     ) -> Maker:
+        """atomate2 ``MDMaker``: AIMD with the DFT+U INCAR, Γ point, TEBEG→TEEND.
+
+        ``thermostat`` (NVT): ``langevin`` → ``MDALGO = 3`` with ``LANGEVIN_GAMMA`` (1/ps) for
+        each of the ``n_species`` species; ``andersen`` → ``MDALGO = 1``, ``ANDERSEN_PROB``;
+        ``bussi`` → ``MDALGO = 5`` (CSVR, VASP ≥ 6) with ``CSVR_PERIOD`` = τ in steps; None
+        or ``nose-hoover`` → atomate2's Nosé-Hoover (``MDALGO = 2``). VASP has no Berendsen.
+        """
         from atomate2.vasp.jobs.md import MDMaker
         from atomate2.vasp.sets.core import MDSetGenerator
 
@@ -294,8 +316,23 @@ class VaspBackend(Backend):
         )
         incar = self._incar({"PREC": "Normal", "EDIFF": 1e-4})
         incar.pop("EDIFFG")
+        if ensemble == "nvt" and thermostat not in (None, "nose-hoover"):
+            if thermostat == "langevin":
+                if not n_species:
+                    raise BackendError("a VASP Langevin thermostat needs n_species (LANGEVIN_GAMMA)")
+                incar.update(MDALGO=3, LANGEVIN_GAMMA=[friction_per_ps] * n_species)
+            elif thermostat == "andersen":
+                incar.update(MDALGO=1, ANDERSEN_PROB=andersen_prob)
+            elif thermostat == "bussi":
+                incar.update(MDALGO=5, CSVR_PERIOD=max(1, round(taut_fs / timestep_fs)))
+            else:
+                raise BackendError(
+                    f"VASP has no {thermostat!r} thermostat; use langevin, andersen, bussi or "
+                    "nose-hoover"
+                )
         incar.update(kwargs.pop("user_incar_settings", None) or {})
         gen = MDSetGenerator(
+            user_potcar_settings=dict(POTCARS),
             ensemble=ensemble,
             start_temp=t0,
             end_temp=t1,

@@ -92,6 +92,9 @@ class LiSitesDosMaker(Maker):
     spin_polarized_doped
         Spin-polarised doped cells (default; lets the Li electron localise as a polaron).
         GPAW only; VASP takes ISPIN from the settings.
+    backend_options
+        Options of the DFT backend, e.g. the VASP custodian set
+        (``{"handlers": [...], "validators": [...], "max_errors": 5}``).
     """
 
     name: str = "li sites dos"
@@ -110,9 +113,10 @@ class LiSitesDosMaker(Maker):
     vasp_dos_reciprocal_density: int = 200
     width_ev: float = 0.1
     spin_polarized_doped: bool = True
+    backend_options: dict = field(default_factory=dict)
 
     def make(self, host: Structure, prev_dir: str | None = None) -> Flow:
-        dft = get_backend(self.dft_backend)
+        dft = get_backend(self.dft_backend, **self.backend_options)
         dft.check_structure(host)
         screen = screening_job(
             host, "Li site screening", n_sites=self.n_sites, n_lowest=self.n_lowest,

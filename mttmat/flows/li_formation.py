@@ -131,6 +131,8 @@ class LiFormationMaker(Maker):
     spin_polarized_neutral
         Spin-polarise Li_i^0 (its electron is unpaired; default). In tiny cells its SCF can
         oscillate between polaron states: spin-paired is the fallback.
+    backend_options
+        Options of the DFT backend (the VASP custodian set).
     """
 
     name: str = "li formation"
@@ -149,6 +151,7 @@ class LiFormationMaker(Maker):
     multi_li: int = 0
     temperature_k: float = 300.0
     spin_polarized_neutral: bool = True
+    backend_options: dict = field(default_factory=dict)
 
     def make(self, host: Structure, prev_dir: str | None = None) -> Flow:
         if self.dielectric <= 0:
@@ -160,7 +163,7 @@ class LiFormationMaker(Maker):
             raise ValueError(f"charges must be a subset of (+1, 0, -1), got {self.charges}")
         if self.multi_li > self.n_sites:
             raise ValueError(f"multi_li ({self.multi_li}) > n_sites ({self.n_sites})")
-        dft = get_backend(self.dft_backend)
+        dft = get_backend(self.dft_backend, **self.backend_options)
         if dft.name not in ("gpaw", "vasp"):
             raise ValueError(f"LiFormationMaker needs gpaw or vasp, got {dft.name!r}")
         dft.check_structure(host)

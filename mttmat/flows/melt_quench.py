@@ -119,6 +119,8 @@ class MeltQuenchMaker(Maker):
         Independent quenches with seeds ``schedule.seed + k``.
     calculator_kwargs
         Passed to the backend's ASE calculator (e.g. GPAW ``ecut_ev``).
+    backend_options
+        Options of the backend itself (VASP: the custodian handlers, validators, max_errors).
     """
 
     name: str = "melt-quench"
@@ -126,6 +128,7 @@ class MeltQuenchMaker(Maker):
     schedule: MeltQuenchSchedule = field(default_factory=MeltQuenchSchedule)
     replicas: int = 1
     calculator_kwargs: dict = field(default_factory=dict)
+    backend_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.schedule, dict):
@@ -141,7 +144,7 @@ class MeltQuenchMaker(Maker):
         """
         if self.replicas < 1:
             raise ValueError(f"replicas must be ≥ 1, got {self.replicas}")
-        be = get_backend(self.backend)
+        be = get_backend(self.backend, **self.backend_options)
         be.check_structure(structure)
         if isinstance(parent, str):
             if parent != "start":
@@ -214,7 +217,7 @@ class MeltQuenchMaker(Maker):
     ) -> tuple[list[Job], Any, dict[str, str]]:
         from mttmat.jobs.melt_quench import _scaled_to_density
 
-        be = get_backend("vasp")
+        be = get_backend("vasp", **self.backend_options)
         current: Any = _scaled_to_density(structure, sched.density_g_cm3)
         prev_dir = None
         jobs: list[Job] = []
@@ -226,6 +229,11 @@ class MeltQuenchMaker(Maker):
                     seg.n_steps,
                     timestep_fs=sched.time_step_fs,
                     ensemble=sched.ensemble,
+                    thermostat=sched.thermostat,
+                    n_species=len(structure.composition.elements),
+                    friction_per_ps=sched.friction_per_ps,
+                    taut_fs=sched.taut_fs,
+                    andersen_prob=sched.andersen_prob,
                 )
                 j = maker.make(current, prev_dir=prev_dir)
                 j.name = f"{stage} {n} AIMD{tag}"

@@ -1,0 +1,151 @@
+"""``mttmat hpc``: the full-size VASP workflow through jobflow-remote (see README, HPC path).
+
+    mttmat hpc check   --config workflows/hpc.yaml            # validate, count jobs per type
+    mttmat hpc project --config workflows/hpc.yaml            # write the jobflow-remote project
+    mttmat hpc inputs  --config ... --material WOx -o inputs/ # VASP inputs of every job type
+    mttmat hpc submit  --config ... [--material WOx NbOx]     # submit (then: jf runner start)
+    mttmat hpc status  --config ... [--flow UUID]             # state of every job, errors
+    mttmat hpc rerun   --config ... DB_ID ...                 # rerun failed jobs once fixed
+
+Everything is validated before anything is submitted: the config (MongoDB URI, workers,
+resources against the partitions' limits, custodian names), the project's workers, and the
+flows themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from typing import Any
+
+from mttmat.cli_common import UserError
+
+__all__ = ["add_hpc_parser"]
+
+
+def _cfg(args: argparse.Namespace) -> Any:
+    from mttmat.hpc.config import load_hpc_config
+
+    return load_hpc_config(args.config)
+
+
+def _import_jfr() -> None:
+    try:
+        import jobflow_remote  # noqa: F401
+    except ImportError as err:
+        raise UserError(
+            "jobflow-remote is not installed: pip install 'mttmat[hpc]' (pins pymongo<4.11)"
+        ) from err
+
+
+def _flows(cfg: Any, materials: list[str] | None) -> dict[str, Any]:
+    from mttmat.hpc.flow import build_hpc_flows
+
+    return build_hpc_flows(cfg, materials)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    _import_jfr()
+    cfg = _cfg(args)
+    for m, flow in _flows(cfg, args.material).items():
+        types = Counter(j.metadata.get("mttmat_job_type") for j, _ in flow.iterflow())
+        print(f"{m}: {len(flow.job_uuids)} jobs before the Li stages " + str(dict(types)))
+    for jt, r in cfg.resources.items():
+        print(f"  {jt:7s} → {r.worker}/{r.partition}: {r.nodes}×{r.cores_per_node} ranks, "
+              f"{r.walltime}{', ' + r.vasp_cmd if r.vasp_cmd else ''}")  # fmt: skip
+    c = cfg.custodian
+    print(f"custodian: max_errors {c.max_errors}; handlers {c.handlers}; validators "
+          f"{c.validators}")  # fmt: skip
+    return 0
+
+
+def _cmd_project(args: argparse.Namespace) -> int:
+    _import_jfr()
+    from mttmat.hpc.remote import write_project
+
+    print(write_project(_cfg(args), args.folder))
+    return 0
+
+
+def _cmd_inputs(args: argparse.Namespace) -> int:
+    _import_jfr()
+    from mttmat.hpc.inspect import write_job_inputs
+    from mttmat.structures.io import read_structure
+
+    cfg = _cfg(args)
+    host = read_structure(args.host) if args.host else None
+    for jt, path in write_job_inputs(cfg, args.material, args.output, host).items():
+        print(f"{jt:7s} {path}")
+    return 0
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    _import_jfr()
+    from mttmat.hpc.remote import submit
+
+    cfg = _cfg(args)
+    flows = _flows(cfg, args.material)  # built and checked before anything is submitted
+    for m, uuid in submit(cfg, flows).items():
+        print(f"{m}: flow {uuid}")
+    print("start the runner (`jf runner start`), follow with `mttmat hpc status`")
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    _import_jfr()
+    from mttmat.hpc.remote import status
+
+    rows = status(_cfg(args), args.flow)
+    print(f"{'db_id':>6} {'state':12s} {'type':7s} {'slurm':>7} name")
+    for r in rows:
+        print(f"{r['db_id']:>6} {r['state']:12s} {r['type'] or '-':7s} "
+              f"{r['process_id'] or '-':>7} {r['name']}")  # fmt: skip
+        if r["error"]:
+            print(f"{'':>6} error: {r['error']}")
+    states = Counter(r["state"] for r in rows)
+    print(", ".join(f"{k}: {v}" for k, v in sorted(states.items())) or "no jobs")
+    return 1 if states.get("FAILED") or states.get("REMOTE_ERROR") else 0
+
+
+def _cmd_rerun(args: argparse.Namespace) -> int:
+    _import_jfr()
+    from mttmat.hpc.remote import rerun
+
+    print("rerun: " + ", ".join(rerun(_cfg(args), args.db_id)))
+    return 0
+
+
+def add_hpc_parser(sub: Any) -> None:
+    """Register ``mttmat hpc ...`` on the main parser's subparsers."""
+    h = sub.add_parser("hpc", help="full-size VASP workflow via jobflow-remote (Slurm)")
+    hs = h.add_subparsers(dest="hpc_command", required=True, metavar="ACTION")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", required=True, help="HPC config (see workflows/hpc.yaml)")
+
+    c = hs.add_parser("check", help="validate the config and build the flows; submit nothing")
+    common(c)
+    c.add_argument("--material", nargs="+")
+    c.set_defaults(func=_cmd_check)
+    p = hs.add_parser("project", help="write the jobflow-remote project file")
+    common(p)
+    p.add_argument("--folder", help="projects folder (default: jobflow-remote's, ~/.jfremote)")
+    p.set_defaults(func=_cmd_project)
+    i = hs.add_parser("inputs", help="write the VASP inputs of every full-size job type")
+    common(i)
+    i.add_argument("--material", required=True, choices=["WOx", "NbOx"])
+    i.add_argument("--host", help="amorphous host for the Li-stage inputs (default: start)")
+    i.add_argument("-o", "--output", required=True)
+    i.set_defaults(func=_cmd_inputs)
+    s = hs.add_parser("submit", help="submit the full-size flows")
+    common(s)
+    s.add_argument("--material", nargs="+")
+    s.set_defaults(func=_cmd_submit)
+    st = hs.add_parser("status", help="state of the submitted jobs (exit 1 if any failed)")
+    common(st)
+    st.add_argument("--flow", nargs="+", help="flow uuids (default: all)")
+    st.set_defaults(func=_cmd_status)
+    r = hs.add_parser("rerun", help="rerun failed jobs after fixing their cause")
+    common(r)
+    r.add_argument("db_id", nargs="+")
+    r.set_defaults(func=_cmd_rerun)

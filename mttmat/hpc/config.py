@@ -1,0 +1,344 @@
+"""Configuration of the HPC path (``workflows/hpc.yaml``), validated before any submission.
+
+What a group edits once per cluster: where MongoDB is (the jobflow-remote queue and the job
+store), the workers (Slurm login host, work folder, environment) with the partitions they can
+use, the resources of each job type (nodes, cores, walltime, partition, modules, VASP
+command), the custodian set of the VASP jobs, and the full-size workflow (cells and stage
+options). Every resource request is checked against its worker's partition limits, so a job
+that Slurm would reject (or that VASP's NEB could not split over its images) is refused here,
+with the fix, before anything reaches the queue.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mttmat.errors import ConfigError
+
+__all__ = [
+    "JOB_TYPES",
+    "CustodianSpec",
+    "HpcConfig",
+    "PartitionSpec",
+    "ResourceSpec",
+    "WorkerSpec",
+    "load_hpc_config",
+    "walltime_seconds",
+]
+
+#: job types of the full-size flow (see :func:`mttmat.hpc.flow.job_type`)
+JOB_TYPES = ("aimd", "relax", "static", "dos", "defect", "neb", "ml", "light")
+
+#: the mongo_uri that selects the in-process test store (tests and the local harness only)
+MONGOMOCK = "mongomock://"
+
+
+def walltime_seconds(text: str) -> int:
+    """Slurm time "[D-]HH:MM:SS" (or "MM:SS", or minutes) → seconds."""
+    m = re.fullmatch(r"(?:(\d+)-)?(?:(\d+):)?(\d+)(?::(\d+))?", text.strip())
+    if not m:
+        raise ValueError(f"walltime {text!r} is not [D-]HH:MM:SS")
+    d, h, mi, s = m.groups()
+    if s is None:  # "MM" or "HH:MM"? Slurm reads "A:B" as minutes:seconds
+        if h is None:
+            return int(mi) * 60
+        return int(h) * 60 + int(mi)
+    return ((int(d or 0) * 24 + int(h or 0)) * 60 + int(mi)) * 60 + int(s)
+
+
+class PartitionSpec(BaseModel):
+    """What one Slurm partition offers (from ``sinfo``/the cluster documentation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cores_per_node: int = Field(gt=0)
+    max_nodes: int = Field(gt=0, description="largest allocation allowed in the partition")
+    max_walltime: str = Field(description="[D-]HH:MM:SS")
+
+    @field_validator("max_walltime")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        walltime_seconds(v)
+        return v
+
+
+class WorkerSpec(BaseModel):
+    """A jobflow-remote worker: where jobs run and how they reach the queue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["remote", "local"] = Field(
+        "remote", description="remote: SSH to a login node; local: this machine's scheduler"
+    )
+    scheduler: Literal["slurm", "pbs", "sge", "shell"] = "slurm"
+    host: str | None = Field(None, description="login node (remote workers)")
+    user: str | None = None
+    work_dir: str = Field(description="folder on the cluster where the job folders go")
+    pre_run: str | None = Field(
+        None, description="shell lines before each job, e.g. activating the mttmat environment"
+    )
+    timeout_execute: int = Field(60, gt=0)
+    partitions: dict[str, PartitionSpec] = Field(
+        description="the partitions this worker may use, with their limits"
+    )
+
+    @model_validator(mode="after")
+    def _remote_needs_host(self) -> WorkerSpec:
+        if self.type == "remote" and not self.host:
+            raise ValueError("a remote worker needs host (the login node) and usually user")
+        if not self.partitions:
+            raise ValueError("a worker needs at least one partition with its limits")
+        return self
+
+
+class ResourceSpec(BaseModel):
+    """Resources of one job type."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    worker: str
+    partition: str
+    nodes: int = Field(1, gt=0)
+    cores_per_node: int = Field(gt=0, description="MPI ranks per node")
+    walltime: str = Field(description="[D-]HH:MM:SS")
+    account: str | None = None
+    qos: str | None = None
+    modules: list[str] = Field(default_factory=list, description="`module load` before the job")
+    vasp_cmd: str | None = Field(
+        None, description="VASP command of the job type (ATOMATE2_VASP_CMD), e.g. 'srun vasp_std'"
+    )
+    export: dict[str, str] = Field(default_factory=dict, description="extra environment")
+
+    @field_validator("walltime")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        walltime_seconds(v)
+        return v
+
+    @property
+    def ranks(self) -> int:
+        return self.nodes * self.cores_per_node
+
+
+class CustodianSpec(BaseModel):
+    """Custodian around every VASP run: error handlers, validators, error budget."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    handlers: list[str] = Field(
+        default_factory=lambda: list(_default_handlers()),
+        description="custodian.vasp.handlers class names",
+    )
+    validators: list[str] = Field(
+        default_factory=lambda: list(_default_validators()),
+        description="custodian.vasp.validators class names",
+    )
+    max_errors: int = Field(5, gt=0, description="corrections before custodian gives up")
+
+    @model_validator(mode="after")
+    def _known(self) -> CustodianSpec:
+        from mttmat.backends.vasp import custodian_handlers, custodian_validators
+
+        try:
+            custodian_handlers(self.handlers)
+            custodian_validators(self.validators)
+        except Exception as err:
+            raise ValueError(str(err)) from None
+        return self
+
+    def backend_options(self) -> dict[str, Any]:
+        """Options of :class:`~mttmat.backends.vasp.VaspBackend`."""
+        return {"handlers": self.handlers, "validators": self.validators,
+                "max_errors": self.max_errors}  # fmt: skip
+
+
+def _default_handlers() -> tuple[str, ...]:
+    from mttmat.backends.vasp import DEFAULT_CUSTODIAN_HANDLERS
+
+    return tuple(DEFAULT_CUSTODIAN_HANDLERS)
+
+
+def _default_validators() -> tuple[str, ...]:
+    from mttmat.backends.vasp import DEFAULT_CUSTODIAN_VALIDATORS
+
+    return tuple(DEFAULT_CUSTODIAN_VALIDATORS)
+
+
+class HpcMaterial(BaseModel):
+    """The full-size start cell of one material."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: Literal["crystal", "random", "file"]
+    crystal: str | None = None
+    supercell: list[int] = Field([1, 1, 1])
+    composition: str | None = None
+    density_g_cm3: float | None = Field(None, gt=0)
+    seed: int = 0
+    path: Path | None = Field(None, description="a cell (e.g. a melt-quenched one) to start from")
+    melt_quench: bool = Field(True, description="VASP AIMD melt-quench of the start cell first")
+
+    @model_validator(mode="after")
+    def _complete(self) -> HpcMaterial:
+        need = {"crystal": ("crystal",), "random": ("composition", "density_g_cm3"),
+                "file": ("path",)}[self.start]  # fmt: skip
+        missing = [k for k in need if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"a {self.start} start needs {missing}")
+        if self.path is not None and not self.path.is_file():
+            raise ValueError(f"structure file {self.path} does not exist")
+        return self
+
+
+def _default_hpc_materials() -> dict[str, HpcMaterial]:
+    return {
+        "WOx": HpcMaterial(start="crystal", crystal="gamma-WO3", supercell=[2, 2, 1]),
+        "NbOx": HpcMaterial(start="random", composition="Nb48O120", density_g_cm3=4.5),
+    }
+
+
+class WorkflowSpec(BaseModel):
+    """Options of the full-size stages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    materials: dict[str, HpcMaterial] = Field(default_factory=_default_hpc_materials)
+    schedule: Path | None = Field(
+        None, description="melt-quench schedule YAML (default workflows/melt_quench_hpc.yaml)"
+    )
+    n_sites: int = Field(3, gt=0, description="Li sites for the DOS and the formation energies")
+    max_candidates: int = Field(24, gt=1)
+    dielectric: dict[str, float] = Field(
+        default_factory=lambda: {"WOx": 25.0, "NbOx": 25.0},
+        description="ε per material for the Freysoldt correction (supplied)",
+    )
+    dielectric_source: str = "assumed: order of the static ε of amorphous WO3 and Nb2O5 films"
+    neb_images: int = Field(5, gt=0, description="interior images of the VASP CI-NEB (IMAGES)")
+
+    @model_validator(mode="after")
+    def _check(self) -> WorkflowSpec:
+        for m in self.materials:
+            if m not in ("WOx", "NbOx"):
+                raise ValueError(f"unknown material {m!r}; known: ['NbOx', 'WOx']")
+            if self.dielectric.get(m, 0) <= 0:
+                raise ValueError(f"dielectric needs a value > 0 for {m}")
+        if self.schedule is not None and not self.schedule.is_file():
+            raise ValueError(f"schedule file {self.schedule} does not exist")
+        return self
+
+
+class HpcConfig(BaseModel):
+    """Everything the submission needs; see ``workflows/hpc.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project: str = Field("mttmat", description="jobflow-remote project name")
+    mongo_uri: str = Field(
+        description="MongoDB URI of the jobflow-remote queue and the job store, "
+        "e.g. mongodb://user:password@host:27017/mttmat?authSource=admin"
+    )
+    database: str = Field("mttmat", description="database for the queue and the outputs")
+    workers: dict[str, WorkerSpec]
+    resources: dict[str, ResourceSpec] = Field(description=f"per job type: {JOB_TYPES}")
+    custodian: CustodianSpec = Field(default_factory=CustodianSpec)
+    workflow: WorkflowSpec = Field(default_factory=WorkflowSpec)
+    runner: dict[str, Any] = Field(
+        default_factory=dict, description="jobflow-remote RunnerOptions (delays, retries)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mongo_first(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("mongo_uri"):
+            raise ValueError(
+                "mongo_uri is missing: jobflow-remote keeps its queue and the job outputs in "
+                "MongoDB; give mongo_uri: mongodb://user:password@host:27017/mttmat (ask your "
+                "group's database admin, or run MongoDB/Atlas yourself)"
+            )
+        return data
+
+    @field_validator("mongo_uri")
+    @classmethod
+    def _uri(cls, v: str) -> str:
+        if v != MONGOMOCK and not v.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError(f"mongo_uri must start with mongodb:// or mongodb+srv://, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _resources(self) -> HpcConfig:
+        missing = [t for t in JOB_TYPES if t not in self.resources]
+        unknown = [t for t in self.resources if t not in JOB_TYPES]
+        if missing or unknown:
+            raise ValueError(
+                f"resources: every job type needs an entry ({list(JOB_TYPES)}); "
+                + (f"missing {missing}" if missing else f"unknown {unknown}")
+            )
+        for jt, r in self.resources.items():
+            if r.worker not in self.workers:
+                raise ValueError(
+                    f"resources.{jt}: unknown worker {r.worker!r}; the workers are "
+                    f"{sorted(self.workers)}"
+                )
+            parts = self.workers[r.worker].partitions
+            if r.partition not in parts:
+                raise ValueError(
+                    f"resources.{jt}: worker {r.worker!r} has no partition {r.partition!r}; "
+                    f"it has {sorted(parts)}"
+                )
+            p = parts[r.partition]
+            if r.cores_per_node > p.cores_per_node:
+                raise ValueError(
+                    f"resources.{jt}: {r.cores_per_node} cores per node requested, partition "
+                    f"{r.partition!r} nodes have {p.cores_per_node}; lower cores_per_node"
+                )
+            if r.nodes > p.max_nodes:
+                raise ValueError(
+                    f"resources.{jt}: {r.nodes} nodes requested, partition {r.partition!r} "
+                    f"allows {p.max_nodes}; lower nodes or choose another partition"
+                )
+            if walltime_seconds(r.walltime) > walltime_seconds(p.max_walltime):
+                raise ValueError(
+                    f"resources.{jt}: walltime {r.walltime} exceeds the {p.max_walltime} limit "
+                    f"of partition {r.partition!r}; shorten it (VASP jobs restart from their "
+                    "folder) or choose another partition"
+                )
+        neb = self.resources["neb"]
+        n = self.workflow.neb_images
+        if neb.ranks % n:
+            raise ValueError(
+                f"resources.neb: {neb.ranks} MPI ranks cannot be split over IMAGES = {n} (VASP "
+                f"needs a multiple); use e.g. {n} nodes or cores_per_node divisible by {n}"
+            )
+        return self
+
+    @property
+    def is_mongomock(self) -> bool:
+        return self.mongo_uri == MONGOMOCK
+
+
+def load_hpc_config(path: str | Path, **overrides: Any) -> HpcConfig:
+    """Read and validate an HPC config file; ConfigError names the key and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"HPC config {path} does not exist (start from workflows/hpc.yaml)")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"HPC config {path} is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"HPC config {path} must hold a mapping (key: value)")
+    data.update(overrides)
+    try:
+        return HpcConfig(**data)
+    except ValidationError as err:
+        lines = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in err.errors()
+        ]
+        raise ConfigError(f"invalid HPC config {path}: " + "; ".join(lines)) from None

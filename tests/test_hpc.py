@@ -1,0 +1,290 @@
+"""HPC path: config checks, the full-size flow's VASP inputs and custodian set, and a real
+local Slurm driven by jobflow-remote (job fails, is reported, is fixed, the flow continues)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mttmat.errors import ConfigError
+
+jfr = pytest.importorskip("jobflow_remote")
+
+from mttmat.hpc.config import JOB_TYPES, HpcConfig, load_hpc_config  # noqa: E402
+
+ROOT = Path(__file__).parents[1]
+SHIPPED = ROOT / "workflows" / "hpc.yaml"
+
+
+def _shipped() -> dict:
+    return yaml.safe_load(SHIPPED.read_text())
+
+
+def test_shipped_hpc_config_builds_both_flows_with_resources():
+    from mttmat.hpc.flow import build_hpc_flows
+
+    cfg = load_hpc_config(SHIPPED)
+    flows = build_hpc_flows(cfg)
+    assert set(flows) == {"WOx", "NbOx"}
+    for flow in flows.values():
+        jobs = [j for j, _ in flow.iterflow()]
+        types = [j.metadata["mttmat_job_type"] for j in jobs]
+        assert types.count("aimd") >= 4 and types.count("relax") == 1
+        aimd = next(j for j in jobs if j.metadata["mttmat_job_type"] == "aimd")
+        mc = aimd.config.manager_config
+        assert mc["worker"] == "cluster"
+        assert mc["resources"].nodes == 2 and mc["resources"].processes_per_node == 128
+        assert mc["resources"].time_limit == 2 * 24 * 3600
+        assert mc["resources"].queue_name == "standard"
+        assert mc["exec_config"].export["ATOMATE2_VASP_CMD"] == "srun vasp_gam"
+        assert mc["exec_config"].modules == ["vasp/6.4.2"]
+
+
+def _with(**changes) -> dict:
+    data = _shipped()
+    for path, value in changes.items():
+        d = data
+        keys = path.split("__")
+        for k in keys[:-1]:
+            d = d[k]
+        if value is None:
+            d.pop(keys[-1])
+        else:
+            d[keys[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"mongo_uri": None}, "mongo_uri is missing"),
+        ({"mongo_uri": "localhost:27017"}, "mongodb://"),
+        ({"resources__ml__worker": "laptop"}, "unknown worker 'laptop'"),
+        ({"resources__relax__partition": "gpu"}, "no partition 'gpu'"),
+        ({"resources__aimd__nodes": 64}, "64 nodes requested"),
+        ({"resources__static__cores_per_node": 256}, "256 cores per node"),
+        ({"resources__ml__walltime": "12:00:00"}, "exceeds the 04:00:00 limit"),
+        ({"resources__neb__nodes": 3}, "IMAGES = 5"),
+        ({"resources__dos": None}, "missing \\['dos'\\]"),
+        ({"custodian__handlers": ["VaspErrorHandler", "NoSuchHandler"]}, "NoSuchHandler"),
+        ({"workflow__materials": {"TiOx": {"start": "random", "composition": "Ti4O8",
+                                           "density_g_cm3": 4.0}}}, "unknown material"),
+        ({"resources__aimd__walltime": "two days"}, "HH:MM:SS"),
+    ],
+)  # fmt: skip
+def test_bad_hpc_config_is_refused_before_submission(tmp_path, monkeypatch, capsys, changes,
+                                                     message):  # fmt: skip
+    from mttmat.cli import main
+
+    def never(*args, **kwargs):
+        raise AssertionError("submit_flow must not be reached")
+
+    monkeypatch.setattr(jfr, "submit_flow", never)
+    cfg = tmp_path / "hpc.yaml"
+    cfg.write_text(yaml.safe_dump(_with(**changes)))
+    with pytest.raises(ConfigError, match=message):
+        load_hpc_config(cfg)
+    assert main(["hpc", "submit", "--config", str(cfg)]) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_submit_refuses_a_project_without_the_worker(tmp_path, monkeypatch):
+    """The jobflow-remote project on disk must know every worker the resources use."""
+    from mttmat.hpc import remote
+
+    monkeypatch.setattr(jfr.SETTINGS, "projects_folder", str(tmp_path / "projects"))
+    cfg = HpcConfig(**_with(mongo_uri="mongomock://", project="mttmat-w"))
+    remote.write_project(cfg)
+    other = HpcConfig(**{**_with(mongo_uri="mongomock://", project="mttmat-w"),
+                         "workers": {"cluster2": _shipped()["workers"]["cluster"]},
+                         "resources": {jt: {**r, "worker": "cluster2"}
+                                       for jt, r in _shipped()["resources"].items()}})  # fmt: skip
+    with pytest.raises(ConfigError, match="no worker \\['cluster2'\\]"):
+        remote.submit(other, {})
+    with pytest.raises(ConfigError, match="not found"):
+        remote.submit(HpcConfig(**_with(mongo_uri="mongomock://", project="nope")), {})
+
+
+@pytest.mark.parametrize("material", ["WOx", "NbOx"])
+def test_vasp_inputs_of_every_full_size_job(tmp_path, material):
+    """AIMD, relax, DOS, charged defect and NEB inputs carry DFT+U, NELECT and IMAGES."""
+    from pymatgen.io.vasp import Incar, Kpoints, Poscar
+
+    from mttmat.backends.vasp import POTCAR_ZVAL
+    from mttmat.hpc.inspect import write_job_inputs
+    from mttmat.structures.io import read_structure
+
+    cfg = load_hpc_config(SHIPPED)
+    host_file = {"WOx": "a-WOx-128.cif", "NbOx": "a-NbOx-168.cif"}[material]
+    host = read_structure(ROOT / "structures" / host_file)
+    written = write_job_inputs(cfg, material, tmp_path, host=host)
+    assert set(written) == {"aimd", "relax", "static", "dos", "defect", "neb"}
+    u = {"W": 6.2, "Nb": 4.0, "O": 0.0, "Li": 0.0}
+    for jt, d in written.items():
+        incar = Incar.from_file(d / "INCAR")
+        species = Poscar.from_file(d / "POSCAR").site_symbols
+        assert incar["LDAU"] is True and incar["LDAUTYPE"] == 2, jt
+        assert incar["LDAUU"] == [u[s] for s in species], jt
+        assert incar["LDAUL"] == [2 if u[s] else -1 for s in species], jt
+        assert incar["ISPIN"] == 2 and incar["GGA"].upper() == "PE", jt
+        assert (d / "POTCAR.spec").read_text().split() == [
+            {"W": "W_sv", "Nb": "Nb_pv", "O": "O", "Li": "Li_sv"}[s] for s in species
+        ]
+    aimd = Incar.from_file(written["aimd"] / "INCAR")
+    assert aimd["IBRION"] == 0 and aimd["TEBEG"] == 300
+    n_types = len(Poscar.from_file(written["aimd"] / "POSCAR").site_symbols)
+    assert aimd["MDALGO"] == 3 and aimd["LANGEVIN_GAMMA"] == [10.0] * n_types  # the schedule's
+    assert tuple(Kpoints.from_file(written["aimd"] / "KPOINTS").kpts[0]) == (1, 1, 1)
+    assert Incar.from_file(written["relax"] / "INCAR")["ISIF"] == 3
+    dos = Incar.from_file(written["dos"] / "INCAR")
+    assert dos["LORBIT"] == 11 and dos["NEDOS"] == 3001 and dos["ICHARG"] == 11
+    defect = Incar.from_file(written["defect"] / "INCAR")
+    cell = Poscar.from_file(written["defect"] / "POSCAR").structure
+    potcars = dict(zip(Poscar.from_file(written["defect"] / "POSCAR").site_symbols,
+                       (written["defect"] / "POTCAR.spec").read_text().split(), strict=True))
+    zval = sum(POTCAR_ZVAL[potcars[s.specie.symbol]] for s in cell)  # W_sv 14, Nb_pv 11, Li_sv 3
+    assert defect["NELECT"] == pytest.approx(zval - 1)  # Li_i^+: one electron fewer
+    assert defect["LVHAR"] is True
+    neb = Incar.from_file(written["neb"] / "INCAR")
+    assert neb["IMAGES"] == cfg.workflow.neb_images and neb["LCLIMB"] is True
+    assert neb["IBRION"] == 3
+    assert len(list(written["neb"].glob("0*/POSCAR"))) == cfg.workflow.neb_images + 2
+
+
+def test_custodian_config_reaches_every_vasp_job():
+    """Handlers, validators and max_errors of the config in every VASP Maker, including
+    the jobs the Li-stage job creates at run time (with their resources)."""
+    from mttmat.hpc.flow import build_material_flow, li_stages, run_config_map
+    from mttmat.structures.io import read_structure
+
+    data = _with(custodian={"handlers": ["VaspErrorHandler", "UnconvergedErrorHandler"],
+                            "validators": ["VasprunXMLValidator"], "max_errors": 3})  # fmt: skip
+    cfg = HpcConfig(**data)
+    host = read_structure(ROOT / "structures" / "a-WOx-128.cif")
+    stages = li_stages.original(
+        host, "WOx", {"n_sites": 2, "max_candidates": 4, "dielectric": 25.0,
+                      "dielectric_source": "test", "neb_images": 5},
+        run_config_map(cfg), cfg.custodian.backend_options(),
+    ).replace  # fmt: skip
+    jobs = [j for j, _ in build_material_flow(cfg, "WOx").iterflow()]
+    jobs += [j for j, _ in stages.iterflow()]
+    vasp = [j for j in jobs if type(j.maker).__module__.startswith("atomate2.vasp")]
+    types = {j.metadata["mttmat_job_type"] for j in vasp}
+    assert types == {"aimd", "relax", "static", "dos", "defect", "neb"}
+    for j in vasp:
+        kw = j.maker.run_vasp_kwargs
+        assert [type(h).__name__ for h in kw["handlers"]] == data["custodian"]["handlers"]
+        assert [type(v).__name__ for v in kw["validators"]] == ["VasprunXMLValidator"]
+        assert kw["max_errors"] == 3
+    for j in stages.iterflow():
+        job = j[0]
+        jt = job.metadata["mttmat_job_type"]
+        assert job.config.manager_config["resources"].nodes == cfg.resources[jt].nodes
+    neb = next(j for j in vasp if j.metadata["mttmat_job_type"] == "neb")
+    assert neb.config.manager_config["resources"].nodes == 5
+
+
+def test_walltime_parsing():
+    from mttmat.hpc.config import walltime_seconds
+
+    assert walltime_seconds("2-00:00:00") == 172800
+    assert walltime_seconds("04:00:00") == 14400
+    assert walltime_seconds("30") == 1800
+    with pytest.raises(ValueError, match="HH:MM:SS"):
+        walltime_seconds("soon")
+
+
+# ------------------------------------------------------------------ real local Slurm
+def _harness_config(tmp_path: Path) -> HpcConfig:
+    part = {"debug": {"cores_per_node": os.cpu_count() or 1, "max_nodes": 1,
+                      "max_walltime": "01:00:00"}}  # fmt: skip
+    return HpcConfig(
+        project="mttmat-harness",
+        mongo_uri="mongomock://",
+        workers={"local": {"type": "local", "scheduler": "slurm",
+                           "work_dir": str(tmp_path / "work"),
+                           "pre_run": f"export PATH={Path(sys.executable).parent}:$PATH",
+                           "partitions": part}},
+        resources={jt: {"worker": "local", "partition": "debug", "cores_per_node": 1,
+                        "walltime": "00:10:00"} for jt in JOB_TYPES},
+        workflow={"neb_images": 1},
+        runner={"delay_checkout": 1, "delay_check_run_status": 1, "delay_advance_status": 1},
+    )  # fmt: skip
+
+
+@pytest.mark.slurm
+@pytest.mark.chgnet
+def test_flow_through_real_slurm_fails_is_fixed_and_completes(tmp_path, monkeypatch, capsys):
+    """A 3-job ML flow through jobflow-remote and real sbatch: the first job fails (its start
+    cell is missing), is reported FAILED with the reason, the file is copied, the job is
+    rerun and the flow completes with its outputs in the store."""
+    from jobflow import Flow
+
+    from mttmat.backends import get_backend
+    from mttmat.cli import main
+    from mttmat.flows.li_sites import screen_li_sites
+    from mttmat.hpc import remote
+    from mttmat.hpc.flow import apply_run_config, run_config_map, structure_from_file
+    from mttmat.hpc.local_slurm import LocalSlurm, slurm_available
+    from mttmat.structures import cubic_wo3, make_supercell
+
+    why = slurm_available()
+    if why:
+        pytest.skip(why)
+    from jobflow_remote.jobs.runner import Runner
+
+    monkeypatch.setattr(jfr.SETTINGS, "projects_folder", str(tmp_path / "projects"))
+    monkeypatch.setattr(jfr.SETTINGS, "project", "mttmat-harness")
+    cfg = _harness_config(tmp_path)
+    cfg_file = tmp_path / "hpc.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    remote.write_project(cfg)
+
+    start = tmp_path / "cluster" / "start.cif"  # not there yet: the first job must fail
+    read = structure_from_file(str(start))
+    read.name = "start cell"
+    static = get_backend("chgnet").static_maker().make(read.output)
+    static.name = "chgnet static"
+    screen = screen_li_sites(read.output, n_sites=1, n_lowest=1, max_candidates=2)
+    screen.name = "Li site screening"
+    flow = Flow([read, static, screen], name="harness")
+    assert apply_run_config(flow, run_config_map(cfg)) == {"light": 1, "ml": 2}
+
+    with LocalSlurm(tmp_path / "slurm") as slurm:
+        monkeypatch.setenv("SLURM_CONF", slurm.env["SLURM_CONF"])
+        pids = dict(slurm._procs)
+        remote.submit(cfg, {"harness": flow})
+        Runner(cfg.project).run_all_jobs(max_seconds=300)
+        rows = {r["name"]: r for r in remote.status(cfg)}
+        assert rows["start cell"]["state"] == "FAILED"
+        assert "not found on the worker" in rows["start cell"]["error"]
+        assert rows["start cell"]["process_id"]  # it went through sbatch
+        assert rows["chgnet static"]["state"] == "WAITING"
+        capsys.readouterr()
+        assert main(["hpc", "status", "--config", str(cfg_file)]) == 1  # failed: exit 1
+        assert "not found on the worker" in capsys.readouterr().out
+
+        start.parent.mkdir(parents=True)
+        make_supercell(cubic_wo3(), [2, 1, 1]).to(filename=str(start))
+        assert main(["hpc", "rerun", "--config", str(cfg_file), rows["start cell"]["db_id"]]) == 0
+        t0 = time.time()
+        Runner(cfg.project).run_all_jobs(max_seconds=600)
+        rows = {r["name"]: r for r in remote.status(cfg)}
+        assert {r["state"] for r in rows.values()} == {"COMPLETED"}, rows
+        assert main(["hpc", "status", "--config", str(cfg_file)]) == 0
+        print(f"second pass through Slurm: {time.time() - t0:.0f} s")
+
+        store = remote.job_controller(cfg).jobstore
+        doc = store.get_output(screen.uuid)
+        assert doc["backend"] == "chgnet" and doc["n_unique_sites"] >= 1
+        assert store.get_output(static.uuid)["output"]["energy"] < 0
+        script = next((tmp_path / "work").rglob("submit.sh")).read_text()
+        assert "#SBATCH --partition=debug" in script and "--time=0-0:10:0" in script
+    for pid in pids.values():  # the harness stopped the daemons it started
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
