@@ -19,8 +19,8 @@ from mttmat.settings import get_settings
 __all__ = [
     "DEFAULT_CUSTODIAN_HANDLERS",
     "DEFAULT_CUSTODIAN_VALIDATORS",
-    "VaspBackend",
     "POTCARS",
+    "VaspBackend",
     "custodian_handlers",
     "dft_u_incar",
     "vasp_nelect",
@@ -319,7 +319,7 @@ class VaspBackend(Backend):
         if ensemble == "nvt" and thermostat not in (None, "nose-hoover"):
             if thermostat == "langevin":
                 if not n_species:
-                    raise BackendError("a VASP Langevin thermostat needs n_species (LANGEVIN_GAMMA)")
+                    raise BackendError("VASP Langevin needs n_species (one LANGEVIN_GAMMA each)")
                 incar.update(MDALGO=3, LANGEVIN_GAMMA=[friction_per_ps] * n_species)
             elif thermostat == "andersen":
                 incar.update(MDALGO=1, ANDERSEN_PROB=andersen_prob)

@@ -12,9 +12,9 @@
 4. DOS documents and :class:`~mttmat.schemas.dos.LiDosSummary`;
    :class:`~mttmat.schemas.defects.LiFormationDoc` (μ_Li from a bcc Li job shared by all
    materials);
-5. the hop from the lowest site to its nearest distinct site: ML CI-NEB (:func:`~mttmat.flows.li_migration.neb_hop`),
-   then DFT energies of every image of the converged ML band (:func:`dft_band_energies`), or a
-   full DFT CI-NEB seeded by that band;
+5. the hop from the lowest site to its nearest distinct site (:func:`hop_between_sites`):
+   ML CI-NEB (:func:`~mttmat.flows.li_migration.neb_hop`), then DFT energies of every image
+   of the converged ML band (:func:`dft_band_energies`), or a full DFT CI-NEB seeded by it;
 6. :func:`channel_parameters`: the computed entries of
    :class:`~mttmat.device.parameters.EcramParameters`, each with its source uuids.
 """
