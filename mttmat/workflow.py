@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mttmat.errors import ConfigError
 from mttmat.jobs.melt_quench import MeltQuenchSchedule
@@ -277,29 +277,11 @@ class MainJobConfig(BaseModel):
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> MainJobConfig:
     """Defaults, updated from a YAML file and keyword overrides; clear errors on bad input."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path} must hold a mapping (key: value)")
-        data.update(loaded)
+    from mttmat.config_files import read_yaml_mapping, validated
+
+    data = read_yaml_mapping(path) if path is not None else {}
     data.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return MainJobConfig(**data)
-    except ValidationError as err:
-        lines = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: "
-            f"{e['msg'].removeprefix('Value error, ')}"
-            for e in err.errors()
-        ]
-        where = f" in {path}" if path else ""
-        raise ConfigError(f"invalid config{where}: " + "; ".join(lines)) from None
+    return validated(MainJobConfig, data, f" in {path}" if path else "")
 
 
 def _check_writable(folder: Path, what: str = "output folder") -> None:

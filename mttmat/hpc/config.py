@@ -15,10 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from mttmat.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "JOB_TYPES",
@@ -323,22 +320,8 @@ class HpcConfig(BaseModel):
 
 def load_hpc_config(path: str | Path, **overrides: Any) -> HpcConfig:
     """Read and validate an HPC config file; ConfigError names the key and the fix."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"HPC config {path} does not exist (start from workflows/hpc.yaml)")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"HPC config {path} is not valid YAML: {err}") from err
-    if not isinstance(data, dict):
-        raise ConfigError(f"HPC config {path} must hold a mapping (key: value)")
+    from mttmat.config_files import read_yaml_mapping, validated
+
+    data = read_yaml_mapping(path, "HPC config")
     data.update(overrides)
-    try:
-        return HpcConfig(**data)
-    except ValidationError as err:
-        lines = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: "
-            f"{e['msg'].removeprefix('Value error, ')}"
-            for e in err.errors()
-        ]
-        raise ConfigError(f"invalid HPC config {path}: " + "; ".join(lines)) from None
+    return validated(HpcConfig, data, f" in HPC config {path}")
