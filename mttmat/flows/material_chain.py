@@ -67,21 +67,24 @@ MIN_HOP_A = 1.0
 
 
 @job
-def hop_between_sites(screening: Any) -> dict[str, Any]:
+def hop_between_sites(
+    screening: Any, backend: str | None = None, fmax: float = 0.05, max_steps: int = 300
+) -> dict[str, Any]:
     """The hop from the lowest screened site to its nearest distinct neighbour site.
 
-    The initial cell is the ML-relaxed cell of the lowest site; the final cell is the same
-    cell with Li moved to the neighbour's relaxed position (relax it before the NEB, with
-    the host free), through the nearest periodic image. The nearest neighbour, not the
-    second-lowest site: in a small amorphous cell the two lowest sites can be equivalent
-    sites far apart, and a long straight hop runs through atoms.
+    The initial cell is the ML-relaxed cell of the lowest site. The final cell is that cell
+    with Li moved to a neighbour's relaxed position (nearest periodic image), relaxed with
+    ``backend`` (host free) when one is given. A neighbour whose Li slides back to within
+    :data:`MIN_HOP_A` of the initial site in this host is no separate minimum here, and the
+    next nearest one is tried. The nearest neighbour rather than the second-lowest site:
+    in a small amorphous cell the lowest sites can be equivalent sites far apart, and a
+    long straight hop runs through atoms.
     """
     doc = _doc(screening)
-    cells = [_structure(s) for s in doc["selected_structures"]]
-    a = cells[0]
+    a = _structure(doc["selected_structures"][0])
     fa = a.frac_coords[-1] % 1.0
     lowest = doc["selected"][0]
-    best = None
+    options = []
     for c in doc["candidates"]:
         f = c.get("frac_coords_relaxed")
         if c["index"] == lowest or c.get("duplicate_of") is not None or f is None:
@@ -89,18 +92,44 @@ def hop_between_sites(screening: Any) -> dict[str, Any]:
         for image in itertools.product((-1, 0, 1), repeat=3):
             vec = np.asarray(f) % 1.0 + np.array(image) - fa
             dist = float(np.linalg.norm(a.lattice.get_cartesian_coords(vec)))
-            if dist >= MIN_HOP_A and (best is None or dist < best[0]):
-                best = (dist, image, vec, c["index"])
-    if best is None:
-        raise ValueError(
-            f"the Li hop needs two distinct sites; the screening of {doc['host_formula']} "
-            f"found {doc['n_unique_sites']}: raise li_sites.max_candidates in the config"
-        )
-    dist, image, vec, j = best
-    final = a.copy()
-    final.replace(len(final) - 1, "Li", coords=(fa + vec) % 1.0)
-    hop = HopSpec(i=0, j=1, image=image, length_a=dist, vector_frac=tuple(vec.tolist()))
-    return {"initial": a, "final": final, "hop": hop.model_dump(), "final_candidate": j}
+            if dist >= MIN_HOP_A:
+                options.append((dist, c["index"], vec))
+    options.sort(key=lambda o: o[0])
+    tried = []
+    for dist, j, vec in options:
+        if j in tried:
+            continue
+        tried.append(j)
+        final = a.copy()
+        final.replace(len(final) - 1, "Li", coords=(fa + vec) % 1.0)
+        if backend is not None:
+            final = _relax_positions(final, backend, fmax, max_steps)
+            # the relaxed Li, at the image nearest the intended end point
+            d = (final.frac_coords[-1] - (fa + vec) + 0.5) % 1.0 - 0.5
+            vec = fa + vec + d - fa
+            dist = float(np.linalg.norm(a.lattice.get_cartesian_coords(vec)))
+            if dist < MIN_HOP_A:
+                continue
+        hop = HopSpec(i=0, j=1, image=tuple(int(x) for x in np.floor(fa + vec)),
+                      length_a=dist, vector_frac=tuple(vec.tolist()))  # fmt: skip
+        return {"initial": a, "final": final, "hop": hop.model_dump(), "final_candidate": j,
+                "tried_candidates": tried}  # fmt: skip
+    raise ValueError(
+        f"the Li hop needs two distinct sites; in {doc['host_formula']} none of the "
+        f"{len(tried)} other screened sites stays apart from the lowest one when relaxed: "
+        "raise li_sites.max_candidates in the config"
+    )
+
+
+def _relax_positions(s: Structure, backend: str, fmax: float, max_steps: int) -> Structure:
+    from ase.optimize import FIRE
+
+    from mttmat.structures.io import atoms_to_structure
+
+    atoms = s.to_ase_atoms()
+    atoms.calc = get_backend(backend).ase_calculator()
+    FIRE(atoms, logfile=None).run(fmax=fmax, steps=max_steps)
+    return atoms_to_structure(atoms)
 
 
 class BandEnergiesDoc(BaseModel):
@@ -469,18 +498,14 @@ class MaterialChainMaker(Maker):
         form.name = "Li formation summary"
         jobs += [*dos_jobs, dos_sum, form]
         uuids["DOS summary"], uuids["formation"] = dos_sum.uuid, form.uuid
-        hop = hop_between_sites(screen.output)
+        hop = hop_between_sites(screen.output, self.ml_backend, self.screening_fmax)
         hop.name = "Li hop endpoints"
-        end = get_backend(self.ml_backend).relax_maker(
-            relax_cell=False, relax_kwargs={"fmax": self.screening_fmax}
-        ).make(hop.output["final"])
-        end.name = f"{self.ml_backend} relax hop end"
         ml_neb = neb_hop(
-            hop.output["initial"], end.output.structure, hop.output["hop"], self.ml_backend,
+            hop.output["initial"], hop.output["final"], hop.output["hop"], self.ml_backend,
             self.neb_images, self.neb_fmax, max_steps=self.neb_max_steps,
         )  # fmt: skip
         ml_neb.name = f"{self.ml_backend} CI-NEB"
-        jobs += [hop, end, ml_neb]
+        jobs += [hop, ml_neb]
         uuids[ml_neb.name] = ml_neb.uuid
         migration = ml_neb.output
         spin_band = self.neb_charge == 0 and self.spin_polarized_neutral
@@ -493,7 +518,7 @@ class MaterialChainMaker(Maker):
             migration = band.output
         elif self.neb_dft == "ci-neb":
             nd = neb_hop(
-                hop.output["initial"], end.output.structure, hop.output["hop"], dft.name,
+                hop.output["initial"], hop.output["final"], hop.output["hop"], dft.name,
                 self.neb_images, self.neb_fmax, seed_images=ml_neb.output.images,
                 seed_fidelity="ml", calculator_kwargs=band_kw, max_steps=self.neb_max_steps,
             )  # fmt: skip

@@ -170,7 +170,7 @@ def li_stages(
         dielectric_source=options["dielectric_source"], backend_options=backend_options,
     ).make(host)  # fmt: skip
     screening = dos.jobs[0]
-    hop = hop_between_sites(screening.output)
+    hop = hop_between_sites(screening.output, "chgnet")
     hop.name = f"{material} Li hop endpoints"
     ml = neb_hop(hop.output["initial"], hop.output["final"], hop.output["hop"], "chgnet",
                  options["neb_images"])  # fmt: skip
