@@ -703,8 +703,14 @@ def _report(
                     f"{', ' + src['fidelity'] if src.get('fidelity') else ''}): {src.get('note')}"
                 )
     cal = sorted(k for k, v in device["sources"][mats[0]].items() if v == "calibration")
-    lines += ["", f"Calibrated to the device: {', '.join(cal)}. Others: literature, device or "
-              "assumption (see the JSON)."]  # fmt: skip
+    res = device.get("calibration_residuals", {})
+    worst = max((abs(v) for v in res.values()), default=0.0)
+    lines += ["", f"Calibrated to the device: {', '.join(cal)} (relative residuals "
+              + ", ".join(f"{k} {v:+.2%}" for k, v in res.items()) + "). Others: literature, "
+              "device or assumption (see the JSON)."]  # fmt: skip
+    if worst > 0.05:
+        lines += ["", f"**Warning: the calibration misses the device targets by {worst:.0%}; "
+                  "the device numbers above do not describe the measured device.**"]  # fmt: skip
     for m, why in device.get("exports_skipped", {}).items():
         lines.append(f"- {m}: {why}.")
     xor = device.get("xor_accuracy_fitted_transfer")

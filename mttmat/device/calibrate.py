@@ -22,6 +22,7 @@ factor α and the prefactor f_int (residuals reported).
 from __future__ import annotations
 
 import csv
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from scipy.optimize import least_squares
 
 from mttmat.device.model import Q_E, EcramModel
 from mttmat.device.parameters import EcramParameters, Param, ParameterError, Source
+from mttmat.device.voc import K_B_EV
 
 __all__ = ["CalibrationResult", "DeviceTargets", "PulseTrace", "calibrate", "fit_trace"]
 
@@ -155,11 +157,17 @@ def calibrate(params: EcramParameters, targets: DeviceTargets | None = None) -> 
             ]
         )
 
+    # Starts: the prefactor that keeps f_int·exp(−E_a/kT) at the paper-default rate, besides
+    # f_int = 1: with a much lower DFT barrier the pulse train saturates from f_int = 1 and
+    # the residuals are flat there (the fit stalls with θ at its bounds).
+    kt = K_B_EV * p["temperature_k"]
+    e_ref = EcramParameters.paper_defaults(params.material).channel_barrier_ev.value
+    k0 = float(np.clip((p["channel_barrier_ev"] - e_ref) / kt, -35, 35))
     best = None
-    for a0 in (np.log(0.003), np.log(0.03)):
+    for a0, k in itertools.product((np.log(0.003), np.log(0.03)), sorted({0.0, k0})):
         sol = least_squares(
             resid,
-            x0=[a0, 0.0, 0.0],
+            x0=[a0, k, 0.0],
             bounds=([np.log(1e-4), -40, -6], [np.log(0.2), 40, 6]),
             xtol=1e-10,
             ftol=1e-10,
