@@ -3,10 +3,11 @@
 Per material, on a small cell (:class:`~mttmat.flows.material_chain.MaterialChainMaker`):
 melt-quench with the ML potential → Li site screening (ML) → GPAW PBE+U single points of
 host, Li_i^0 and Li_i^+ (DOS/PDOS and formation energies from the same calculations) → ML
-CI-NEB of the hop between the two lowest sites, with DFT energies along the converged band →
-the computed :class:`~mttmat.device.parameters.EcramParameters` entries. All materials and the
-shared bcc Li reference are one jobflow flow. Then the device stage (calibration to the
-paper's device on the reference material, transfer, exports, BNN) and the report.
+CI-NEB of the hop from the lowest site to its nearest distinct site, with DFT energies along
+the converged band → the computed :class:`~mttmat.device.parameters.EcramParameters`
+entries. All materials and the shared bcc Li reference are one jobflow flow. Then the
+device stage (calibration to the paper's device on the reference material, transfer,
+exports, BNN) and the report.
 
 The config is validated completely (unknown keys, types, materials, files, writable output)
 before any computation starts. Defaults live in :class:`MainJobConfig`;
@@ -148,7 +149,7 @@ class FormationConfig(BaseModel):
 
 
 class NebConfig(BaseModel):
-    """The hop between the two lowest sites: ML CI-NEB, then DFT on its band."""
+    """The hop from the lowest site to its nearest distinct site: ML CI-NEB, then DFT."""
 
     model_config = ConfigDict(extra="forbid")
 

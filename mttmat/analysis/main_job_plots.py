@@ -79,7 +79,7 @@ def save_main_job_figures(results: str | Path, device_figures: bool = True) -> l
             _load(folder / "li_sites.json"), dos["host"], [dos["site 1"]],
             _load(folder / "li_dos_summary.json"), figs,
         )  # fmt: skip
-        title = f"{m}: Li hop between the two lowest sites"
+        title = f"{m}: Li hop from the lowest site to its nearest neighbour"
         fig = plot_band_profile(_load(folder / "neb.json"), title)
         paths.append(save_figure(fig, figs / "neb_profile.png"))
         formation[m] = _load(folder / "li_formation.json")

@@ -9,8 +9,8 @@ Per material (:func:`build_material_flow`):
    the Li site screening (CHGNet) and DOS (VASP relax → static → non-SCF ``LORBIT = 11``) of
    the host and ``n_sites`` doped cells (:class:`~mttmat.flows.li_dos.LiSitesDosMaker`); the
    formation energies (statics of host, bcc Li and Li_i^q with ``NELECT`` and ``LVHAR``,
-   :class:`~mttmat.flows.li_formation.LiFormationMaker`); the hop between the two lowest
-   sites as a CHGNet CI-NEB whose band seeds a VASP CI-NEB (atomate2
+   :class:`~mttmat.flows.li_formation.LiFormationMaker`); the hop from the lowest site to
+   its nearest distinct site as a CHGNet CI-NEB whose band seeds a VASP CI-NEB (atomate2
    ``NebFromImagesMaker``, ``IMAGES``/``LCLIMB``).
 
 Every job gets the worker, Slurm resources and execution environment of its job type
