@@ -10,7 +10,8 @@ import yaml
 
 from mttmat.device import EcramParameters
 from mttmat.errors import ConfigError
-from mttmat.workflow import KEY_NUMBERS, MainJobConfig, dig, fmt_value, load_config, run_main_job
+from mttmat.main_report import KEY_NUMBERS, dig, fmt_value
+from mttmat.workflow import MainJobConfig, load_config, run_main_job
 
 ROOT = Path(__file__).parents[1]
 SHIPPED = ROOT / "workflows" / "main_job.yaml"
