@@ -1,6 +1,6 @@
 # The two commands (README): `make run` (main job) and `make test` (test suite).
 # Both bootstrap the project venv first; a second call does not reinstall.
-.PHONY: bootstrap run test test-slow lint bench
+.PHONY: bootstrap run test test-integration test-slow lint bench
 VENV ?= .venv
 
 bootstrap:
@@ -11,6 +11,9 @@ run: bootstrap
 
 test: bootstrap
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-integration: bootstrap
+	$(VENV)/bin/python -m pytest -m integration $(PYTEST_ARGS)
 
 test-slow: bootstrap
 	$(VENV)/bin/python -m pytest -m slow $(PYTEST_ARGS)

@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("-o", "--output", type=Path, default=Path("melt_quench_figures"))
     args = ap.parse_args()
     meta = json.loads(args.sidecar.read_text())
-    store = get_store(args.store or meta["store"])
+    store = get_store(args.store or meta["store"], create=False)
     store.connect()
     uuids = meta["stage_uuids"]
     stages = [store.get_output(uuids[k], load=True) for k in ("init", "melt", "quench")]

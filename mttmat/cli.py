@@ -144,7 +144,7 @@ def _cmd_vasp_inputs(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     from mttmat.store import get_store
 
-    store = get_store(args.store)
+    store = get_store(args.store, create=False)
     store.connect()
     try:
         out = store.get_output(args.uuid, load=False)
@@ -227,7 +227,7 @@ def _params_from_store(store_dir: str, summaries: list[str]) -> dict[str, Any]:
         raise UserError("--summary needs --from-store STORE_DIR")
     if not Path(store_dir).is_dir():
         raise UserError(f"store {store_dir} does not exist")
-    store = get_store(store_dir)
+    store = get_store(store_dir, create=False)
     store.connect()
     out = {}
     for item in summaries:
@@ -246,7 +246,9 @@ def _params_from_store(store_dir: str, summaries: list[str]) -> dict[str, Any]:
 def _cmd_run(args: argparse.Namespace) -> int:
     from mttmat.workflow import run_main_job
 
-    out_dir = run_main_job(args.config, args.output, name=args.name, progress=_progress)
+    out_dir = run_main_job(
+        args.config, args.output, name=args.name, progress=_progress, wait_s=args.wait
+    )
     _progress(f"results: {out_dir}")
     return 0
 
@@ -390,6 +392,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help="YAML config overriding workflows/main_job.yaml")
     r.add_argument("-o", "--output", default="results", help="results root folder")
     r.add_argument("--name", default=None, help="run name (default from config)")
+    r.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS",
+        help="when another process runs the same name, wait this long for it (default: "
+        "refuse at once, naming its PID and host)",
+    )  # fmt: skip
     r.set_defaults(func=_cmd_run)
 
     from mttmat.cli_hpc import add_hpc_parser
@@ -419,8 +426,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("ignore", UserWarning)
     func: Callable[[argparse.Namespace], int] = args.func
     from mttmat.errors import USER_ERRORS
+    from mttmat.threads import RunSlot
 
+    # commands that compute share the machine's cores with other runs (mttmat.threads);
+    # the main job takes its slot itself, once its input is validated
+    heavy = {_cmd_calc, _cmd_melt_quench, _cmd_li_dos, _cmd_li_formation, _cmd_li_migration}
     try:
+        if func in heavy:
+            with RunSlot():
+                return func(args)
         return func(args)
     except (UserError, *USER_ERRORS) as err:
         print(f"mttmat: error: {err}", file=sys.stderr)

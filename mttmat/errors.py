@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mttmat.backends.base import BackendError
+from mttmat.locks import LockBusyError
 from mttmat.store import StoreError
 from mttmat.structures.validate import StructureError
 
@@ -17,9 +18,17 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     StructureError,
     BackendError,
     StoreError,
+    LockBusyError,
     FileNotFoundError,
     PermissionError,
     ValueError,
 )
 
-__all__ = ["USER_ERRORS", "BackendError", "ConfigError", "StoreError", "StructureError"]
+__all__ = [
+    "USER_ERRORS",
+    "BackendError",
+    "ConfigError",
+    "LockBusyError",
+    "StoreError",
+    "StructureError",
+]

@@ -141,7 +141,12 @@ _FIGURES = {
 
 
 def write_report(
-    cfg: MainJobConfig, numbers: list[dict[str, Any]], device: dict, out: Path, docs: dict
+    cfg: MainJobConfig,
+    numbers: list[dict[str, Any]],
+    device: dict,
+    out: Path,
+    docs: dict,
+    timings: dict[str, Any] | None = None,
 ) -> str:
     """The text of report.md."""
     from mttmat.settings import get_settings
@@ -233,6 +238,8 @@ def write_report(
             f"K={k:g}: {a * 100:.1f} %" for k, a in zip(ks["K"], ks["accuracy"], strict=True)
         )
         lines += ["", f"XOR accuracy vs K (mean of {len(ks['seeds'])} seeds): {pairs}."]
+    if timings:
+        lines += ["", *timing_lines(timings, mats)]
     lines += ["", "## Provenance (job uuids in the store)", ""]
     lines.append(f"Store: `{cfg.store_dir or 'results/store'}`; `mttmat show <uuid> --store …`.")
     lines.append("")
@@ -243,3 +250,23 @@ def write_report(
     if warn:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in warn]
     return "\n".join(lines) + "\n"
+
+
+def timing_lines(timings: dict[str, Any], mats: list[str]) -> list[str]:
+    """The report's wall-time table (from ``timings.json``)."""
+    cols = [*mats, "shared", "all"]
+    used = [c for c in cols if any(c in r for r in timings["stages_s"].values())]
+    lines = [
+        "## Wall time",
+        "",
+        f"This invocation: {timings['total_s']:.0f} s ({timings['jobs_run_now']} jobs run, "
+        f"{timings['jobs_read_back']} read back from the store). Compute over every "
+        f"invocation of this run: {timings['compute_s']:.0f} s. Per job: `timings.json`.",
+        "",
+        "| stage | " + " | ".join(used) + " |",
+        "|---|" + "---|" * len(used),
+    ]
+    for stage, row in timings["stages_s"].items():
+        vals = " | ".join(f"{row[c]:.0f}" if c in row else "" for c in used)
+        lines.append(f"| {stage} | {vals} |")
+    return lines

@@ -106,6 +106,17 @@ class MttmatSettings(BaseSettings):
         None,
         description="Directory with VASP POTCARs; when unset, POTCAR.spec is written instead.",
     )
+    threads: int | None = Field(
+        None,
+        gt=0,
+        description="Threads per process for torch/BLAS/OpenMP. Unset: cores // live mttmat "
+        "runs on this machine (re-read between jobs), or OMP_NUM_THREADS when that is set.",
+    )
+    runtime_dir: Path | None = Field(
+        None,
+        description="Folder of the live-run slots that share the cores (default: "
+        "<tmp>/mttmat-<uid>/runs). Runs that should share cores must see the same folder.",
+    )
     vasp_cmd: str = Field("vasp_std", description="Command custodian runs for VASP.")
     vasp_gamma_cmd: str = Field("vasp_gam", description="Γ-only VASP command.")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from jobflow import Flow, Job, JobStore
 from maggma.stores import MontyStore
 from monty.json import MontyDecoder, MontyEncoder
 
+from mttmat.locks import exclusive_lock
 from mttmat.settings import get_settings
 from mttmat.structures.io import atomic_write_text, ensure_writable_dir
+from mttmat.threads import rebalance
 
 __all__ = ["StoreError", "get_store", "run_flow", "run_resumable"]
 
@@ -30,15 +33,29 @@ class StoreError(RuntimeError):
     """The store cannot be opened or written (permissions, missing URI)."""
 
 
-def get_store(store_dir: str | Path | None = None, mongo_uri: str | None = None) -> JobStore:
+#: written inside the store folder once its collections exist
+_READY_FILE = ".mttmat-store-ready"
+_LOCK_FILE = ".mttmat-store.lock"
+
+
+def get_store(
+    store_dir: str | Path | None = None,
+    mongo_uri: str | None = None,
+    create: bool = True,
+) -> JobStore:
     """A jobflow :class:`JobStore` for ``store_dir`` (montydb sqlite) or MongoDB.
 
     Parameters
     ----------
     store_dir
-        Directory of the embedded store; default ``settings.store_dir``. Created if missing.
+        Directory of the embedded store; default ``settings.store_dir``.
     mongo_uri
         When given (or set in settings), use MongoDB instead (HPC / jobflow-remote).
+    create
+        Create the embedded store if it does not exist (False: refuse a missing store, for
+        commands that only read). Creation happens under a file lock: montydb creates its
+        folders and sqlite tables on first use without one, and two runs starting together
+        on a fresh store crashed (``no such table: documents``, ``FileExistsError``).
     """
     s = get_settings()
     mongo_uri = mongo_uri or s.mongo_uri
@@ -49,6 +66,11 @@ def get_store(store_dir: str | Path | None = None, mongo_uri: str | None = None)
         data = MongoURIStore(mongo_uri, collection_name="outputs_blobs", database=s.mongo_database)
         return JobStore(docs, additional_stores={"data": data})
     path = Path(store_dir or s.store_dir).expanduser().resolve()
+    if not create and not ((path / _READY_FILE).is_file() or (path / "store").is_dir()):
+        raise StoreError(
+            f"no job store at {path}: give the folder of an existing store (--store DIR), "
+            "e.g. results/store of a main job"
+        )
     try:
         ensure_writable_dir(path)
     except OSError as err:
@@ -56,10 +78,33 @@ def get_store(store_dir: str | Path | None = None, mongo_uri: str | None = None)
             f"cannot write the job store at {path}: {err.strerror}. Choose a writable folder "
             "(--store DIR or MTTMAT_STORE_DIR)"
         ) from err
+    store = _monty_job_store(path)
+    if not (path / _READY_FILE).is_file():
+        with exclusive_lock(path / _LOCK_FILE, what="store creation lock"):
+            if not (path / _READY_FILE).is_file():
+                _create_collections(store)
+                atomic_write_text(path / _READY_FILE, "montydb sqlite store of mttmat\n")
+    return store
+
+
+def _monty_job_store(path: Path) -> JobStore:
     db = str(path / "store")
     docs = MontyStore("outputs", database_path=db, database_name="mttmat", storage="sqlite")
     data = MontyStore("data", database_path=db, database_name="mttmat", storage="sqlite")
     return JobStore(docs, additional_stores={"data": data})
+
+
+def _create_collections(store: JobStore) -> None:
+    """Make montydb write its config, database folder and both sqlite tables now (a write
+    creates a collection's table; the probe document is removed again)."""
+    store.connect()
+    try:
+        for st in (store.docs_store, *store.additional_stores.values()):
+            coll = st._collection
+            coll.insert_one({"_id": "mttmat-store-probe"})
+            coll.delete_one({"_id": "mttmat-store-probe"})
+    finally:
+        store.close()
 
 
 def run_flow(
@@ -90,6 +135,7 @@ def run_resumable(
     root_dir: str | Path,
     flow_file: str | Path,
     progress: Callable[[str], None] = lambda _m: None,
+    timings: list[dict[str, Any]] | None = None,
 ) -> Flow:
     """Run ``flow`` job by job, skipping jobs whose output is already in ``store``.
 
@@ -98,6 +144,10 @@ def run_resumable(
     (finished jobs are read back, not recomputed). Each job runs in
     ``root_dir/job_<uuid>``. Flows whose jobs return replace/detour/addition responses are
     not supported (mttmat's flows have a fixed shape).
+
+    ``timings``, when given, gets one record per job: uuid, name, its ``metadata`` (stage,
+    material), the wall time in seconds and whether it ran now or was read from the store.
+    Between jobs the thread budget is re-read (:func:`mttmat.threads.rebalance`).
 
     Returns the flow that ran (the loaded one on a resume).
     """
@@ -112,14 +162,22 @@ def run_resumable(
         d["uuid"] for d in store.query({"uuid": {"$in": list(flow.job_uuids)}}, properties=["uuid"])
     }
     for job, _parents in flow.iterflow():
+        record = {"uuid": job.uuid, "name": job.name, "stage": job.metadata.get("stage"),
+                  "material": job.metadata.get("material")}  # fmt: skip
         if job.uuid in done:
             progress(f"  {job.name}: finished earlier, read from the store")
+            if timings is not None:
+                timings.append({**record, "seconds": None, "ran": False})
             continue
+        rebalance()
         job_dir = root / f"job_{job.uuid}"
         job_dir.mkdir(parents=True, exist_ok=True)
         progress(f"  {job.name}: running")
+        t0 = time.perf_counter()
         with contextlib.chdir(job_dir):
             response = job.run(store=store)
+        if timings is not None:
+            timings.append({**record, "seconds": time.perf_counter() - t0, "ran": True})
         if response.replace or response.detour or response.addition:
             raise RuntimeError(f"job {job.name} changed the flow; use run_flow for such flows")
     return flow

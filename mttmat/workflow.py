@@ -18,10 +18,12 @@ a kill loads it, skips every job whose output is in the store and runs the rest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from mttmat.errors import ConfigError
 from mttmat.jobs.melt_quench import MeltQuenchSchedule
-from mttmat.structures.io import atomic_write_text, ensure_writable_dir
+from mttmat.structures.io import atomic_write_text
 
 __all__ = [
     "DftConfig",
@@ -286,13 +288,21 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> MainJobConf
 
 
 def _check_writable(folder: Path, what: str = "output folder") -> None:
-    try:
-        ensure_writable_dir(folder)
-    except OSError as err:
+    """Refuse a folder that cannot be created or written, without creating anything."""
+    folder = Path(folder).expanduser().absolute()
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    problem = None
+    if not probe.is_dir():
+        problem = f"{probe} is a file"
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        problem = f"no write permission in {probe}"
+    if problem:
         raise ConfigError(
-            f"{what} {folder} is not writable ({err.strerror}); choose another with -o"
+            f"{what} {folder} is not writable ({problem}); choose another with -o"
             + (" or store_dir" if what != "output folder" else "")
-        ) from err
+        )
 
 
 def _start(material: str, m: MaterialConfig) -> tuple[Any, Any, dict[str, Any]]:
@@ -363,6 +373,7 @@ def build_main_flow(cfg: MainJobConfig) -> tuple[Any, dict[str, dict[str, Any]]]
         calculator_kwargs={"kpts": d.li_metal_kpts, "kpts_gamma": True, "ecut_ev": d.ecut_ev,
                            "smearing_ev": d.smearing_ev, "spin_polarized": False},
     ).make(bcc_li())  # fmt: skip
+    li_metal.metadata["stage"] = "DFT+U single points"
     starts: dict[str, dict[str, Any]] = {}
     chains = []
     for material, m in cfg.materials.items():
@@ -405,39 +416,115 @@ def run_main_job(
     output_root: str | Path = "results",
     name: str | None = None,
     progress: Callable[[str], None] = print,
+    wait_s: float = 0.0,
 ) -> Path:
-    """Run the main job and return its results folder."""
+    """Run the main job and return its results folder.
+
+    Everything is validated (config, start cells, writable folders) before any folder is
+    created. The run then owns ``<output_root>/<name>`` through a file lock: a second run of
+    the same name waits up to ``wait_s`` seconds, then is refused with the holder's PID and
+    host (:class:`~mttmat.locks.LockBusyError`); the lock of a killed run is taken over.
+    """
     cfg = load_config(config_path, name=name)
     out = Path(output_root) / cfg.name
+    store_dir = Path(cfg.store_dir or Path(output_root) / "store")
     _check_writable(out)
-    store_dir = cfg.store_dir or Path(output_root) / "store"
-    _check_writable(Path(store_dir), "store folder")
+    _check_writable(store_dir, "store folder")
     flow, starts = build_main_flow(cfg)  # every start cell made and checked: still no compute
 
+    from mttmat.locks import RunLock
     from mttmat.store import get_store, run_resumable
+    from mttmat.threads import RunSlot
 
-    store = get_store(store_dir)
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(json.loads(cfg.model_dump_json())))
-    key = _key(cfg)
+    t_start = time.perf_counter()
     tp = _timed(progress)
-    tp(f"{len(flow.job_uuids)} jobs for {', '.join(cfg.materials)}; store {store_dir}")
-    flow = run_resumable(flow, store, out / "jobs", out / "flows" / f"main-{key}.json", tp)
-    store.connect()
-    docs = {m: _collect(store, flow.output[m]["uuids"]) for m in cfg.materials}
-    for m, d in docs.items():
-        _write_material(out / m, d, starts[m]["meta"], flow.output[m]["uuids"])
-    tp("device stage: calibrate, transfer, export, BNN")
-    device = _device_stage(cfg, out, docs)
-    from mttmat.analysis.main_job_plots import save_main_job_figures
-    from mttmat.main_report import key_numbers, write_report
+    with RunLock(out / ".run.lock", wait_s=wait_s) as lock, RunSlot():
+        if lock.took_over:
+            tp(lock.took_over)
+        store = get_store(store_dir)
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(json.loads(cfg.model_dump_json())))
+        key = _key(cfg)
+        tp(f"{len(flow.job_uuids)} jobs for {', '.join(cfg.materials)}; store {store_dir}")
+        timer = StageTimer(out / "timings.json")
+        flow = run_resumable(
+            flow, store, out / "jobs", out / "flows" / f"main-{key}.json", tp, timer.jobs
+        )
+        store.connect()
+        docs = {m: _collect(store, flow.output[m]["uuids"]) for m in cfg.materials}
+        for m, d in docs.items():
+            _write_material(out / m, d, starts[m]["meta"], flow.output[m]["uuids"])
+        tp("device stage: calibrate, transfer, export, BNN")
+        with timer.stage("device stage"):
+            device = _device_stage(cfg, out, docs)
+        from mttmat.analysis.main_job_plots import save_main_job_figures
+        from mttmat.main_report import key_numbers, write_report
 
-    tp("figures")
-    save_main_job_figures(out, device_figures=False)
-    numbers = key_numbers(out, list(cfg.materials))
-    atomic_write_text(out / "key_numbers.json", json.dumps(numbers, indent=2))
-    atomic_write_text(out / "report.md", write_report(cfg, numbers, device, out, docs))
-    tp(f"report: {out / 'report.md'}")
+        tp("figures")
+        with timer.stage("figures"):
+            save_main_job_figures(out, device_figures=False)
+        numbers = key_numbers(out, list(cfg.materials))
+        atomic_write_text(out / "key_numbers.json", json.dumps(numbers, indent=2))
+        timings = timer.write(time.perf_counter() - t_start)
+        atomic_write_text(
+            out / "report.md", write_report(cfg, numbers, device, out, docs, timings)
+        )
+        tp(f"report: {out / 'report.md'}")
     return out
+
+
+class StageTimer:
+    """Wall time of every job (by stage and material) and of the steps after the flow.
+
+    Jobs read back from the store on a resume keep the seconds an earlier invocation
+    measured (from the previous ``timings.json``); ``total_s`` is this invocation's wall time,
+    ``compute_s`` the sum over every job and step, whichever invocation ran it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.jobs: list[dict[str, Any]] = []
+        self.steps: dict[str, float] = {}
+        self.earlier: dict[str, float] = {}
+        if path.is_file():
+            try:
+                prev = json.loads(path.read_text())
+                self.earlier = {
+                    j["uuid"]: j["seconds"] for j in prev.get("jobs", []) if j.get("seconds")
+                }
+            except (ValueError, KeyError, TypeError):
+                self.earlier = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps[name] = time.perf_counter() - t0
+
+    def write(self, total_s: float) -> dict[str, Any]:
+        jobs = []
+        for j in self.jobs:
+            sec = j["seconds"] if j["ran"] else self.earlier.get(j["uuid"])
+            jobs.append({**j, "seconds": sec})
+        stages: dict[str, dict[str, float]] = {}
+        for j in jobs:
+            key = j["stage"] or "other"
+            row = stages.setdefault(key, {})
+            mat = j["material"] or "shared"
+            row[mat] = row.get(mat, 0.0) + (j["seconds"] or 0.0)
+        for name, sec in self.steps.items():
+            stages[name] = {"all": sec}
+        doc = {
+            "total_s": total_s,
+            "compute_s": sum(sum(r.values()) for r in stages.values()),
+            "jobs_run_now": sum(j["ran"] for j in jobs),
+            "jobs_read_back": sum(not j["ran"] for j in jobs),
+            "stages_s": stages,
+            "jobs": jobs,
+        }
+        atomic_write_text(self.path, json.dumps(doc, indent=2))
+        return doc
 
 
 def _collect(store: Any, uuids: dict[str, str]) -> dict[str, Any]:

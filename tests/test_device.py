@@ -57,6 +57,44 @@ def test_parameter_without_source_or_out_of_range():
         EcramParameters.from_json('{"schema_version": "0.1"}')
 
 
+@pytest.mark.parametrize(
+    ("name", "unit", "value", "message"),
+    [
+        ("channel_barrier_ev", "kJ/mol", 60.0, "0.0103643 eV"),  # 60 kJ/mol is 0.62 eV
+        ("temperature_k", "°C", 27.0, r"T\[K\] = T\[°C\] \+ 273.15"),
+        ("temperature_k", "C", 27.0, "273.15"),
+        ("site_energy_mean_ev", "meV", -800.0, "0.001 eV"),
+        ("hop_length_a", "furlong", 2.8, "'Å'"),  # unknown: refused, the accepted units named
+    ],
+)
+def test_parameter_files_with_foreign_units_are_refused(tmp_path, name, unit, value, message):
+    """A value in another unit is never used as if it were in the model's unit."""
+    from mttmat.cli import main
+
+    data = json.loads(P0.to_json())
+    data[name] = {**data[name], "value": value, "unit": unit}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ParameterError, match=message) as err:
+        EcramParameters.from_json(path)
+    assert name in str(err.value) and repr(unit) in str(err.value)
+    assert main(["ecram", "--params", str(path), "-o", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_accepted_unit_spellings_and_old_files(tmp_path):
+    data = json.loads(P0.to_json())
+    data["hop_length_a"]["unit"] = "A"
+    data["width_um"]["unit"] = "um"
+    data["x_max"]["unit"] = "Li/Nb"
+    assert EcramParameters.checked(**data).hop_length_a.value == P0.hop_length_a.value
+    old = {k: v for k, v in json.loads(P0.to_json()).items() if k != "schema_version"}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    with pytest.raises(ParameterError, match=r"no schema_version.*--write-defaults") as err:
+        EcramParameters.from_json(tmp_path / "old.json")
+    assert "None" not in str(err.value)
+
+
 def test_bad_targets():
     with pytest.raises(ParameterError, match="ratio"):
         DeviceTargets(ratio_pulse=0.5)  # G_min >= G_max

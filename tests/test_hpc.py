@@ -217,6 +217,7 @@ def _harness_config(tmp_path: Path) -> HpcConfig:
     )  # fmt: skip
 
 
+@pytest.mark.integration
 @pytest.mark.slurm
 @pytest.mark.chgnet
 def test_flow_through_real_slurm_fails_is_fixed_and_completes(tmp_path, monkeypatch, capsys):

@@ -243,6 +243,7 @@ def test_summary_refuses_cells_with_different_u(tmp_path, monkeypatch):
         LiDosSummary.build(host, [doped], n_li=1, labels=["x"])
 
 
+@pytest.mark.integration
 @pytest.mark.gpaw
 @pytest.mark.chgnet
 def test_li_dos_cli_screens_sites_and_writes_dos_documents_and_figures(tmp_path):

@@ -80,6 +80,7 @@ def gpaw_run(tmp_path_factory):
     return out, {j.name: j.uuid for j in flow.jobs}
 
 
+@pytest.mark.integration
 @pytest.mark.gpaw
 @pytest.mark.chgnet
 def test_gpaw_formation_energies_follow_the_equations(gpaw_run):
@@ -120,6 +121,7 @@ def test_gpaw_formation_energies_follow_the_equations(gpaw_run):
     assert doc.uuids["site 1 q=+1"] == uuids["gpaw Li_i site 1 q=+1"]
 
 
+@pytest.mark.integration
 @pytest.mark.gpaw
 @pytest.mark.chgnet
 def test_build_refuses_inconsistent_cells(gpaw_run):
@@ -153,6 +155,7 @@ def test_build_refuses_inconsistent_cells(gpaw_run):
     assert charge_correction(0, 20.0, zero, host, [0, 0, 0])["total"] == 0.0
 
 
+@pytest.mark.integration
 @pytest.mark.gpaw
 @pytest.mark.chgnet
 def test_comparison_table_and_figures(gpaw_run, tmp_path):

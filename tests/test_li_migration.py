@@ -210,6 +210,7 @@ def test_neb_refuses_mismatched_endpoints():
 # ----------------------------------------------------------------------------- GPAW hop
 
 
+@pytest.mark.integration
 @pytest.mark.gpaw
 def test_gpaw_li_hop_between_cube_centres_of_cubic_wo3(tmp_path, monkeypatch):
     """DFT+U (PBE, U_W 6.2 eV) Li hop through the O4 window; host frozen (rigid-host barrier)."""

@@ -214,6 +214,7 @@ def test_md_refuses_unknown_thermostat_before_running(tmp_path):
 # ----------------------------------------------------------------------------- the flow (CHGNet)
 
 
+@pytest.mark.integration
 @pytest.mark.chgnet
 def test_short_melt_quench_through_four_stages(tmp_path):
     from mttmat.store import get_store, run_resumable
@@ -249,6 +250,7 @@ def test_short_melt_quench_through_four_stages(tmp_path):
     assert cell["min_distances_a"]["W-O"] > 1.6
 
 
+@pytest.mark.integration
 @pytest.mark.chgnet
 def test_killed_melt_resumes_from_its_checkpoint(tmp_path):
     """SIGKILL the CLI during the melt; the rerun reads init from the store and resumes."""

@@ -82,19 +82,33 @@ def test_bad_config_fails_before_computing(tmp_path, text, message):
 
 
 def test_bad_start_cell_fails_before_computing(tmp_path):
-    """A start file with Li, or too big for local DFT, is refused before any job runs."""
+    """A start file that is garbled, has overlapping atoms, has no W, holds Li, or is too
+    big for local DFT is refused before any job runs, and leaves no folder behind."""
     from pymatgen.core import Lattice, Structure
 
     li = Structure(Lattice.cubic(4.0), ["W", "O", "Li"], [[0, 0, 0], [0.5, 0, 0], [0.5] * 3])
     li.to(filename=str(tmp_path / "li.cif"))
+    close = Structure(Lattice.cubic(4.0), ["W", "O"], [[0, 0, 0], [0.05, 0, 0]])
+    close.to(filename=str(tmp_path / "close.cif"))
+    no_w = Structure(Lattice.cubic(4.0), ["Ti", "O"], [[0, 0, 0], [0.5, 0, 0]])
+    no_w.to(filename=str(tmp_path / "no_w.cif"))
+    text = (ROOT / "structures" / "a-WOx-32.cif").read_text()
+    (tmp_path / "garbled.cif").write_text(text[:600])  # cut inside a loop_
     big = ROOT / "structures" / "a-WOx-128.cif"
-    for path, message in ((tmp_path / "li.cif", "already holds Li"), (big, "GPAW local limit")):
+    cases = (
+        (tmp_path / "garbled.cif", "loop_"),
+        (tmp_path / "close.cif", "Å"),
+        (tmp_path / "no_w.cif", "has no W"),
+        (tmp_path / "li.cif", "already holds Li"),
+        (big, "GPAW local limit"),
+    )
+    for path, message in cases:
         cfg = tmp_path / "c.yaml"
         cfg.write_text(yaml.safe_dump({"materials": {"WOx": {"start": "file", "path": str(path)}},
                                        "device": {"reference": "WOx"}}))  # fmt: skip
         with pytest.raises(ConfigError, match=message):
             run_main_job(cfg, tmp_path / "out")
-        assert not (tmp_path / "out" / "mttmat-small" / "jobs").exists()
+        assert not (tmp_path / "out").exists(), path.name
 
 
 def test_unwritable_output(tmp_path):
@@ -119,6 +133,7 @@ def tiny_run(tmp_path_factory):
     return cfg_path, out, messages
 
 
+@pytest.mark.integration
 @pytest.mark.gpaw
 @pytest.mark.chgnet
 def test_tiny_main_job_report_matches_files(tiny_run):
@@ -151,11 +166,22 @@ def test_tiny_main_job_report_matches_files(tiny_run):
         assert params.channel_barrier_ev.value == pytest.approx(
             max(band["barrier_forward_ev"], band["barrier_backward_ev"])
         )
+    # the run records its own wall time per stage and material, and reports it
+    timings = json.loads((out / "timings.json").read_text())
+    stages = timings["stages_s"]
+    for stage in ("melt-quench", "Li site screening", "DFT+U single points",
+                  "hop end points + ML CI-NEB", "DFT energies on the band"):  # fmt: skip
+        assert stages[stage]["WOx"] > 0 and stages[stage]["NbOx"] > 0
+    assert stages["DFT+U single points"]["shared"] > 0  # bcc Li
+    assert timings["jobs_run_now"] == len(timings["jobs"]) > 20
+    assert timings["total_s"] >= sum(j["seconds"] for j in timings["jobs"])
+    assert "## Wall time" in report
     for f in ("WOx/figures/dos.png", "NbOx/figures/neb_profile.png", "WOx/figures/rdf.png",
               "figures/formation_energy.png", "device/figures/ltp_ltd.png"):  # fmt: skip
         assert (out / f).is_file() and f in report
 
 
+@pytest.mark.integration
 @pytest.mark.gpaw
 @pytest.mark.chgnet
 def test_tiny_main_job_physics(tiny_run):
@@ -178,7 +204,9 @@ def test_tiny_main_job_physics(tiny_run):
         band = json.loads((out / m / "neb.json").read_text())["gpaw energies on the band"]
         assert band["charge"] == 1
         assert 0 < band["barrier_forward_ev"] < 3
-        assert band["max_image_step_a"] < 1.5  # continuous path
+        # a continuous path: no atom jumps between neighbouring images as far as the whole
+        # hop (with one image the Li moves ~L/2 per step; the host atoms much less)
+        assert band["max_image_step_a"] < band["hop_length_a"]
         assert band["saddle_is_interior"]
         # the first image is the Li_i^+ formation cell: same structure, same settings
         assert band["total_energies_ev"][0] == pytest.approx(states[1]["energy_ev"], abs=2e-3)
@@ -188,6 +216,7 @@ def test_tiny_main_job_physics(tiny_run):
     assert device["materials"]["WOx"]["g_top_s"] == pytest.approx(45e-6, rel=0.02)
 
 
+@pytest.mark.integration
 @pytest.mark.gpaw
 @pytest.mark.chgnet
 def test_tiny_main_job_figures_and_rerun(tiny_run):
@@ -204,6 +233,9 @@ def test_tiny_main_job_figures_and_rerun(tiny_run):
     run_main_job(cfg_path, out.parent, progress=messages.append)
     assert not any(": running" in m for m in messages)
     assert sum("finished earlier" in m for m in messages) > 20
+    timings = json.loads((out / "timings.json").read_text())
+    assert timings["jobs_run_now"] == 0
+    assert all(j["seconds"] > 0 for j in timings["jobs"])  # kept from the first invocation
 
 
 def test_electrons_per_li_rules():

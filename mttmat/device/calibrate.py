@@ -30,7 +30,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from mttmat.device.model import Q_E, EcramModel
-from mttmat.device.parameters import EcramParameters, Param, ParameterError, Source
+from mttmat.device.parameters import RANGES, EcramParameters, Param, ParameterError, Source
 from mttmat.device.voc import K_B_EV
 
 __all__ = ["CalibrationResult", "DeviceTargets", "PulseTrace", "calibrate", "fit_trace"]
@@ -264,6 +264,11 @@ def fit_trace(params: EcramParameters, trace: PulseTrace) -> CalibrationResult:
     """Least-squares fit of g0, mobility, field factor, prefactor to a measured trace (log G)."""
     split_cycle(trace.voltage_v[1:])  # refuse a trace without an LTP and an LTD run up front
     p0 = params.values()
+    if p0["electrons_per_li"] <= 0:
+        raise ParameterError(
+            f"{params.material}: electrons_per_li = 0 (Li traps its electron), so Li content "
+            "cannot change the conductance: a pulse trace cannot be fitted on this material"
+        )
     aspect = p0["width_um"] / p0["length_um"]
     t_cm = p0["channel_thickness_nm"] * 1e-7
     scale = Q_E * p0["electrons_per_li"] * p0["x_max"] * p0["w_density_cm3"] * t_cm
@@ -284,6 +289,19 @@ def fit_trace(params: EcramParameters, trace: PulseTrace) -> CalibrationResult:
         pp, th0 = unpack(x)
         return np.log(simulate_trace(pp, trace, th0)) - np.log(trace.conductance_s)
 
+    # The fit stays inside the region EcramParameters accepts (bounds in log space, not an
+    # exception in the residual): 0 < g0 <= min(G_min, 1 S), mobility <= its range limit,
+    # 0 < alpha <= 10, 0 < f_int <= 1e12. g0 above the lowest measured G could not be
+    # reached by any filling, so G_min bounds it too.
+    lo = np.log([1e-9 * g_lo, 1e-9 * g_lo, 1e-6, 1e-12])
+    hi = np.log(
+        [
+            min(g_lo, RANGES["g0_sheet_s"][1]),
+            RANGES["mobility_cm2_vs"][1] * scale,
+            RANGES["field_factor"][1],
+            RANGES["kinetic_prefactor"][1],
+        ]
+    )
     x0 = np.log(
         [
             0.5 * g_lo,
@@ -292,7 +310,11 @@ def fit_trace(params: EcramParameters, trace: PulseTrace) -> CalibrationResult:
             max(p0["kinetic_prefactor"], 1e-6),
         ]
     )
-    sol = least_squares(resid, x0=x0, xtol=1e-10, ftol=1e-10, max_nfev=400)
+    span = hi - lo
+    x0 = np.clip(x0, lo + 1e-6 * span, hi - 1e-6 * span)
+    sol = least_squares(
+        resid, x0=x0, bounds=(lo, hi), xtol=1e-10, ftol=1e-10, max_nfev=400
+    )
     pp, th0 = unpack(sol.x)
     rms = float(np.sqrt(np.mean(sol.fun**2)))
     note = f"least squares on log G of a measured trace ({len(trace.conductance_s)} points)"

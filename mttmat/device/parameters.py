@@ -20,7 +20,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "RANGES",
     "SCHEMA_VERSION",
+    "UNITS",
     "EcramParameters",
     "Param",
     "ParameterError",
@@ -70,7 +72,7 @@ def _p(value: float, unit: str, kind: str, **src: Any) -> Param:
 
 
 # Physical ranges: (low, high, inclusive-low); a value outside is refused with the reason.
-_RANGES: dict[str, tuple[float, float, str]] = {
+RANGES: dict[str, tuple[float, float, str]] = {
     "channel_barrier_ev": (0.0, 3.0, "a migration barrier is > 0 and below ~3 eV"),
     "electrolyte_barrier_ev": (0.0, 3.0, "a migration barrier is > 0"),
     "retention_barrier_ev": (0.0, 4.0, "a barrier is > 0"),
@@ -93,6 +95,74 @@ _RANGES: dict[str, tuple[float, float, str]] = {
     "c2c_sigma": (-1e-12, 1.0, "relative variation is >= 0"),
     "d2d_sigma": (-1e-12, 1.0, "relative variation is >= 0"),
 }
+
+
+_ENERGY = ("eV",)
+_DIMENSIONLESS = ("1", "")
+_MICRON = ("µm", "μm", "um")  # micro sign U+00B5, Greek mu U+03BC, ASCII
+#: Accepted spellings of each parameter's unit (the first is the one mttmat writes). The model
+#: uses the values as they are, so any other unit, even a convertible one, is refused with the
+#: conversion the user needs: a barrier in kJ/mol or a temperature in °C used as eV or K
+#: would silently change every rate.
+UNITS: dict[str, tuple[str, ...]] = {
+    "channel_barrier_ev": _ENERGY,
+    "electrolyte_barrier_ev": _ENERGY,
+    "retention_barrier_ev": _ENERGY,
+    "site_energy_mean_ev": _ENERGY,
+    "site_energy_sigma_ev": _ENERGY,
+    "hop_length_a": ("Å", "A", "angstrom"),
+    "attempt_frequency_hz": ("Hz", "1/s", "s^-1"),
+    "electrons_per_li": ("e", "e/Li", "1"),
+    "w_density_cm3": ("cm^-3", "1/cm^3", "cm-3"),
+    "x_max": ("Li/W", "Li/Nb", "Li/M", "1"),
+    "mobility_cm2_vs": ("cm^2/(V s)", "cm^2/Vs", "cm2/(V s)", "cm^2 V^-1 s^-1"),
+    "g0_sheet_s": ("S",),
+    "field_factor": _DIMENSIONLESS,
+    "kinetic_prefactor": _DIMENSIONLESS,
+    "theta_rest": _DIMENSIONLESS,
+    "c2c_sigma": _DIMENSIONLESS,
+    "d2d_sigma": _DIMENSIONLESS,
+    "channel_thickness_nm": ("nm",),
+    "electrolyte_thickness_nm": ("nm",),
+    "width_um": _MICRON,
+    "length_um": _MICRON,
+    "temperature_k": ("K",),
+}
+
+#: How to convert the units people commonly write instead (a hint in the error message).
+_CONVERSIONS: dict[str, str] = {
+    "kj/mol": "1 kJ/mol = 0.0103643 eV",
+    "kcal/mol": "1 kcal/mol = 0.0433641 eV",
+    "mev": "1 meV = 0.001 eV",
+    "j": "1 J = 6.241509e18 eV",
+    "°c": "T[K] = T[°C] + 273.15",
+    "c": "T[K] = T[°C] + 273.15",
+    "degc": "T[K] = T[°C] + 273.15",
+    "°f": "T[K] = (T[°F] − 32)·5/9 + 273.15",
+    "nm": "1 nm = 10 Å = 0.001 µm",
+    "µs": "1 µS = 1e-6 S",
+    "us": "1 µS = 1e-6 S",
+    "ms": "1 mS = 1e-3 S",
+    "thz": "1 THz = 1e12 Hz",
+    "cm^-2": "a sheet density is not a volume density: divide by the thickness in cm",
+    "m^-3": "1 m^-3 = 1e-6 cm^-3",
+    "%": "give a fraction: 5 % = 0.05",
+}
+
+
+def check_unit(name: str, unit: str) -> None:
+    r"""Refuse ``unit`` for parameter ``name`` unless it is one of :data:`UNITS`\ [name]."""
+    allowed = UNITS.get(name)
+    if allowed is None:
+        raise ValueError(f"{name}: no unit is defined for this parameter")
+    if unit.strip() in allowed:
+        return
+    hint = _CONVERSIONS.get(unit.strip().lower().replace(" ", ""))
+    shown = " or ".join(repr(u) for u in allowed if u) or "'1'"
+    raise ValueError(
+        f"{name}: unit {unit!r} is not accepted; give the value in {shown}"
+        + (f" ({hint})" if hint else "")
+    )
 
 
 class EcramParameters(BaseModel):
@@ -152,7 +222,9 @@ class EcramParameters(BaseModel):
 
     @model_validator(mode="after")
     def _physical(self) -> EcramParameters:
-        for name, (lo, hi, why) in _RANGES.items():
+        for name in UNITS:
+            check_unit(name, getattr(self, name).unit)
+        for name, (lo, hi, why) in RANGES.items():
             v = getattr(self, name).value
             if not lo < v <= hi:
                 raise ValueError(f"{name} = {v} {getattr(self, name).unit} is out of range: {why}")
@@ -192,10 +264,20 @@ class EcramParameters(BaseModel):
             data = json.loads(text)
         except json.JSONDecodeError as err:
             raise ParameterError(f"parameter file is not valid JSON: {err}") from None
+        where = f"{p}" if p is not None else "the parameter text"
+        if not isinstance(data, dict):
+            raise ParameterError(f"{where} is not an EcramParameters object (a JSON mapping)")
         version = data.get("schema_version")
+        if version is None:
+            raise ParameterError(
+                f"{where} has no schema_version: it is not an EcramParameters file, or one "
+                f"written before schema {SCHEMA_VERSION}; write a current one with "
+                "'mttmat ecram --write-defaults FILE' and copy your values into it"
+            )
         if version != SCHEMA_VERSION:
             raise ParameterError(
-                f"EcramParameters schema {version!r} is not {SCHEMA_VERSION!r}: regenerate it"
+                f"{where} has EcramParameters schema {version!r}, this mttmat reads "
+                f"{SCHEMA_VERSION!r}; regenerate it with 'mttmat ecram --write-defaults FILE'"
             )
         return cls.checked(**data)
 

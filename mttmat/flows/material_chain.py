@@ -437,6 +437,7 @@ class MaterialChainMaker(Maker):
                 name="melt-quench", backend=self.ml_backend, schedule=self.melt_quench
             ).make(start, parent=parent)
             jobs.append(mq)
+            _tag(mq, "melt-quench")
             host = mq.output["cells"][0].structure
             uuids["melt-quench"] = mq.jobs[-2].uuid  # the analysis job of the cell
         screen = screen_li_sites(
@@ -444,6 +445,7 @@ class MaterialChainMaker(Maker):
             max_candidates=self.max_candidates, fmax=self.screening_fmax,
         )  # fmt: skip
         screen.name = "Li site screening"
+        _tag(screen, "Li site screening")
         jobs.append(screen)
         uuids["screening"] = screen.uuid
         kw = dict(self.dft_kwargs)
@@ -456,6 +458,7 @@ class MaterialChainMaker(Maker):
                     name=f"{dft.name} relax {label}", calculator_kwargs=ckw,
                     relax_kwargs={"fmax": self.relax_fmax}, steps=self.relax_steps,
                 ).make(s)  # fmt: skip
+                _tag(r, "DFT+U relax")
                 jobs.append(r)
                 uuids[f"relax {label}"] = r.uuid
                 if label == "host":
@@ -469,6 +472,7 @@ class MaterialChainMaker(Maker):
             ("Li_i q=+1", li0, {**kw, "charge": 1.0, "spin_polarized": False}),
         ):
             j = dft.static_maker(name=f"{dft.name} {label}", calculator_kwargs=ckw).make(s)
+            _tag(j, "DFT+U single points")
             jobs.append(j)
             statics[label] = j
             uuids[label] = j.uuid
@@ -496,6 +500,7 @@ class MaterialChainMaker(Maker):
             {k: uuids[k] for k in ("screening", "host", "bcc Li", "Li_i q=+0", "Li_i q=+1")},
         )  # fmt: skip
         form.name = "Li formation summary"
+        _tag([*dos_jobs, dos_sum, form], "DOS and formation documents")
         jobs += [*dos_jobs, dos_sum, form]
         uuids["DOS summary"], uuids["formation"] = dos_sum.uuid, form.uuid
         hop = hop_between_sites(screen.output, self.ml_backend, self.screening_fmax)
@@ -505,6 +510,7 @@ class MaterialChainMaker(Maker):
             self.neb_images, self.neb_fmax, max_steps=self.neb_max_steps,
         )  # fmt: skip
         ml_neb.name = f"{self.ml_backend} CI-NEB"
+        _tag([hop, ml_neb], "hop end points + ML CI-NEB")
         jobs += [hop, ml_neb]
         uuids[ml_neb.name] = ml_neb.uuid
         migration = ml_neb.output
@@ -513,6 +519,7 @@ class MaterialChainMaker(Maker):
         if self.neb_dft == "energies":
             band = dft_band_energies(ml_neb.output, dft.name, band_kw, path_uuid=ml_neb.uuid)
             band.name = f"{dft.name} energies on the band"
+            _tag(band, "DFT energies on the band")
             jobs.append(band)
             uuids[band.name] = band.uuid
             migration = band.output
@@ -523,6 +530,7 @@ class MaterialChainMaker(Maker):
                 seed_fidelity="ml", calculator_kwargs=band_kw, max_steps=self.neb_max_steps,
             )  # fmt: skip
             nd.name = f"{dft.name} CI-NEB"
+            _tag(nd, "DFT CI-NEB")
             jobs.append(nd)
             uuids[nd.name] = nd.uuid
             migration = nd.output
@@ -533,15 +541,23 @@ class MaterialChainMaker(Maker):
             dos_jobs[1].output, dict(uuids),
         )
         params.name = "ECRAM channel parameters"
+        _tag(params, "ECRAM parameters")
         jobs.append(params)
         uuids["parameters"] = params.uuid
         for j in _all_jobs(jobs):
             j.name = f"{self.material}: {j.name}"
+            j.metadata["material"] = self.material
         return Flow(
             jobs,
             output={"parameters": params.output, "uuids": uuids, "host": host},
             name=f"{self.material} chain",
         )
+
+
+def _tag(items: Any, stage: str) -> None:
+    """Label every job of ``items`` (a job, a flow or a list) with its stage (timings)."""
+    for j in _all_jobs(items if isinstance(items, list) else [items]):
+        j.metadata["stage"] = stage
 
 
 def _all_jobs(items: list[Any]) -> list[Job]:

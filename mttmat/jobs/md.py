@@ -29,6 +29,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from ase import Atoms, units
 
+from mttmat.threads import rebalance
+
 __all__ = [
     "THERMOSTATS",
     "MdError",
@@ -156,6 +158,7 @@ def _save_checkpoint(path: Path, **arrays: Any) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, path)
+    rebalance()  # another run may have started or ended: share the cores anew
 
 
 def run_md(

@@ -62,20 +62,41 @@ def read_structure(path: str | Path, fmt: str | None = None, check: bool = True)
     if path.stat().st_size == 0:
         raise StructureError(f"structure file {path} is empty")
     kind = _format_of(path, fmt)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the parsers' warnings repeat what the error says
         structure = _parse(path, kind)
     if isinstance(structure, Exception):
-        notes = "; ".join(str(w.message).splitlines()[0] for w in caught)[:300]
         raise StructureError(
-            f"could not read {path} as {kind}: {type(structure).__name__}: {structure}"
-            f"{' (' + notes + ')' if notes else ''}. Is the file complete and in that format?"
+            f"could not read {path} as {_KIND_NAMES[kind]}: {_why(structure)}; check that the "
+            f"file is complete (not truncated) and really {_KIND_NAMES[kind]}, or re-export it"
         ) from structure
     if len(structure) == 0:
         raise StructureError(f"{path} holds no atoms")
     if check:
         check_min_distances(structure, absolute_only=True)
     return structure
+
+
+_KIND_NAMES = {"cif": "a CIF file", "poscar": "a POSCAR file", "extxyz": "an extended XYZ file"}
+
+#: parser messages (pymatgen, ASE) → what they mean for a user's file
+_KNOWN_FAILURES = (
+    ("integer modulo by zero", "a loop_ block has no column names"),
+    ("is not a multiple of", "the rows of a loop_ block do not fill its columns"),
+    ("no structures", "no complete structure in it (cell lengths, angles and atom sites)"),
+    ("could not convert string to float", "a number field holds text"),
+    ("list index out of range", "a line is shorter than its format requires"),
+)
+
+
+def _why(err: Exception) -> str:
+    """One short phrase for a parser exception (the raw message if it is not a known one)."""
+    text = str(err)
+    for needle, meaning in _KNOWN_FAILURES:
+        if needle in text:
+            return meaning
+    first = text.splitlines()[0] if text else type(err).__name__
+    return f"{type(err).__name__}: {first[:160]}"
 
 
 def _parse(path: Path, kind: str) -> Structure | Exception:
@@ -97,9 +118,9 @@ def ensure_writable_dir(path: str | Path) -> Path:
     """Create ``path`` if needed and prove it writable; raises ``OSError`` otherwise."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    probe = path / ".write_probe"
-    probe.write_text("ok")
-    probe.unlink()
+    fd, probe = tempfile.mkstemp(dir=path, prefix=".write_probe.")  # unique: runs in parallel
+    os.close(fd)
+    os.unlink(probe)
     return path
 
 
