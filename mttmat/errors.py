@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mttmat.backends.base import BackendError
-from mttmat.locks import LockBusyError
+from mttmat.locks import LockBusyError, LockUnsupportedError
 from mttmat.store import StoreError
 from mttmat.structures.validate import StructureError
 
@@ -19,6 +19,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     BackendError,
     StoreError,
     LockBusyError,
+    LockUnsupportedError,
     FileNotFoundError,
     PermissionError,
     ValueError,

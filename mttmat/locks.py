@@ -25,11 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LockBusyError", "RunLock", "exclusive_lock", "holder_info"]
+__all__ = ["LockBusyError", "LockUnsupportedError", "RunLock", "exclusive_lock", "holder_info"]
 
 
 class LockBusyError(RuntimeError):
     """Another live process holds the lock (the message names its PID and host)."""
+
+
+class LockUnsupportedError(RuntimeError):
+    """The file system of a lock file does not support ``flock``."""
+
+
+#: exclusive locks this process holds now (path -> depth): re-entering one does not deadlock
+_held: dict[str, int] = {}
 
 
 def _me() -> dict[str, Any]:
@@ -56,14 +64,36 @@ def _describe(info: dict[str, Any] | None) -> str:
     return f"PID {info.get('pid')} on host {info.get('host')} (since {info.get('started')})"
 
 
-def _try_flock(fd: int) -> bool:
+def _try_flock(fd: int, path: Path) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as err:
         if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
             return False
-        raise
+        raise LockUnsupportedError(
+            f"cannot lock {path} ({err.strerror}): its file system does not support file "
+            "locks; put the results and the store on a local disk or NFS"
+        ) from err
     return True
+
+
+def _write_info(fd: int, info: dict[str, Any]) -> None:
+    """Replace the content of ``fd``: write first, then cut the rest (a reader never sees an
+    empty file, only the old or the new holder)."""
+    data = json.dumps(info).encode()
+    os.pwrite(fd, data, 0)
+    os.ftruncate(fd, len(data))
+
+
+def _open_lock_file(path: Path) -> int:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise LockUnsupportedError(
+            f"cannot create the lock file {path}: {err.strerror or err}; check that the "
+            "folder is writable and not a broken link"
+        ) from err
 
 
 @contextlib.contextmanager
@@ -75,23 +105,31 @@ def exclusive_lock(
     Waits up to ``timeout_s`` for another holder; raises :class:`LockBusyError` naming it.
     Used for short critical sections (creating a store), so waiting is the right default.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    path = Path(path).absolute()
+    key = str(path)
+    if key in _held:  # this process holds it already (e.g. connect inside creation)
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
+    fd = _open_lock_file(path)
     try:
         deadline = time.monotonic() + timeout_s
-        while not _try_flock(fd):
+        while not _try_flock(fd, path):
             if time.monotonic() > deadline:
                 raise LockBusyError(
                     f"{what} {path} is held by {_describe(holder_info(path))} for more than "
                     f"{timeout_s:.0f} s; if that process is gone, the lock frees itself"
                 )
-            time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(_me()).encode(), 0)
+            time.sleep(0.02)
+        _write_info(fd, _me())
+        _held[key] = 1
         try:
             yield
         finally:
+            del _held[key]
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
@@ -117,10 +155,9 @@ class RunLock:
     def acquire(self) -> RunLock:
         """Take the lock; raise :class:`LockBusyError` naming the holder when it is live."""
         self.path = Path(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock_file(self.path)
         deadline = time.monotonic() + self.wait_s
-        while not _try_flock(fd):
+        while not _try_flock(fd, self.path):
             if time.monotonic() >= deadline:
                 os.close(fd)
                 holder = holder_info(self.path)
@@ -135,8 +172,7 @@ class RunLock:
         self.previous = holder_info(self.path)
         if self.previous and self.previous.get("released"):
             self.previous = None  # cleanly released, not stale
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(_me()).encode(), 0)
+        _write_info(fd, _me())
         os.fsync(fd)
         self.fd = fd
         return self
@@ -152,9 +188,7 @@ class RunLock:
     def release(self) -> None:
         if self.fd is None:
             return
-        info = {**(holder_info(self.path) or {}), "released": True}
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, json.dumps(info).encode(), 0)
+        _write_info(self.fd, {**(holder_info(self.path) or {}), "released": True})
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
         self.fd = None

@@ -21,7 +21,7 @@ from jobflow import Flow, Job, JobStore
 from maggma.stores import MontyStore
 from monty.json import MontyDecoder, MontyEncoder
 
-from mttmat.locks import exclusive_lock
+from mttmat.locks import RunLock, exclusive_lock
 from mttmat.settings import get_settings
 from mttmat.structures.io import atomic_write_text, ensure_writable_dir
 from mttmat.threads import rebalance
@@ -66,11 +66,13 @@ def get_store(
         data = MongoURIStore(mongo_uri, collection_name="outputs_blobs", database=s.mongo_database)
         return JobStore(docs, additional_stores={"data": data})
     path = Path(store_dir or s.store_dir).expanduser().resolve()
-    if not create and not ((path / _READY_FILE).is_file() or (path / "store").is_dir()):
-        raise StoreError(
-            f"no job store at {path}: give the folder of an existing store (--store DIR), "
-            "e.g. results/store of a main job"
-        )
+    if not create:  # read only: write nothing, not even a probe (a colleague's store)
+        if not ((path / _READY_FILE).is_file() or (path / "store").is_dir()):
+            raise StoreError(
+                f"no job store at {path}: give the folder of an existing store (--store DIR), "
+                "e.g. results/store of a main job"
+            )
+        return _monty_job_store(path)
     try:
         ensure_writable_dir(path)
     except OSError as err:
@@ -80,29 +82,52 @@ def get_store(
         ) from err
     store = _monty_job_store(path)
     if not (path / _READY_FILE).is_file():
-        with exclusive_lock(path / _LOCK_FILE, what="store creation lock"):
+        with exclusive_lock(path / _LOCK_FILE, what="store lock"):
             if not (path / _READY_FILE).is_file():
                 _create_collections(store)
                 atomic_write_text(path / _READY_FILE, "montydb sqlite store of mttmat\n")
     return store
 
 
+class LockedMontyStore(MontyStore):
+    """A maggma ``MontyStore`` whose ``connect`` holds the store's file lock.
+
+    Every ``MontyStore.connect`` calls montydb's ``set_storage``, which rewrites the
+    storage-ident and config files of the database folder (``open(..., "w")``). A process
+    connecting at that moment reads an empty file and fails (``No module named
+    'montydb.storage.'``). With the lock, connects of concurrent runs take turns; reads and
+    writes after the connect do not need it (sqlite locks those itself).
+    """
+
+    def connect(self, force_reset: bool = False) -> None:
+        if self._coll is not None and not force_reset:
+            return
+        lock = Path(self.database_path).parent / _LOCK_FILE
+        with exclusive_lock(lock, what="store lock"):
+            super().connect(force_reset=force_reset)
+
+
 def _monty_job_store(path: Path) -> JobStore:
     db = str(path / "store")
-    docs = MontyStore("outputs", database_path=db, database_name="mttmat", storage="sqlite")
-    data = MontyStore("data", database_path=db, database_name="mttmat", storage="sqlite")
+    kw = {"database_path": db, "database_name": "mttmat", "storage": "sqlite"}
+    docs = LockedMontyStore("outputs", **kw)
+    data = LockedMontyStore("data", **kw)
     return JobStore(docs, additional_stores={"data": data})
+
+
+_PROBE = {"_id": "mttmat-store-probe"}
 
 
 def _create_collections(store: JobStore) -> None:
     """Make montydb write its config, database folder and both sqlite tables now (a write
-    creates a collection's table; the probe document is removed again)."""
+    creates a collection's table; the probe document is removed again, and one left by a
+    creator killed half-way is simply replaced)."""
     store.connect()
     try:
         for st in (store.docs_store, *store.additional_stores.values()):
             coll = st._collection
-            coll.insert_one({"_id": "mttmat-store-probe"})
-            coll.delete_one({"_id": "mttmat-store-probe"})
+            coll.replace_one(_PROBE, _PROBE, upsert=True)
+            coll.delete_one(_PROBE)
     finally:
         store.close()
 
@@ -135,7 +160,8 @@ def run_resumable(
     root_dir: str | Path,
     flow_file: str | Path,
     progress: Callable[[str], None] = lambda _m: None,
-    timings: list[dict[str, Any]] | None = None,
+    on_job: Callable[[dict[str, Any]], None] | None = None,
+    wait_s: float = 0.0,
 ) -> Flow:
     """Run ``flow`` job by job, skipping jobs whose output is already in ``store``.
 
@@ -145,18 +171,38 @@ def run_resumable(
     ``root_dir/job_<uuid>``. Flows whose jobs return replace/detour/addition responses are
     not supported (mttmat's flows have a fixed shape).
 
-    ``timings``, when given, gets one record per job: uuid, name, its ``metadata`` (stage,
-    material), the wall time in seconds and whether it ran now or was read from the store.
-    Between jobs the thread budget is re-read (:func:`mttmat.threads.rebalance`).
+    One process at a time runs a given flow file: a second one waits ``wait_s`` seconds for
+    the lock ``.<flow file name>.lock`` beside it, then is refused with the holder's PID and
+    host (:class:`~mttmat.locks.LockBusyError`), so no job runs twice in one job folder. The
+    lock of a killed run is taken over.
+
+    ``on_job``, when given, is called after each job with a record: uuid, name, the job's
+    ``metadata`` stage and material, the wall time in seconds (None for a job read back from
+    the store) and whether it ran now. Between jobs the thread budget is re-read
+    (:func:`mttmat.threads.rebalance`).
 
     Returns the flow that ran (the loaded one on a resume).
     """
     flow_file = Path(flow_file)
-    if flow_file.is_file():
-        flow = json.loads(flow_file.read_text(), cls=MontyDecoder)
-    else:
-        atomic_write_text(flow_file, json.dumps(flow, cls=MontyEncoder))
-    root = Path(root_dir).resolve()
+    lock_file = flow_file.with_name(f".{flow_file.name}.lock")
+    with RunLock(lock_file, wait_s=wait_s) as lock:
+        if lock.took_over:
+            progress(lock.took_over)
+        if flow_file.is_file():
+            flow = json.loads(flow_file.read_text(), cls=MontyDecoder)
+        else:
+            atomic_write_text(flow_file, json.dumps(flow, cls=MontyEncoder))
+        _run_jobs(flow, store, Path(root_dir).resolve(), progress, on_job)
+    return flow
+
+
+def _run_jobs(
+    flow: Flow,
+    store: JobStore,
+    root: Path,
+    progress: Callable[[str], None],
+    on_job: Callable[[dict[str, Any]], None] | None,
+) -> None:
     store.connect()
     done = {
         d["uuid"] for d in store.query({"uuid": {"$in": list(flow.job_uuids)}}, properties=["uuid"])
@@ -166,8 +212,8 @@ def run_resumable(
                   "material": job.metadata.get("material")}  # fmt: skip
         if job.uuid in done:
             progress(f"  {job.name}: finished earlier, read from the store")
-            if timings is not None:
-                timings.append({**record, "seconds": None, "ran": False})
+            if on_job is not None:
+                on_job({**record, "seconds": None, "ran": False})
             continue
         rebalance()
         job_dir = root / f"job_{job.uuid}"
@@ -176,8 +222,7 @@ def run_resumable(
         t0 = time.perf_counter()
         with contextlib.chdir(job_dir):
             response = job.run(store=store)
-        if timings is not None:
-            timings.append({**record, "seconds": time.perf_counter() - t0, "ran": True})
+        if on_job is not None:
+            on_job({**record, "seconds": time.perf_counter() - t0, "ran": True})
         if response.replace or response.detour or response.addition:
             raise RuntimeError(f"job {job.name} changed the flow; use run_flow for such flows")
-    return flow

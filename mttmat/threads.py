@@ -32,9 +32,20 @@ from pathlib import Path
 __all__ = ["RunSlot", "apply_threads", "budget", "cpu_count", "live_runs", "rebalance"]
 
 _ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-_USER_OMP = os.environ.get("OMP_NUM_THREADS")  # as the user started the process
+#: set next to OMP_NUM_THREADS when mttmat chose the value: a child process that inherits it
+#: (a subprocess, an sbatch --export=ALL job) must not take it for the user's own choice
+_AUTO_MARK = "_MTTMAT_AUTO_THREADS"
+
+
+def _user_omp() -> str | None:
+    omp = os.environ.get("OMP_NUM_THREADS")
+    return None if omp is None or omp == os.environ.get(_AUTO_MARK) else omp
+
+
+_USER_OMP = _user_omp()  # as the user started the process
 _current: int | None = None
 _slot_dir: Path | None = None
+_limiter = None  # threadpoolctl limiter of the first apply_threads: restores the pools
 
 
 def cpu_count() -> int:
@@ -77,7 +88,7 @@ def budget(threads: int | None = None, slot_dir: str | Path | None = None) -> in
     """Threads this process should use (see the module doc)."""
     if threads:
         return int(threads)
-    if _USER_OMP and _USER_OMP.isdigit() and int(_USER_OMP) > 0:
+    if _USER_OMP and _USER_OMP.isdigit() and int(_USER_OMP) > 0:  # the user's choice
         return int(_USER_OMP)
     n = live_runs(slot_dir) if slot_dir is not None else 0
     return max(1, cpu_count() // max(1, n))
@@ -85,21 +96,44 @@ def budget(threads: int | None = None, slot_dir: str | Path | None = None) -> in
 
 def apply_threads(n: int) -> int:
     """Set every thread pool of this process to ``n`` threads; returns ``n``."""
-    global _current
+    global _current, _limiter
     for key in _ENV:
         os.environ[key] = str(n)
+    os.environ[_AUTO_MARK] = str(n)
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         if torch.get_num_threads() != n:
             torch.set_num_threads(n)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - a declared dependency
-        pass
-    else:
-        threadpool_limits(limits=n)
+    from threadpoolctl import threadpool_limits
+
+    limiter = threadpool_limits(limits=n)
+    if _limiter is None:
+        _limiter = limiter
     _current = n
     return n
+
+
+class _SavedPools:
+    """Thread settings of the process before a run slot changed them (restored on exit)."""
+
+    def __init__(self) -> None:
+        self.env = {k: os.environ.get(k) for k in (*_ENV, _AUTO_MARK)}
+        torch = sys.modules.get("torch")
+        self.torch = torch.get_num_threads() if torch is not None else None
+
+    def restore(self) -> None:
+        global _current, _limiter
+        for k, v in self.env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if _limiter is not None:
+            _limiter.restore_original_limits()
+        torch = sys.modules.get("torch")  # after the pools: torch's OpenMP pool is one of them
+        if torch is not None and self.torch is not None:
+            torch.set_num_threads(self.torch)
+        _limiter, _current = None, None
 
 
 def rebalance() -> int | None:
@@ -116,7 +150,8 @@ def rebalance() -> int | None:
 
 
 class RunSlot:
-    """Registers this process as a live run for the ``auto`` thread budget while held."""
+    """Registers this process as a live run for the ``auto`` thread budget while held, and
+    restores the thread settings it found when it is left."""
 
     def __init__(self, slot_dir: str | Path | None = None) -> None:
         if slot_dir is None:
@@ -124,24 +159,39 @@ class RunSlot:
 
             slot_dir = get_settings().runtime_dir or default_runtime_dir()
         self.dir = Path(slot_dir)
-        self.path = self.dir / f"slot-{os.getpid()}-{uuid.uuid4().hex[:8]}.lock"
+        name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}.lock"
+        self.path = self.dir / f"slot-{name}"
+        self._pending = self.dir / f"pending-{name}"
         self.fd: int | None = None
+        self._saved: _SavedPools | None = None
 
     def __enter__(self) -> RunSlot:
         global _slot_dir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        _slot_dir = self.dir
-        rebalance()
+        # lock under a name live_runs does not count, then rename: a counter never sees an
+        # unlocked fresh slot (it would take it for a killed run's and delete it)
+        self.fd = os.open(self._pending, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            os.replace(self._pending, self.path)
+            self._saved = _SavedPools()
+            _slot_dir = self.dir
+            rebalance()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         global _slot_dir
         _slot_dir = None
+        if self._saved is not None:
+            self._saved.restore()
+            self._saved = None
         if self.fd is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+            for f in (self.path, self._pending):
+                with contextlib.suppress(FileNotFoundError):
+                    f.unlink()
             os.close(self.fd)
             self.fd = None
 

@@ -291,10 +291,15 @@ def _check_writable(folder: Path, what: str = "output folder") -> None:
     """Refuse a folder that cannot be created or written, without creating anything."""
     folder = Path(folder).expanduser().absolute()
     probe = folder
-    while not probe.exists():
-        probe = probe.parent
     problem = None
-    if not probe.is_dir():
+    while not probe.exists():
+        if probe.is_symlink():
+            problem = f"{probe} is a broken link"
+            break
+        probe = probe.parent
+    if problem:
+        pass
+    elif not probe.is_dir():
         problem = f"{probe} is a file"
     elif not os.access(probe, os.W_OK | os.X_OK):
         problem = f"no write permission in {probe}"
@@ -436,9 +441,9 @@ def run_main_job(
     from mttmat.store import get_store, run_resumable
     from mttmat.threads import RunSlot
 
-    t_start = time.perf_counter()
     tp = _timed(progress)
     with RunLock(out / ".run.lock", wait_s=wait_s) as lock, RunSlot():
+        t_start = time.perf_counter()  # after the lock: waiting for another run is not ours
         if lock.took_over:
             tp(lock.took_over)
         store = get_store(store_dir)
@@ -447,7 +452,7 @@ def run_main_job(
         tp(f"{len(flow.job_uuids)} jobs for {', '.join(cfg.materials)}; store {store_dir}")
         timer = StageTimer(out / "timings.json")
         flow = run_resumable(
-            flow, store, out / "jobs", out / "flows" / f"main-{key}.json", tp, timer.jobs
+            flow, store, out / "jobs", out / "flows" / f"main-{key}.json", tp, timer.add
         )
         store.connect()
         docs = {m: _collect(store, flow.output[m]["uuids"]) for m in cfg.materials}
@@ -494,6 +499,12 @@ class StageTimer:
             except (ValueError, KeyError, TypeError):
                 self.earlier = {}
 
+    def add(self, record: dict[str, Any]) -> None:
+        """One finished (or read back) job; the file is rewritten at once, so a run killed
+        later keeps the times of the jobs it finished."""
+        self.jobs.append(record)
+        self.write(None)
+
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
         t0 = time.perf_counter()
@@ -502,7 +513,8 @@ class StageTimer:
         finally:
             self.steps[name] = time.perf_counter() - t0
 
-    def write(self, total_s: float) -> dict[str, Any]:
+    def write(self, total_s: float | None) -> dict[str, Any]:
+        """Write the file; ``total_s`` None while the run is still going."""
         jobs = []
         for j in self.jobs:
             sec = j["seconds"] if j["ran"] else self.earlier.get(j["uuid"])
@@ -517,6 +529,7 @@ class StageTimer:
             stages[name] = {"all": sec}
         doc = {
             "total_s": total_s,
+            "finished": total_s is not None,
             "compute_s": sum(sum(r.values()) for r in stages.values()),
             "jobs_run_now": sum(j["ran"] for j in jobs),
             "jobs_read_back": sum(not j["ran"] for j in jobs),

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mttmat.locks import LockBusyError, RunLock, exclusive_lock
-from mttmat.threads import RunSlot, apply_threads, budget, live_runs
+from mttmat.threads import RunSlot, budget, live_runs
 
 ROOT = Path(__file__).parents[1]
 
@@ -104,17 +104,38 @@ def test_reading_a_missing_store_refuses_and_creates_nothing(tmp_path):
 # ------------------------------------------------------------------ run ownership
 _HOLDER = """
 import sys, time
+from pathlib import Path
 from mttmat.locks import RunLock
 lock = RunLock(sys.argv[1]).acquire()
 print("held", flush=True)
-time.sleep(float(sys.argv[2]))
+release = Path(sys.argv[2])
+deadline = time.time() + 300
+while not release.exists() and time.time() < deadline:
+    time.sleep(0.01)
 lock.release()
+print("released", flush=True)
 """
 
 
-def _hold(path: Path, seconds: float) -> subprocess.Popen:
-    p = _python(_HOLDER, str(path), str(seconds))
-    assert p.stdout.readline().strip() == "held"
+def _readline(p: subprocess.Popen, timeout: float = 60.0) -> str:
+    """The child's next stdout line, or a failure with its stderr (never hangs the suite)."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    if not sel.select(timeout):
+        p.kill()
+        pytest.fail(f"child printed nothing in {timeout} s: {p.stderr.read()[-2000:]}")
+    line = p.stdout.readline()
+    if not line:
+        pytest.fail(f"child ended: {p.stderr.read()[-2000:]}")
+    return line.strip()
+
+
+def _hold(path: Path, release: Path) -> subprocess.Popen:
+    """A process holding the run lock ``path`` until the file ``release`` appears."""
+    p = _python(_HOLDER, str(path), str(release))
+    assert _readline(p) == "held"
     return p
 
 
@@ -123,7 +144,7 @@ def test_second_run_of_the_same_name_is_refused_naming_the_holder(tmp_path):
     from mttmat.cli import main
 
     out = tmp_path / "results"
-    holder = _hold(out / "tiny" / ".run.lock", 60)
+    holder = _hold(out / "tiny" / ".run.lock", tmp_path / "release")
     try:
         cfg = tmp_path / "c.yaml"
         cfg.write_text("name: tiny\ndevice: {k_sweep: false}\n")
@@ -145,18 +166,58 @@ def test_second_run_of_the_same_name_is_refused_naming_the_holder(tmp_path):
 
 def test_a_waiting_run_gets_the_lock_when_the_holder_ends(tmp_path):
     path = tmp_path / "run" / ".run.lock"
-    holder = _hold(path, 1.0)
-    t0 = time.monotonic()
-    with RunLock(path, wait_s=30) as lock:
-        assert time.monotonic() - t0 > 0.3  # it waited
+    holder = _hold(path, tmp_path / "release")
+    with pytest.raises(LockBusyError):
+        RunLock(path, wait_s=0.2).acquire()  # still held after waiting a little
+    (tmp_path / "release").touch()
+    with RunLock(path, wait_s=60) as lock:  # waits until the holder lets go
         assert lock.took_over is None  # the holder released it cleanly
         assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert _readline(holder) == "released"
     holder.wait()
+
+
+def test_one_process_at_a_time_runs_a_flow_file(tmp_path):
+    """The stage commands and the main job run their flow through run_resumable, which
+    refuses a second process on the same flow file before any job runs."""
+    from jobflow import Flow, job
+
+    from mttmat.store import get_store, run_resumable
+
+    @job
+    def add(a, b):
+        return a + b
+
+    flow_file = tmp_path / "flow.json"
+    holder = _hold(tmp_path / ".flow.json.lock", tmp_path / "release")
+    try:
+        with pytest.raises(LockBusyError, match=f"PID {holder.pid}"):
+            run_resumable(Flow([add(1, 2)]), get_store(tmp_path / "s"), tmp_path / "j", flow_file)
+        assert not flow_file.exists() and not (tmp_path / "j").exists()
+    finally:
+        (tmp_path / "release").touch()
+        holder.wait()
+    flow = run_resumable(Flow([add(1, 2)]), get_store(tmp_path / "s"), tmp_path / "j", flow_file)
+    store = get_store(tmp_path / "s")
+    store.connect()
+    assert store.get_output(flow.jobs[0].uuid) == 3
+
+
+def test_a_store_whose_creator_was_killed_half_way_opens(tmp_path):
+    from mttmat.store import _PROBE, _monty_job_store, get_store
+
+    half = _monty_job_store(tmp_path)  # tables made, probe not yet removed, no ready marker
+    half.connect()
+    half.docs_store._collection.insert_one(dict(_PROBE))
+    half.close()
+    store = get_store(tmp_path)
+    store.connect()
+    assert store.docs_store.count() == 0
 
 
 def test_stale_lock_of_a_killed_run_is_taken_over(tmp_path):
     path = tmp_path / "run" / ".run.lock"
-    holder = _hold(path, 600)
+    holder = _hold(path, tmp_path / "never")
     with pytest.raises(LockBusyError):
         RunLock(path).acquire()
     holder.send_signal(signal.SIGKILL)
@@ -179,7 +240,7 @@ def test_exclusive_lock_times_out_naming_the_holder(tmp_path):
     """
     p = _python(code, str(path))
     try:
-        assert p.stdout.readline().strip() == "held"
+        assert _readline(p) == "held"
         with pytest.raises(LockBusyError, match=f"PID {p.pid}"), exclusive_lock(
             path, timeout_s=0.3
         ):
@@ -208,7 +269,7 @@ def test_thread_budget_shares_the_cores_between_live_runs(tmp_path, monkeypatch)
     others = [_python(code, str(slots)) for _ in range(3)]
     try:
         for p in others:
-            assert p.stdout.readline().strip() == "in"
+            assert _readline(p) == "in"
         assert live_runs(slots) == 3
         with RunSlot(slots):
             assert live_runs(slots) == 4
@@ -227,15 +288,25 @@ def test_thread_budget_shares_the_cores_between_live_runs(tmp_path, monkeypatch)
     assert budget(None, slots) == 3  # the user's OMP_NUM_THREADS wins over auto
 
 
-def test_apply_threads_sets_torch_and_blas_pools():
+def test_a_run_slot_sets_the_pools_and_restores_them(tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
     from threadpoolctl import threadpool_info
 
+    import mttmat.threads as th
+
+    monkeypatch.setattr(th, "_USER_OMP", None)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("MTTMAT_THREADS", "1")
     before = torch.get_num_threads()
-    try:
-        apply_threads(1)
+    blas_before = [p["num_threads"] for p in threadpool_info()]
+    with RunSlot(tmp_path / "slots"):
         assert torch.get_num_threads() == 1
         assert os.environ["OMP_NUM_THREADS"] == "1"
         assert all(p["num_threads"] == 1 for p in threadpool_info())
-    finally:
-        apply_threads(before)
+        # a child process inherits the value but knows that mttmat chose it, not the user
+        code = "import mttmat.threads as t; print(t._USER_OMP)"
+        assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True).stdout.strip() == "None"  # fmt: skip
+    assert torch.get_num_threads() == before
+    assert "OMP_NUM_THREADS" not in os.environ
+    assert [p["num_threads"] for p in threadpool_info()] == blas_before

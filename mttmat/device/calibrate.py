@@ -310,6 +310,7 @@ def fit_trace(params: EcramParameters, trace: PulseTrace) -> CalibrationResult:
             max(p0["kinetic_prefactor"], 1e-6),
         ]
     )
+    hi = hi - 1e-9  # exp(log(limit)) can round above the limit the validation checks
     span = hi - lo
     x0 = np.clip(x0, lo + 1e-6 * span, hi - 1e-6 * span)
     sol = least_squares(
