@@ -169,6 +169,7 @@ def write_report(
         "the chain; they are not converged values (use larger cells by config, or the HPC "
         "path).",
         "",
+        *check_lines(mats, docs, device),
         "## Key numbers",
         "",
         "Fidelity: `ml` = CHGNet, `dft` = GPAW PBE+U, `dft on ml path` = DFT single points on "
@@ -270,3 +271,57 @@ def timing_lines(timings: dict[str, Any], mats: list[str]) -> list[str]:
         vals = " | ".join(f"{row[c]:.0f}" if c in row else "" for c in used)
         lines.append(f"| {stage} | {vals} |")
     return lines
+
+
+def _migration_doc(neb_docs: dict[str, Any]) -> dict[str, Any]:
+    """The hop document the barrier came from: DFT energies on the band when present."""
+    docs = [d for d in neb_docs.values() if isinstance(d, dict)]
+    for d in docs:
+        if "ml_energies_ev" in d:
+            return d
+    return docs[-1] if docs else {}
+
+
+def check_lines(mats: list[str], docs: dict[str, Any], device: dict[str, Any]) -> list[str]:
+    """The report's first screen: every physical check of the run, passed or failed, with
+    its number (a failed one in bold)."""
+    from mttmat.flows.material_chain import saddle_verdict
+    from mttmat.flows.melt_quench import MELT_MSD_A2, is_melted
+
+    lines = [
+        "## Checks",
+        "",
+        f"| material | melt (cation MSD in the melt hold, ≥ {MELT_MSD_A2:g} Å²) | hop (DFT "
+        "energies on the "
+        "band) | channel barrier used | device under the paper's pulse |",
+        "|---|---|---|---|---|",
+    ]
+    for m in mats:
+        d = docs[m]
+        cell = d.get("melt_quench", {}).get("cell")
+        if cell is None:
+            melt = "start cell used as it is (no melt-quench)"
+        else:
+            msd = {k: v for k, v in (cell.get("melt_msd_a2") or {}).items() if k not in ("O",)}
+            text = ", ".join(f"{k} {v:.2f} Å²" for k, v in msd.items())
+            melt = f"melted: {text}" if msd and is_melted(msd) else f"**NOT MELTED: {text}**"
+        mig = _migration_doc(d.get("neb", {}))
+        verdict = saddle_verdict(mig)
+        if verdict.startswith("no saddle"):
+            verdict = f"**{verdict}**"
+        bar = d["parameters"]["channel_barrier_ev"]
+        src = bar["source"]
+        used = f"{bar['value']:.3f} eV ({src.get('fidelity') or src['kind']})"
+        if src["kind"] != "dft":
+            used = f"**{used}: no computed saddle**"
+        elif src.get("fidelity") == "ml":
+            used = f"**{used}: ML saddle, none on the DFT energies**"
+        row = device.get("materials", {}).get(m, {})
+        if row.get("switches", True):
+            dev = f"on/off {row.get('on_off_ratio', float('nan')):.3g}"
+        else:
+            dev = f"**does not switch: on/off {row['on_off_ratio']:.3g}** (see the device notes)"
+        lines.append(f"| {m} | {melt} | {verdict} | {used} | {dev} |")
+    skipped = device.get("exports_skipped", {})
+    lines += [""] + [f"- {m}: {why}." for m, why in skipped.items()]
+    return [*lines, ""]

@@ -1,13 +1,29 @@
 """Exports for downstream simulators: NeuroSim LTP/LTD fit, aihwkit device, MTT transfer.
 
-NeuroSim form (Chen et al., used by DNN+NeuroSim)::
+NeuroSim (Chen et al., MLP/DNN+NeuroSim ``formula.cpp``, ``Cell.cpp``) describes both LTP and
+LTD with one function of the pulse state P ∈ [0, P_max] (``NonlinearWeight``)::
 
-    LTP: G(P) = B (1 − exp(−P/A)) + G_min
-    LTD: G(P) = −B (1 − exp((P − P_max)/A)) + G_max,   B = (G_max − G_min)/(1 − exp(−P_max/A))
+    G(P) = B (1 − exp(−P/A)) + G_min,     B = (G_max − G_min) / (1 − exp(−P_max/A))
 
-A is reported in pulses and normalised by P_max: NeuroSim's code multiplies the normalised
-value by its number of levels (``paramA = GetParamA(NL) * maxNumLevel``), so ``a_normalized``
-is what goes in place of ``GetParamA(NL)``.
+with A > 0 for LTP and **A < 0 for LTD** (``getParamA`` returns ``sign(NL)·A(|NL|)``, and the
+default LTD label is negative, e.g. ``NL_LTD = −4.88``). A write of n pulses moves P by
++n (LTP) or −n (LTD) from ``InvNonlinearWeight(G)``. NeuroSim multiplies the normalised A by
+its number of levels (``paramA = getParamA(NL) · maxNumLevel``): ``a_normalized`` = A/P_max is
+what goes in place of ``getParamA(NL)``, with its sign.
+
+The nonlinearity label NL is what ``getParamA`` tabulates (0.01 to 9 in steps of 0.01). Its
+table follows NL = max_x[f(x) − x] / (0.07·√2) for the normalised curve
+f(x) = (1 − e^{−x/a}) / (1 − e^{−1/a}), a = |A|/P_max (checked against the table's entries in
+the tests); :func:`neurosim_nl_label` evaluates it in closed form, so the label is computed,
+not looked up.
+
+Variation, converted to NeuroSim's definitions: ``sigmaCtoC`` is an absolute conductance
+spread per write, set in NeuroSim as a fraction of (G_max − G_min); the model's
+cycle-to-cycle spread multiplies each pulse step (σ_c2c of the step), so the fraction is
+σ_c2c times the rms step of the branch relative to the window (the larger of LTP and LTD;
+no exact match exists between a step-proportional and a constant spread). ``sigmaDtoD`` is
+the spread of the NL label between devices; the model spreads the rate k log-normally
+(σ_d2d), which scales A (in pulses) as 1/k, so σ_NL = |NL(A e^{−σ}) − NL(A e^{σ})| / 2.
 """
 
 from __future__ import annotations
@@ -32,27 +48,49 @@ __all__ = [
     "fit_neurosim",
     "mtt_parameters",
     "neurosim_curve",
+    "neurosim_export",
+    "neurosim_nl_label",
 ]
 
 EXPORT_FORMATS = ("neurosim", "aihwkit", "mtt", "traces", "all")
+
+#: NL label ↔ max deviation of the normalised curve from linear: NL = d / (0.07·√2)
+_NL_SCALE = 0.07 * np.sqrt(2.0)
+#: the range of NeuroSim's getParamA table
+NL_TABLE_RANGE = (0.01, 9.0)
 
 
 def neurosim_curve(
     p: np.ndarray, a: float, g_min: float, g_max: float, p_max: float, ltd: bool = False
 ) -> np.ndarray:
-    """NeuroSim conductance after ``p`` pulses (LTP from G_min, or LTD from G_max)."""
+    """NeuroSim's ``NonlinearWeight``: conductance at pulse state ``p`` for parameter ``a``
+    (pulses; > 0 LTP, < 0 LTD). ``ltd=True`` with a positive ``a`` means ``−a``."""
+    if ltd and a > 0:
+        a = -a
     b = (g_max - g_min) / (1 - np.exp(-p_max / a))
-    if ltd:
-        return -b * (1 - np.exp((np.asarray(p) - p_max) / a)) + g_max
-    return b * (1 - np.exp(-np.asarray(p) / a)) + g_min
+    return b * (1 - np.exp(-np.asarray(p, dtype=float) / a)) + g_min
+
+
+def neurosim_nl_label(a_normalized: float) -> float:
+    """NeuroSim's nonlinearity label for a normalised A (its sign kept: LTD labels are < 0)."""
+    a = abs(float(a_normalized))
+    if a == 0:
+        raise ParameterError("A = 0 has no nonlinearity label")
+    if a > 1e4:  # linear to within 1e-5: NL → 0
+        return 0.0
+    c = -np.expm1(-1.0 / a)  # 1 − e^{−1/a}
+    x = float(np.clip(-a * np.log(a * c), 0.0, 1.0))  # where f'(x) = 1
+    d = -np.expm1(-x / a) / c - x
+    return float(np.sign(a_normalized) * d / _NL_SCALE)
 
 
 def fit_neurosim(g: np.ndarray, ltd: bool = False) -> dict[str, float]:
-    """Fit A to a monotone pulse curve ``g`` (g[0] before the first pulse).
+    """Fit NeuroSim's A to a monotone pulse curve ``g`` (g[0] before the first pulse).
 
     For LTD, ``g`` starts at G_max and pulse n sits at NeuroSim state P = P_max − n.
 
-    Returns A (pulses), A/P_max, G_min, G_max, P_max and the rms relative residual.
+    Returns A (pulses, negative for LTD), A/P_max (``getParamA``'s value), the NL label,
+    G_min, G_max, P_max and the rms residual relative to the window.
     """
     g = np.asarray(g, dtype=float)
     if g.ndim != 1 or len(g) < 3:
@@ -63,15 +101,18 @@ def fit_neurosim(g: np.ndarray, ltd: bool = False) -> dict[str, float]:
         raise ParameterError("curve is not monotone in the expected direction")
     # NeuroSim's state axis P runs 0 → P_max along LTP; depression walks it back down
     p = p_max - np.arange(len(g)) if ltd else np.arange(len(g))
+    sign = -1.0 if ltd else 1.0
 
     def resid(log_a: np.ndarray) -> np.ndarray:
-        return (neurosim_curve(p, np.exp(log_a[0]), g_min, g_max, p_max, ltd) - g) / (g_max - g_min)
+        a = sign * np.exp(log_a[0])
+        return (neurosim_curve(p, a, g_min, g_max, p_max) - g) / (g_max - g_min)
 
     sol = least_squares(resid, x0=[np.log(p_max / 3)], bounds=([np.log(1e-3)], [np.log(1e6)]))
-    a = float(np.exp(sol.x[0]))
+    a = sign * float(np.exp(sol.x[0]))
     return {
         "a_pulses": a,
         "a_normalized": a / p_max,
+        "nl_label": neurosim_nl_label(a / p_max),
         "g_min_s": float(g_min),
         "g_max_s": float(g_max),
         "p_max": int(p_max),
@@ -79,33 +120,111 @@ def fit_neurosim(g: np.ndarray, ltd: bool = False) -> dict[str, float]:
     }
 
 
-# aihwkit: SoftBoundsPmaxDevice's own fields, plus the PulsedDevice fields we set, as
-# documented in aihwkit.simulator.configs.devices (aihwkit 0.9-1.2).
+def _for_get_param_a(nl: float) -> float:
+    """The label to write for NeuroSim's getParamA, whose index is int(|NL|·100) − 1
+    (truncation): half a step above the nearest table entry, sign kept."""
+    return float(np.sign(nl) * (round(abs(nl), 2) + 0.005))
+
+
+def neurosim_export(ltp: np.ndarray, ltd: np.ndarray, params: EcramParameters) -> dict[str, Any]:
+    """Everything NeuroSim's ``RealDevice`` needs, in NeuroSim's own conventions."""
+    up, dn = fit_neurosim(ltp), fit_neurosim(ltd, ltd=True)
+    v = params.values()
+    sd = v["d2d_sigma"]
+    sigma_nl = {}
+    for name, fit in (("ltp", up), ("ltd", dn)):
+        lo = neurosim_nl_label(fit["a_normalized"] * np.exp(-sd))
+        hi = neurosim_nl_label(fit["a_normalized"] * np.exp(sd))
+        sigma_nl[name] = abs(lo - hi) / 2
+    # NeuroSim adds a constant spread per pulse; the model's spread scales with each step:
+    # match the rms step of each branch (no exact match exists; the mean step would
+    # underestimate the noise summed over a sweep)
+    rms_step = {}
+    for name, curve in (("ltp", np.asarray(ltp, float)), ("ltd", np.asarray(ltd, float))):
+        steps = np.diff(curve) / (curve.max() - curve.min())
+        rms_step[name] = float(np.sqrt(np.mean(steps**2)))
+    c2c = {k: v["c2c_sigma"] * r for k, r in rms_step.items()}
+    warnings = []
+    for name, fit in (("LTP", up), ("LTD", dn)):
+        nl = abs(fit["nl_label"])
+        if not NL_TABLE_RANGE[0] <= nl <= NL_TABLE_RANGE[1]:
+            warnings.append(
+                f"{name}: |NL| = {nl:.3g} is outside getParamA's table "
+                f"({NL_TABLE_RANGE[0]}-{NL_TABLE_RANGE[1]}); set paramA from a_normalized "
+                "directly (paramA = a_normalized · maxNumLevel)"
+            )
+    return {
+        "ltp": up,
+        "ltd": dn,
+        "NL_LTP": up["nl_label"],
+        "NL_LTD": dn["nl_label"],
+        # getParamA truncates |NL|·100 to an index: these land on the nearest table entry
+        "NL_LTP_for_getParamA": _for_get_param_a(up["nl_label"]),
+        "NL_LTD_for_getParamA": _for_get_param_a(dn["nl_label"]),
+        "maxNumLevelLTP": up["p_max"],
+        "maxNumLevelLTD": dn["p_max"],
+        "sigmaCtoC_fraction_of_range": max(c2c.values()),
+        "sigmaCtoC_fraction_of_range_ltp_ltd": c2c,
+        "sigmaDtoD_nl": max(sigma_nl.values()),
+        "sigmaDtoD_nl_ltp_ltd": sigma_nl,
+        "model_c2c_sigma": v["c2c_sigma"],
+        "model_d2d_sigma": v["d2d_sigma"],
+        "warnings": warnings,
+        "note": (
+            "NeuroSim conventions: A and NL are negative for LTD; paramA = a_normalized · "
+            "maxNumLevel replaces getParamA(NL) · maxNumLevel (exact; NL_*_for_getParamA picks the "
+            "nearest table entry instead); sigmaCtoC = "
+            "sigmaCtoC_fraction_of_range · (maxConductance − minConductance); sigmaDtoD is the "
+            "spread of NL. The model's device-to-device spread of the conductance scale has "
+            "no NeuroSim counterpart and is not exported."
+        ),
+    }
+
+
+# aihwkit's SoftBoundsDevice (a PulsedDevice; aihwkit.simulator.configs.devices): the fields
+# this export sets, as documented there (aihwkit 0.9-1.x).
 AIHWKIT_DOCUMENTED_FIELDS = {
-    "SoftBoundsPmaxDevice": {
-        "p_max",
-        "alpha",
-        "range_min",
-        "range_max",
-        "dw_min_std",
-        "dw_min_dtod",
-        "w_min_dtod",
-        "w_max_dtod",
+    "SoftBoundsDevice": {
+        "dw_min",
         "up_down",
         "up_down_dtod",
+        "w_min",
+        "w_max",
+        "w_min_dtod",
+        "w_max_dtod",
+        "dw_min_std",
+        "dw_min_dtod",
+        "mult_noise",
         "lifetime",
         "lifetime_dtod",
-        "construction_seed",
+        "reset",
+        "reset_dtod",
+        "reset_std",
     }
 }
 
 
-def soft_bounds_pmax_curve(
-    p: np.ndarray, p_max: int, alpha: float, range_min: float, range_max: float
-) -> np.ndarray:
-    """aihwkit SoftBoundsPmaxDevice up-pulse response w(p) (its documented formula)."""
-    b = (range_max - range_min) / (1 - np.exp(-alpha * p_max))
-    return b * (1 - np.exp(-alpha * np.asarray(p))) + range_min
+def _aihwkit_steps(dw_min: float, up_down: float) -> tuple[float, float]:
+    """(up, down) step sizes as aihwkit's C++ ``PulsedRPUDevice::populate`` sets them:
+    up_down > 0 shrinks the down step, dw_min·(1 − up_down); up_down < 0 shrinks the up step,
+    dw_min·(1 + up_down). (Its Python docstring reads dw_min·(1 ± up_down); the code is what
+    runs.)"""
+    up_bias = 0.0 if up_down > 0 else up_down
+    down_bias = -up_down if up_down > 0 else 0.0
+    return dw_min * (1 + up_bias), dw_min * (1 + down_bias)
+
+
+def soft_bounds_trace(kwargs: dict[str, Any], n_up: int, n_down: int) -> np.ndarray:
+    """aihwkit SoftBoundsDevice's update without noise: from w = −1, ``n_up`` up pulses, then
+    ``n_down`` down pulses. Soft bounds scale the steps by (1 − w/w_max) up and
+    (1 − w/w_min) down (a LinearStepDevice with slopes −1/bound)."""
+    up, dn = _aihwkit_steps(kwargs["dw_min"], kwargs["up_down"])
+    w = [-1.0]
+    for _ in range(n_up):
+        w.append(w[-1] + up * (1 - w[-1] / kwargs["w_max"]))
+    for _ in range(n_down):
+        w.append(w[-1] - dn * (1 - w[-1] / kwargs["w_min"]))
+    return np.array(w)
 
 
 def aihwkit_device(
@@ -114,37 +233,71 @@ def aihwkit_device(
     params: EcramParameters,
     pulse_width_s: float,
     theta_mid: float,
+    batch_time_s: float = 1.0,
 ) -> dict[str, Any]:
-    """An aihwkit device description fitted to the LTP/LTD curves (class + kwargs).
+    """An aihwkit ``SoftBoundsDevice`` fitted to the LTP/LTD curves (class + kwargs).
 
-    ``SoftBoundsPmaxDevice(**kwargs)`` builds it in aihwkit; weights map G_min → −1,
-    G_max → +1. ``lifetime`` (in pulses of ``pulse_width_s``) carries the retention decay of
-    the mid-window state ``theta_mid``.
+    Weights map the programmed window G_min → −1, G_max → +1. The NeuroSim fit of each branch
+    (an exponential approach with A pulses) is a soft-bounds device exactly: the up branch
+    approaches its asymptote w_max = −1 + 2/(1 − e^{−P/A_up}) with Δw_up = w_max (1 −
+    e^{−1/A_up}), the down branch w_min = 1 − 2/(1 − e^{−P/|A_down|}) with Δw_down = |w_min|
+    (1 − e^{−1/|A_down|}). ``dw_min`` and ``up_down`` carry the two step sizes separately, as
+    aihwkit's C++ applies them (dw_min = the larger step, the other one dw_min·(1 − |up_down|);
+    SoftBoundsPmaxDevice, used before, overwrites ``up_down`` in its bindings and so lost the
+    LTP/LTD asymmetry). ``lifetime`` is in mini-batches, as aihwkit applies the decay once per
+    mini-batch, w ← (w − reset)(1 − 1/lifetime) + reset: lifetime = 1/(1 − exp(−Δt_batch/τ)),
+    with τ the model's retention time of the mid-window state and Δt_batch =
+    ``batch_time_s`` (stated in the export); ``reset`` = −1, the rest state (bottom of the
+    window) the device relaxes to.
     """
+    if not batch_time_s > 0:
+        raise ParameterError(f"batch_time_s must be > 0, got {batch_time_s}")
     up = fit_neurosim(ltp)
     dn = fit_neurosim(ltd, ltd=True)
-    p_max = up["p_max"]
-    alpha = float(np.sqrt(1 / up["a_pulses"] * 1 / dn["a_pulses"]))  # one slope both ways
+    p_up, p_dn = up["p_max"], dn["p_max"]
+    a_up, a_dn = up["a_pulses"], abs(dn["a_pulses"])
+    w_max = -1.0 + 2.0 / -np.expm1(-p_up / a_up)
+    w_min = 1.0 - 2.0 / -np.expm1(-p_dn / a_dn)
+    dw_up = w_max * -np.expm1(-1.0 / a_up)
+    dw_dn = abs(w_min) * -np.expm1(-1.0 / a_dn)
     tau = EcramModel(params, variation=False).retention_time_s(theta_mid)
+    lifetime = 1.0 / -np.expm1(-batch_time_s / tau) if np.isfinite(tau) else 0.0
     v = params.values()
+    big = max(dw_up, dw_dn)
     kwargs = {
-        "p_max": int(p_max),
-        "alpha": alpha,
-        "range_min": -1.0,
-        "range_max": 1.0,
-        "dw_min_std": float(v["c2c_sigma"]),
-        "dw_min_dtod": float(v["d2d_sigma"]),
-        "up_down": float((dn["a_pulses"] - up["a_pulses"]) / (dn["a_pulses"] + up["a_pulses"])),
-        "lifetime": float(min(tau / pulse_width_s, 1e12)),
+        "dw_min": float(big),
+        "up_down": float((dw_up - dw_dn) / big),
+        "up_down_dtod": 0.0,
+        "w_min": float(w_min),
+        "w_max": float(w_max),
+        "w_min_dtod": 0.0,
+        "w_max_dtod": 0.0,
+        "dw_min_std": float(v["c2c_sigma"]),  # multiplicative, like the model's c2c
+        "dw_min_dtod": float(v["d2d_sigma"]),  # the model's log-normal rate spread, 1st order
+        "mult_noise": True,
+        "lifetime": float(min(lifetime, 1e12)),  # 0 = no decay (aihwkit's convention)
+        "lifetime_dtod": 0.0,
+        "reset": -1.0,  # decay target: the rest state, G_min of the window
+        "reset_dtod": 0.0,
+        "reset_std": 0.0,
     }
-    unknown = set(kwargs) - AIHWKIT_DOCUMENTED_FIELDS["SoftBoundsPmaxDevice"]
+    unknown = set(kwargs) - AIHWKIT_DOCUMENTED_FIELDS["SoftBoundsDevice"]
     if unknown:  # pragma: no cover - guards edits of this function
-        raise ParameterError(f"not documented SoftBoundsPmaxDevice fields: {unknown}")
+        raise ParameterError(f"not documented SoftBoundsDevice fields: {unknown}")
+    w_model = np.concatenate([ltp, ltd[1:]])
+    w_model = -1 + 2 * (w_model - ltp[0]) / (ltp[-1] - ltp[0])
+    w_fit = soft_bounds_trace(kwargs, p_up, p_dn)
+    rms_w = float(np.sqrt(np.mean((w_fit - w_model) ** 2)))
     return {
         "module": "aihwkit.simulator.configs.devices",
-        "class": "SoftBoundsPmaxDevice",
+        "class": "SoftBoundsDevice",
         "kwargs": kwargs,
-        "fit": {"ltp": up, "ltd": dn},
+        "batch_time_s": batch_time_s,
+        "retention_time_s": float(tau),
+        "pulse_width_s": pulse_width_s,
+        "fit": {"ltp": up, "ltd": dn, "rms_w_residual": rms_w},
+        "note": "weights: G_min → −1, G_max → +1 over the programmed window; lifetime in "
+        "mini-batches of batch_time_s: lifetime = 1/(1 − exp(−batch_time_s/retention_time_s))",
     }
 
 
@@ -205,17 +358,7 @@ def export(
         written.append(atomic_write_text(out / name, json.dumps(data, indent=2)))
 
     if fmt in ("neurosim", "all"):
-        up, dn = fit_neurosim(ltp), fit_neurosim(ltd, ltd=True)
-        dump(
-            "neurosim.json",
-            {
-                "ltp": up,
-                "ltd": dn,
-                "c2c_sigma": cal.params.c2c_sigma.value,
-                "d2d_sigma": cal.params.d2d_sigma.value,
-                "note": "a_normalized replaces NeuroSim's GetParamA(NL) (A / number of pulses)",
-            },
-        )
+        dump("neurosim.json", neurosim_export(ltp, ltd, cal.params))
     if fmt in ("aihwkit", "all"):
         mid = 0.5 * (cal.theta_bot + cal.theta_top)
         dump("aihwkit_device.json", aihwkit_device(ltp, ltd, cal.params, pulse_width_s, mid))

@@ -13,8 +13,11 @@ Ion kinetics (high-field hopping, one equation for pulses and for retention)::
 (``kinetic_prefactor``) are calibrated to device data; E_a, ν0, the site-energy mean/spread
 and the electrons per Li come from DFT. At V_G = 0 the same law relaxes θ toward θ_rest:
 retention (``rest``) uses the retention barrier E_b in place of E_a (at rest the Li has to
-leave the channel into the electronically insulating electrolyte), so the retention time
-∝ ν0⁻¹ exp(E_b / k_B T).
+leave the channel into the electronically insulating electrolyte) and the bare attempt
+frequency, k_rest = ν0 exp(−E_b / k_B T): the retention time ∝ ν0⁻¹ exp(E_b / k_B T).
+f_int is not used at rest. It was calibrated to the pulse kinetics, which pin
+f_int·exp(−E_a/kT); reusing it made a lower channel barrier give a *longer* retention
+(E_a 0.8 eV → 1.4×10⁶ s, 0.5 eV → 1.8×10¹¹ s before this was fixed).
 
 Conductance (uniform doping over the channel; size scaling G ∝ W/L as measured)::
 
@@ -77,7 +80,8 @@ class EcramModel:
         self.u_per_volt = p["field_factor"] / (2 * self.kt)
         nu = p["kinetic_prefactor"] * p["attempt_frequency_hz"]
         self.k = nu * np.exp(-p["channel_barrier_ev"] / self.kt)
-        self.k_rest = nu * np.exp(-p["retention_barrier_ev"] / self.kt)
+        # own prefactor (bare ν0): f_int belongs to the calibrated pulse kinetics
+        self.k_rest = p["attempt_frequency_hz"] * np.exp(-p["retention_barrier_ev"] / self.kt)
         n = self.n_devices
         if self.variation and p["d2d_sigma"] > 0:
             self.k_dev = np.exp(p["d2d_sigma"] * self.rng.standard_normal(n)).astype(self.dtype)

@@ -316,7 +316,8 @@ class EcramParameters(BaseModel):
                 "eV",
                 "assumption",
                 note="no retention time survived extraction; 1.1 eV gives τ ~ 1 day at 300 K "
-                "with ν0 = 1e13 Hz. Replace with E_a + binding-energy difference when known.",
+                "with ν0 = 1e13 Hz. The barrier for Li to leave the channel at V_G = 0, used "
+                "with the bare ν0 (not the calibrated interface factor of the pulses).",
             ),
             electrolyte_barrier_ev=_p(
                 0.58, "eV", "literature", reference="Put et al., ACS AMI 2016 (LiPON 0.53-0.63 eV)"

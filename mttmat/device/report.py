@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mttmat.device.build import compare_materials
+from mttmat.device.build import MIN_ON_OFF, compare_materials
 from mttmat.device.calibrate import DeviceTargets
 from mttmat.device.exports import EXPORT_FORMATS, export
 from mttmat.device.model import EcramModel
@@ -88,6 +88,26 @@ def write_device_outputs(
                 "no exports: electrons_per_li = 0 (the DFT traps the Li electron), so the "
                 "model has no conductance modulation to fit"
             )
+            files[name] = []
+            continue
+        if not table[name]["switches"]:
+            need = table[name]["pulse_to_reach_reference_window"]
+            v, w = need["amplitude_v_at_paper_width"], need["width_s_at_paper_amplitude"]
+            head = (
+                f"no exports: the device does not switch under the paper's pulses (on/off "
+                f"{table[name]['on_off_ratio']:.3g} up, {table[name]['ltd_on_off_ratio']:.3g} "
+                f"down after {t.n_pulses} × {t.v_set:+g} / {t.v_reset:+g} V, {t.width_s:g} s; "
+                f"below {MIN_ON_OFF:g})"
+            )
+            if need["limited_by"].startswith("conductance"):
+                skipped[name] = f"{head}; no pulse helps: {need['limited_by']}"
+            else:
+                skipped[name] = (
+                    f"{head}; 90 % of {reference}'s G_max needs "
+                    + (f"{v:.3g} V at {t.width_s:g} s" if v else "more than 100 V")
+                    + " or "
+                    + (f"{w:.3g} s at {t.v_set:+g} V" if w else "pulses longer than 1000 s")
+                )
             files[name] = []
             continue
         written = export(res, export_format, out / "exports" / name)
