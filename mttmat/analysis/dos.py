@@ -119,6 +119,6 @@ def save_figure(fig: object, path: object, dpi: int = 150) -> object:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")  # nothing clipped: long titles, legends
     plt.close(fig)
     return path

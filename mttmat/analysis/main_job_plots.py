@@ -26,6 +26,8 @@ def plot_band_profile(neb: dict[str, dict[str, Any]], title: str) -> Any:
     """ML CI-NEB profile (images and ASE's force fit) with the DFT energies on its images."""
     import matplotlib
 
+    from mttmat.flows.material_chain import has_saddle
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -43,9 +45,11 @@ def plot_band_profile(neb: dict[str, dict[str, Any]], title: str) -> Any:
     for name, d in neb.items():
         if "energies_ev" in d and "fit" not in d:  # DFT single points on the ML band
             x = ml["fit"]["path_a"] if ml is not None else d["path_a"]
+            e = np.asarray(d["energies_ev"], float)
+            what = (f"E_a {d['barrier_forward_ev']:.2f} eV" if has_saddle(e)
+                    else f"no saddle, ΔE {e[-1] - e[0]:+.2f} eV")  # fmt: skip
             ax.plot(x, d["energies_ev"], "s--", color="tab:red", ms=5, lw=0.8,
-                    label=f"{d['backend']} on the band (q={d['charge']:+g}): "
-                    f"{d['barrier_forward_ev']:.2f} eV")  # fmt: skip
+                    label=f"{d['backend']} on the band (q={d['charge']:+g}): {what}")  # fmt: skip
         elif "fit" in d and d is not ml:  # a DFT CI-NEB
             fit = d["fit"]
             e0 = fit["energies_ev"][0]
@@ -79,7 +83,7 @@ def save_main_job_figures(results: str | Path, device_figures: bool = True) -> l
             _load(folder / "li_sites.json"), dos["host"], [dos["site 1"]],
             _load(folder / "li_dos_summary.json"), figs,
         )  # fmt: skip
-        title = f"{m}: Li hop from the lowest site to its nearest neighbour"
+        title = f"{m}: Li hop, lowest site → nearest distinct site"
         fig = plot_band_profile(_load(folder / "neb.json"), title)
         paths.append(save_figure(fig, figs / "neb_profile.png"))
         formation[m] = _load(folder / "li_formation.json")
