@@ -285,7 +285,7 @@ def _migration_doc(neb_docs: dict[str, Any]) -> dict[str, Any]:
 def check_lines(mats: list[str], docs: dict[str, Any], device: dict[str, Any]) -> list[str]:
     """The report's first screen: every physical check of the run, passed or failed, with
     its number (a failed one in bold)."""
-    from mttmat.flows.material_chain import saddle_verdict
+    from mttmat.analysis.hops import saddle_verdict
     from mttmat.flows.melt_quench import MELT_MSD_A2, is_melted
 
     lines = [

@@ -287,7 +287,7 @@ def test_electrons_per_li_rules():
 def test_a_band_without_saddle_is_never_a_barrier():
     """A monotonic band is a reaction energy: the DFT value is used only with an interior
     maximum, else the ML band's saddle (labelled ml), else no computed barrier."""
-    from mttmat.flows.material_chain import hop_barrier, saddle_verdict
+    from mttmat.analysis.hops import hop_barrier, saddle_verdict
 
     band = {"energies_ev": [0.0, 0.3, 0.1], "ml_energies_ev": [0.0, 0.2, 0.05],
             "barrier_forward_ev": 0.3, "barrier_backward_ev": 0.2, "fidelity": "dft on ml"}

@@ -26,7 +26,7 @@ def plot_band_profile(neb: dict[str, dict[str, Any]], title: str) -> Any:
     """ML CI-NEB profile (images and ASE's force fit) with the DFT energies on its images."""
     import matplotlib
 
-    from mttmat.flows.material_chain import has_saddle
+    from mttmat.analysis.hops import has_saddle
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
