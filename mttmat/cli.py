@@ -425,7 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", UserWarning)
     func: Callable[[argparse.Namespace], int] = args.func
-    from mttmat.errors import USER_ERRORS
+    from mttmat.errors import PHYSICS_ERRORS, USER_ERRORS
     from mttmat.threads import RunSlot
 
     # commands that compute share the machine's cores with other runs (mttmat.threads);
@@ -436,6 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             with RunSlot():
                 return func(args)
         return func(args)
+    except PHYSICS_ERRORS as err:
+        print(f"mttmat: stopped, a physical check failed: {err}", file=sys.stderr)
+        return 3
     except (UserError, *USER_ERRORS) as err:
         print(f"mttmat: error: {err}", file=sys.stderr)
         return 2

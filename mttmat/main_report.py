@@ -29,6 +29,10 @@ KEY_NUMBERS: list[tuple[str, str, str, str, str, list[Any], str]] = [
      ["cell", "density_g_cm3"], ".2f"),
     ("host", "cation MSD in the melt", "Å²", "ml", "{m}/melt_quench.json",
      ["cell", "melt_msd_a2", "{c}"], ".2f"),
+    ("host", "melted (cation MSD ≥ threshold)", "", "ml", "{m}/melt_quench.json",
+     ["cell", "melted"], ""),
+    ("host", "melt temperature of the last hold", "K", "ml", "{m}/melt_quench.json",
+     ["cell", "melt_attempts", -1, "temperature_k"], ".0f"),
     ("host", "{c}–O coordination", "", "ml", "{m}/melt_quench.json",
      ["cell", "coordination", "{c}-O", "mean"], ".2f"),
     ("Li sites", "voids found", "", "–", "{m}/li_sites.json",
@@ -282,11 +286,31 @@ def _migration_doc(neb_docs: dict[str, Any]) -> dict[str, Any]:
     return docs[-1] if docs else {}
 
 
+def melt_verdict(cell: dict[str, Any]) -> str:
+    """"melted at T: W 2.1 Å²" (with the failed holds before it), or a bold NOT MELTED."""
+    from mttmat.flows.melt_quench import MELT_MSD_A2, is_melted
+
+    def text(msd: dict[str, float]) -> str:
+        return ", ".join(f"{k} {v:.2f} Å²" for k, v in msd.items() if k not in ("O", "Li"))
+
+    msd = cell.get("melt_msd_a2") or {}
+    if not msd:
+        return "not measured"
+    threshold = cell.get("melt_threshold_a2") or MELT_MSD_A2
+    attempts = cell.get("melt_attempts") or []
+    t = f" at {attempts[-1]['temperature_k']:.0f} K" if attempts else ""
+    before = "; ".join(f"{a['temperature_k']:.0f} K: {text(a['msd_a2'])}" for a in attempts[:-1])
+    before = f" (after {len(attempts) - 1} hold(s) that did not melt: {before})" if before else ""
+    if is_melted(msd, threshold):
+        return f"melted{t}: {text(msd)}{before}"
+    return f"**NOT MELTED{t}: {text(msd)} < {threshold:g} Å²**{before}"
+
+
 def check_lines(mats: list[str], docs: dict[str, Any], device: dict[str, Any]) -> list[str]:
     """The report's first screen: every physical check of the run, passed or failed, with
     its number (a failed one in bold)."""
     from mttmat.analysis.hops import saddle_verdict
-    from mttmat.flows.melt_quench import MELT_MSD_A2, is_melted
+    from mttmat.flows.melt_quench import MELT_MSD_A2
 
     lines = [
         "## Checks",
@@ -302,9 +326,7 @@ def check_lines(mats: list[str], docs: dict[str, Any], device: dict[str, Any]) -
         if cell is None:
             melt = "start cell used as it is (no melt-quench)"
         else:
-            msd = {k: v for k, v in (cell.get("melt_msd_a2") or {}).items() if k not in ("O",)}
-            text = ", ".join(f"{k} {v:.2f} Å²" for k, v in msd.items())
-            melt = f"melted: {text}" if msd and is_melted(msd) else f"**NOT MELTED: {text}**"
+            melt = melt_verdict(cell)
         mig = _migration_doc(d.get("neb", {}))
         verdict = saddle_verdict(mig)
         if verdict.startswith("no saddle"):

@@ -258,7 +258,8 @@ def test_killed_melt_resumes_from_its_checkpoint(tmp_path):
         sys.executable, "-m", "mttmat.cli", "melt-quench", "--crystal", "cubic-WO3",
         "--supercell", "2", "1", "1", "--store", str(tmp_path / "store"), "--no-figures",
         "--set", "init_steps=10", "heat_steps=10", "melt_steps=400", "quench_rate_k_per_ps=60000",
-        "checkpoint_interval=20", "relax_cell=false", "-o", str(tmp_path / "a-WOx"),
+        "checkpoint_interval=20", "relax_cell=false", "melt_check_msd_a2=0",  # resume, not melt
+        "-o", str(tmp_path / "a-WOx"),
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
@@ -286,6 +287,93 @@ def test_killed_melt_resumes_from_its_checkpoint(tmp_path):
     assert step >= 40
     meta = json.loads(Path(tmp_path / "a-WOx.json").read_text())
     assert meta["metrics"]["formula"] == "W2O6"
+
+
+# ----------------------------------------------------------------------------- melt check
+
+
+def _fake_md(msd_per_call, calls):
+    """A run_md stand-in: records each call's segments, returns the next cation MSD."""
+    from mttmat.jobs.md import MdRun
+
+    def fake(atoms, calc, segments, **kw):
+        k = len(calls)
+        calls.append({"segments": [tuple(s) for s in segments], "checkpoint": kw["checkpoint"]})
+        n = sum(s.n_steps for s in segments)
+        log = {c: [float(n)] for c in ("step", "time_ps", "t_target_k", "t_k", "e_pot_ev",
+                                       "e_kin_ev", "volume_a3")}  # fmt: skip
+        log["t_k"] = [segments[-1].t_end_k]
+        msd = {"W": msd_per_call[k], "O": 10.0}
+        return MdRun(atoms, log, n, 0, 1.0, msd)
+
+    return fake
+
+
+def _melt(monkeypatch, tmp_path, msds, **sched):
+    import mttmat.jobs.melt_quench as mq
+
+    calls: list = []
+    monkeypatch.setattr(mq, "run_md", _fake_md(msds, calls))
+    tmp_path.mkdir(exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    sd = MeltQuenchSchedule(init_steps=5, heat_steps=10, melt_steps=20,
+                            melt_temperature_k=5000, **sched).model_dump(mode="json")
+    doc = mq.md_stage.original(cubic_wo3(), "melt", sd, "chgnet",
+                               velocities=np.zeros((4, 3)).tolist())  # fmt: skip
+    return doc, calls
+
+
+@pytest.mark.chgnet
+def test_melt_that_does_not_melt_is_retried_hotter(monkeypatch, tmp_path):
+    doc, calls = _melt(monkeypatch, tmp_path, [0.3, 0.6, 2.5])
+    temps = [a.temperature_k for a in doc.melt_attempts]
+    assert temps == [5000, 6000, 7000]
+    assert [a.melted for a in doc.melt_attempts] == [False, False, True]
+    # each retry ramps from the last hold's temperature, then holds melt_steps, own checkpoint
+    assert calls[1]["segments"] == [(5000, 6000, 10), (6000, 6000, 20)]
+    assert calls[2]["checkpoint"].name == "md_melt_retry2.ckpt.npz"
+    assert doc.msd_a2["W"] == 2.5  # the verdict is the last hold's, measured on its own
+    assert doc.target_temperature_k == 7000 and doc.n_steps == 30 + 30 + 30
+    assert doc.log["step"] == [30.0, 60.0, 90.0]  # the logs continue, not restart
+
+
+@pytest.mark.chgnet
+def test_melt_that_never_melts_stops_with_every_number(monkeypatch, tmp_path):
+    from mttmat.jobs.melt_quench import MeltNotMeltedError
+
+    with pytest.raises(MeltNotMeltedError) as err:
+        _melt(monkeypatch, tmp_path, [0.3, 0.4, 0.5], melt_max_temperature_k=5500)
+    msg = str(err.value)
+    # capped at the configured maximum: the second retry holds longer at the same T
+    for text in ("5000 K: W 0.30 Å²", "5500 K: W 0.40 Å²", "5500 K: W 0.50 Å²", "≥ 1 Å²",
+                 "melt_max_temperature_k"):
+        assert text in msg, msg
+
+
+@pytest.mark.chgnet
+def test_melt_check_off_or_passed_runs_one_hold(monkeypatch, tmp_path):
+    doc, calls = _melt(monkeypatch, tmp_path, [1.5])
+    assert len(calls) == 1 and [a.melted for a in doc.melt_attempts] == [True]
+    doc, calls = _melt(monkeypatch, tmp_path / "off", [0.1], melt_check_msd_a2=0)
+    assert len(calls) == 1 and doc.melt_attempts == []
+
+
+def test_melt_bounds_are_validated():
+    with pytest.raises(ValidationError, match="melt_max_temperature_k"):
+        MeltQuenchSchedule(melt_temperature_k=5000, melt_max_temperature_k=4000)
+
+
+def test_cli_stops_with_exit_3_on_a_failed_physical_check(monkeypatch, capsys):
+    import mttmat.cli as cli
+    from mttmat.jobs.melt_quench import MeltNotMeltedError
+
+    def boom(args):
+        raise MeltNotMeltedError("W4O12 did not melt: 5000 K: W 0.30 Å²")
+
+    monkeypatch.setattr(cli, "_cmd_melt_quench", boom)
+    rc = cli.main(["melt-quench", "--crystal", "cubic-WO3", "-o", "x"])
+    assert rc == 3
+    assert "physical check failed: W4O12 did not melt" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- shipped cells

@@ -25,7 +25,7 @@ from pymatgen.core import Structure
 
 from mttmat.analysis.amorphous import analyze_amorphous, summarize_replicas
 from mttmat.backends import get_backend
-from mttmat.jobs.melt_quench import MeltQuenchSchedule, md_stage, software_versions
+from mttmat.jobs.melt_quench import MeltQuenchSchedule, md_stage, melt_ok, software_versions
 from mttmat.schemas.amorphous import AmorphousStructureDoc, MeltQuenchSummary
 from mttmat.settings import get_settings
 
@@ -42,10 +42,9 @@ __all__ = [
 MELT_MSD_A2 = 1.0
 
 
-def is_melted(melt_msd_a2: dict[str, float]) -> bool:
-    """True when every cation species moved ≥ :data:`MELT_MSD_A2` during the melt hold."""
-    cations = [v for k, v in melt_msd_a2.items() if k not in ("O", "Li")]
-    return bool(cations) and min(cations) >= MELT_MSD_A2
+def is_melted(melt_msd_a2: dict[str, float], threshold_a2: float = MELT_MSD_A2) -> bool:
+    """True when every cation species moved ≥ ``threshold_a2`` during the melt hold."""
+    return melt_ok(melt_msd_a2, threshold_a2)
 
 
 @job(data=["rdf"])
@@ -57,18 +56,24 @@ def analyze_cell(
     replica: int = 0,
     seed: int = 0,
     melt_msd_a2: dict[str, float] | None = None,
+    melt_threshold_a2: float = MELT_MSD_A2,
+    melt_attempts: list[Any] | None = None,
 ) -> AmorphousStructureDoc:
     """RDFs, coordination, angles, order vs the parent, for one quenched-and-relaxed cell.
 
-    ``melt_msd_a2`` (the melt stage's mean squared displacements) decides ``melted``: the
-    cations must have moved ≥ :data:`MELT_MSD_A2` on average, else the "melt" was a
-    superheated crystal and the quench cannot give a glass.
+    ``melt_msd_a2`` (the last melt hold's mean squared displacements) decides ``melted``: the
+    cations must have moved ≥ ``melt_threshold_a2`` on average, else the "melt" was a
+    superheated crystal and the quench cannot give a glass. ``melt_attempts`` are the melt
+    stage's holds (a retry runs hotter).
     """
     doc = analyze_amorphous(structure, parent=parent)
-    melted = is_melted(melt_msd_a2) if melt_msd_a2 else None
+    melted = is_melted(melt_msd_a2, melt_threshold_a2) if melt_msd_a2 else None
+    attempts = [a if isinstance(a, dict) else a.model_dump() for a in (melt_attempts or [])]
     return AmorphousStructureDoc(
         melt_msd_a2=melt_msd_a2,
         melted=melted,
+        melt_threshold_a2=melt_threshold_a2 if melt_msd_a2 else None,
+        melt_attempts=attempts,
         structure=structure,
         replica=replica,
         seed=seed,
@@ -155,12 +160,13 @@ class MeltQuenchMaker(Maker):
         for k in range(self.replicas):
             sched = self.schedule.model_copy(update={"seed": self.schedule.seed + k})
             tag = f" r{k}" if self.replicas > 1 else ""
-            melt_msd = None
+            melt_msd, attempts = None, None
             if be.name == "vasp":
                 stage_jobs, final_structure, uuids = self._vasp_stages(structure, sched, tag)
             else:
                 stage_jobs, final_structure, uuids = self._ase_stages(structure, sched, tag)
                 melt_msd = stage_jobs[1].output.msd_a2
+                attempts = stage_jobs[1].output.melt_attempts
             fmax_tol = sched.relax_fmax_ev_a or get_settings().force_tolerance_ev_a
             extra = {} if be.name == "vasp" else {"steps": sched.relax_steps}
             relax = be.relax_maker(
@@ -178,6 +184,8 @@ class MeltQuenchMaker(Maker):
                 replica=k,
                 seed=sched.seed,
                 melt_msd_a2=melt_msd,
+                melt_threshold_a2=sched.melt_check_msd_a2 or MELT_MSD_A2,
+                melt_attempts=attempts,
             )
             ana.name = f"amorphous analysis{tag}"
             jobs += [*stage_jobs, relax, fmax, ana]
@@ -207,6 +215,7 @@ class MeltQuenchMaker(Maker):
         quench = md_stage(
             melt.output.structure, "quench", sd, self.backend, self.calculator_kwargs,
             velocities=melt.output.velocities,
+            start_temperature_k=melt.output.target_temperature_k,
         )  # fmt: skip
         quench.name = f"quenching{tag}"
         uuids = {"init": init.uuid, "melt": melt.uuid, "quench": quench.uuid}

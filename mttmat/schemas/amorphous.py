@@ -36,10 +36,14 @@ class AmorphousStructureDoc(BaseModel):
     )
     max_force_ev_a: float | None = Field(None, description="largest force after the relax")
     melt_msd_a2: dict[str, float] | None = Field(
-        None, description="mean squared displacement per element over the melt stage (Å²)"
+        None, description="mean squared displacement per element over the last melt hold (Å²)"
     )
     melted: bool | None = Field(
-        None, description="cations diffused ≥ MELT_MSD_A2 in the melt (None: not measured)"
+        None, description="cations diffused ≥ melt_threshold_a2 in the melt (None: not measured)"
+    )
+    melt_threshold_a2: float | None = Field(None, description="the melt check's cation MSD (Å²)")
+    melt_attempts: list[dict[str, Any]] = Field(
+        default_factory=list, description="every melt hold: temperature_k, steps, msd_a2, melted"
     )
     stage_uuids: dict[str, str] = Field(description="job uuid of each stage (provenance)")
 
