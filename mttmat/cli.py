@@ -400,8 +400,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_cmd_run)
 
     from mttmat.cli_hpc import add_hpc_parser
+    from mttmat.cli_study import add_study_parser
 
     add_hpc_parser(sub)
+    add_study_parser(sub)
 
     sh = sub.add_parser("show", help="print a stored job output")
     sh.add_argument("uuid")
@@ -425,12 +427,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", UserWarning)
     func: Callable[[argparse.Namespace], int] = args.func
+    # commands that compute share the machine's cores with other runs (mttmat.threads);
+    # the main job takes its slot itself, once its input is validated
+    from mttmat.cli_study import _cmd_li_electron_study
     from mttmat.errors import PHYSICS_ERRORS, USER_ERRORS
     from mttmat.threads import RunSlot
 
-    # commands that compute share the machine's cores with other runs (mttmat.threads);
-    # the main job takes its slot itself, once its input is validated
-    heavy = {_cmd_calc, _cmd_melt_quench, _cmd_li_dos, _cmd_li_formation, _cmd_li_migration}
+    heavy = {_cmd_calc, _cmd_melt_quench, _cmd_li_dos, _cmd_li_formation, _cmd_li_migration,
+             _cmd_li_electron_study}  # fmt: skip
     try:
         if func in heavy:
             with RunSlot():

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["KEY_NUMBERS", "dig", "fmt_value", "key_numbers", "write_report"]
 
 
+#: hops listed one by one in the key numbers (neb.max_hops is 5 by default)
+MAX_HOP_ROWS = 8
+
 # (section, quantity, unit, fidelity, file, path, format). ``{m}``: material, ``{c}``: its
 # cation; a path step {"q": 1} picks the list item with that key. The report prints these
 # numbers from key_numbers.json, and the test reads each one back from its file.
@@ -42,38 +45,63 @@ KEY_NUMBERS: list[tuple[str, str, str, str, str, list[Any], str]] = [
      ["energy_spread_ev"], ".3f"),
     ("DOS", "host band gap", "eV", "dft", "{m}/li_dos_summary.json",
      ["host_band_gap_ev"], ".2f"),
-    ("DOS", "E_F − host CBM (Li_i^0)", "eV", "dft", "{m}/li_dos_summary.json",
-     ["cells", 0, "fermi_above_host_cbm_ev"], "+.2f"),
-    ("DOS", "highest occupied level − host CBM", "eV", "dft", "{m}/li_dos_summary.json",
-     ["cells", 0, "highest_occupied_above_host_cbm_ev"], "+.2f"),
-    ("DOS", "electrons above the host CBM per Li", "e", "dft", "{m}/li_dos_summary.json",
-     ["cells", 0, "electrons_donated_per_li"], ".2f"),
-    ("DOS", "electrons in gap states", "e", "dft", "{m}/li_dos_summary.json",
-     ["cells", 0, "electrons_in_gap"], ".2f"),
-    ("DOS", "largest local moment", "μ_B", "dft", "{m}/li_dos_summary.json",
-     ["cells", 0, "max_local_moment_mub"], ".2f"),
+    ("Li electron", "E(polaron) − E(band) of Li_i^0", "eV", "dft", "{m}/li_electron.json",
+     ["delta_e_polaron_minus_band_ev"], "+.3f"),
+    ("Li electron", "ground state (lower solution)", "", "dft", "{m}/li_electron.json",
+     ["ground_state"], ""),
+    ("Li electron", "n-type ground state (≥ 0.5 e per Li above the CBM)", "", "dft",
+     "{m}/li_electron.json", ["n_type"], ""),
+    ("Li electron", "polaron start localised", "", "dft", "{m}/li_electron.json",
+     ["polaron_localized"], ""),
+    *[row for lab in ("band", "polaron") for row in (
+        ("Li electron", f"{lab}: total energy", "eV", "dft", "{m}/li_electron.json",
+         ["solutions", {"label": lab}, "total_energy_ev"], ".3f"),
+        ("Li electron", f"{lab}: E_F − host CBM", "eV", "dft", "{m}/li_electron.json",
+         ["solutions", {"label": lab}, "fermi_above_host_cbm_ev"], "+.2f"),
+        ("Li electron", f"{lab}: highest occupied level − host CBM", "eV", "dft",
+         "{m}/li_electron.json", ["solutions", {"label": lab},
+                                  "highest_occupied_above_host_cbm_ev"], "+.2f"),
+        ("Li electron", f"{lab}: electrons above the host CBM per Li", "e", "dft",
+         "{m}/li_electron.json", ["solutions", {"label": lab},
+                                  "electrons_above_host_cbm_per_li"], ".2f"),
+        ("Li electron", f"{lab}: largest local moment", "μ_B", "dft", "{m}/li_electron.json",
+         ["solutions", {"label": lab}, "max_local_moment_mub"], ".2f"),
+    )],
     ("formation", "E_f(Li_i^0) = insertion energy vs bcc Li", "eV", "dft",
      "{m}/li_formation.json", ["sites", 0, "intercalation_energy_ev"], "+.3f"),
     ("formation", "voltage vs Li/Li⁺ (one Li)", "V", "dft", "{m}/li_formation.json",
      ["sites", 0, "voltage_v"], ".3f"),
+    ("formation", "average voltage, two Li in the cell (ML-relaxed, spin-paired)", "V", "dft",
+     "{m}/li_formation.json", ["voltage_multi_li_v"], ".3f"),
     ("formation", "E_f(Li_i^+) at E_F = VBM", "eV", "dft", "{m}/li_formation.json",
      ["sites", 0, "states", {"q": 1}, "formation_energy_vbm_ev"], "+.3f"),
     ("formation", "ε(+/0) − VBM", "eV", "dft", "{m}/li_formation.json",
      ["sites", 0, "transition_level_ev"], ".3f"),
-    ("migration", "hop length", "Å", "ml", "{m}/neb.json",
-     ["chgnet CI-NEB", "hop_length_a"], ".2f"),
-    ("migration", "barrier, ML CI-NEB", "eV", "ml", "{m}/neb.json",
-     ["chgnet CI-NEB", "barrier_forward_ev"], ".3f"),
-    ("migration", "ML CI-NEB converged", "", "ml", "{m}/neb.json",
-     ["chgnet CI-NEB", "converged"], ""),
-    ("migration", "ML CI-NEB max force", "eV/Å", "ml", "{m}/neb.json",
-     ["chgnet CI-NEB", "max_force_ev_a"], ".3f"),
-    ("migration", "barrier, DFT energies on the ML band", "eV", "dft on ml path",
-     "{m}/neb.json", ["gpaw energies on the band", "barrier_forward_ev"], ".3f"),
-    ("migration", "barrier, DFT CI-NEB", "eV", "dft", "{m}/neb.json",
-     ["gpaw CI-NEB", "barrier_forward_ev"], ".3f"),
+    ("migration", "Li sites in the hop network", "", "ml", "{m}/neb.json",
+     ["network", "n_sites"], "d"),
+    ("migration", "hops computed (ML CI-NEB)", "", "ml", "{m}/neb.json",
+     ["network", "n_hops"], "d"),
+    *[row for k in range(MAX_HOP_ROWS) for row in (
+        ("migration", f"hop {k}: E_a forward / backward", "eV", "ml", "{m}/neb.json",
+         ["network", "hops", k, "barriers"], ""),
+        ("migration", f"hop {k}: interior saddle", "", "ml", "{m}/neb.json",
+         ["network", "hops", k, "has_saddle"], ""),
+    )],
+    ("migration", "percolation barrier (ML saddles and sites)", "eV", "ml", "{m}/neb.json",
+     ["network", "percolation_barrier_ev"], ".3f"),
+    ("migration", "percolation: direction (all = x, y and z)", "", "ml", "{m}/neb.json",
+     ["network", "direction"], ""),
+    ("migration", "limiting hop", "", "ml", "{m}/neb.json", ["network", "limiting_hop"], "d"),
+    ("migration", "DFT on the limiting band: E_a forward", "eV", "dft on ml path",
+     "{m}/neb.json", ["band", "barrier_forward_ev"], ".3f"),
+    ("migration", "DFT on the limiting band: ΔE end − start", "eV", "dft on ml path",
+     "{m}/neb.json", ["band", "reaction_energy_ev"], "+.3f"),
+    ("migration", "DFT on the limiting band: interior saddle", "", "dft on ml path",
+     "{m}/neb.json", ["band", "has_saddle"], ""),
     ("device", "channel barrier (parameter)", "eV", "see source",
      "device/ecram_parameters_{m}.json", ["channel_barrier_ev", "value"], ".3f"),
+    ("device", "channel barrier: fidelity", "", "–", "device/ecram_parameters_{m}.json",
+     ["channel_barrier_ev", "source", "fidelity"], ""),
     ("device", "site energy σ (parameter)", "eV", "ml", "device/ecram_parameters_{m}.json",
      ["site_energy_sigma_ev", "value"], ".3f"),
     ("device", "electrons per Li (parameter)", "e", "dft", "device/ecram_parameters_{m}.json",
@@ -139,7 +167,7 @@ def fmt_value(v: Any, fmt: str) -> str:
 
 _FIGURES = {
     "melt-quench": ["schedule", "rdf", "snapshot"],
-    "Li sites and DOS": ["li_sites", "dos", "pdos"],
+    "Li sites and DOS": ["li_sites", "li_electron", "dos", "pdos"],
     "migration": ["neb_profile"],
 }
 
@@ -165,8 +193,12 @@ def write_report(
         f"ML potential: {cfg.ml_backend} (melt-quench, Li site screening, CI-NEB). DFT: "
         f"{cfg.dft_backend} PBE+U (Dudarev U_eff {u} eV), {d.ecut_ev:g} eV plane waves, "
         f"k-mesh {d.kpts} {'Γ-centred' if d.kpts_gamma else 'Monkhorst-Pack'}, "
-        f"Fermi-Dirac {d.smearing_ev:g} eV; Li_i^0 "
-        f"{'spin-polarised' if d.spin_polarized_neutral else 'spin-paired'}; geometries "
+        f"Fermi-Dirac {d.smearing_ev:g} eV; Li_i^0 in two solutions, band (spin-paired) and "
+        f"polaron (spin-polarised from {d.polaron_moment_mub:g} μ_B on the cation next to Li, "
+        f"its O shell pushed out {d.polaron_distortion_a:g} Å), the lower one used; two Li "
+        f"in one cell ML-relaxed, spin-paired; hops: ML CI-NEB between the "
+        f"{cfg.neb.network_sites} lowest sites ({cfg.neb.min_hops}–{cfg.neb.max_hops} hops), "
+        f"DFT ({cfg.neb.dft}) on the hop that limits percolation; geometries "
         f"{'DFT-relaxed' if d.relax else 'from the ML potential (no DFT relax)'}. "
         f"ε for the charge correction: {cfg.formation.dielectric} "
         f"({cfg.formation.dielectric_source}). These are small-cell estimates that exercise "
@@ -277,15 +309,6 @@ def timing_lines(timings: dict[str, Any], mats: list[str]) -> list[str]:
     return lines
 
 
-def _migration_doc(neb_docs: dict[str, Any]) -> dict[str, Any]:
-    """The hop document the barrier came from: DFT energies on the band when present."""
-    docs = [d for d in neb_docs.values() if isinstance(d, dict)]
-    for d in docs:
-        if "ml_energies_ev" in d:
-            return d
-    return docs[-1] if docs else {}
-
-
 def melt_verdict(cell: dict[str, Any]) -> str:
     """"melted at T: W 2.1 Å²" (with the failed holds before it), or a bold NOT MELTED."""
     from mttmat.flows.melt_quench import MELT_MSD_A2, is_melted
@@ -306,44 +329,65 @@ def melt_verdict(cell: dict[str, Any]) -> str:
     return f"**NOT MELTED{t}: {text(msd)} < {threshold:g} Å²**{before}"
 
 
+def hop_verdict(neb: dict[str, Any]) -> str:
+    """The hop network in one cell: hops, saddles, percolation, the DFT check."""
+    net, band = neb.get("network") or {}, neb.get("band")
+    hops = net.get("hops") or []
+    if not hops:
+        return "no hops"
+    n_saddle = sum(bool(h["has_saddle"]) for h in hops)
+    text = f"{len(hops)} hops, {n_saddle} with an ML saddle; "
+    if net.get("percolation_barrier_ev") is None:
+        text += "**no winding path among them**"
+    else:
+        lim = hops[net["limiting_hop"]]
+        text += (f"E_perc(ML) = {net['percolation_barrier_ev']:.3f} eV ({net['direction']}), "
+                 f"limited by hop {net['limiting_hop']} ({lim['verdict']})")  # fmt: skip
+    if band is not None:
+        v = band.get("verdict", "")
+        text += f"; DFT on it: {'**' + v + '**' if v.startswith('no saddle') else v}"
+    return text
+
+
+def electron_verdict(el: dict[str, Any] | None) -> str:
+    """Band vs polaron in one cell (the ground state in bold when it is not n-type)."""
+    if not el:
+        return "not computed"
+    v = el["verdict"]
+    return v if el["n_type"] else f"**{v}**"
+
+
 def check_lines(mats: list[str], docs: dict[str, Any], device: dict[str, Any]) -> list[str]:
     """The report's first screen: every physical check of the run, passed or failed, with
     its number (a failed one in bold)."""
-    from mttmat.analysis.hops import saddle_verdict
     from mttmat.flows.melt_quench import MELT_MSD_A2
 
     lines = [
         "## Checks",
         "",
-        f"| material | melt (cation MSD in the melt hold, ≥ {MELT_MSD_A2:g} Å²) | hop (DFT "
-        "energies on the "
-        "band) | channel barrier used | device under the paper's pulse |",
-        "|---|---|---|---|---|",
+        f"| material | melt (cation MSD in the melt hold, ≥ {MELT_MSD_A2:g} Å²) | Li electron "
+        "(band vs polaron) | hops (ML CI-NEB, DFT on the limiting band) | channel barrier "
+        "used | device under the paper's pulse |",
+        "|---|---|---|---|---|---|",
     ]
     for m in mats:
         d = docs[m]
         cell = d.get("melt_quench", {}).get("cell")
-        if cell is None:
-            melt = "start cell used as it is (no melt-quench)"
-        else:
-            melt = melt_verdict(cell)
-        mig = _migration_doc(d.get("neb", {}))
-        verdict = saddle_verdict(mig)
-        if verdict.startswith("no saddle"):
-            verdict = f"**{verdict}**"
+        melt = "start cell used as it is (no melt-quench)" if cell is None else melt_verdict(cell)
         bar = d["parameters"]["channel_barrier_ev"]
         src = bar["source"]
         used = f"{bar['value']:.3f} eV ({src.get('fidelity') or src['kind']})"
         if src["kind"] != "dft":
-            used = f"**{used}: no computed saddle**"
+            used = f"**{used}: no computed percolation barrier**"
         elif src.get("fidelity") == "ml":
-            used = f"**{used}: ML saddle, none on the DFT energies**"
+            used = f"**{used}: ML saddles only**"
         row = device.get("materials", {}).get(m, {})
         if row.get("switches", True):
             dev = f"on/off {row.get('on_off_ratio', float('nan')):.3g}"
         else:
             dev = f"**does not switch: on/off {row['on_off_ratio']:.3g}** (see the device notes)"
-        lines.append(f"| {m} | {melt} | {verdict} | {used} | {dev} |")
+        lines.append(f"| {m} | {melt} | {electron_verdict(d.get('electron'))} | "
+                     f"{hop_verdict(d.get('neb', {}))} | {used} | {dev} |")  # fmt: skip
     skipped = device.get("exports_skipped", {})
     lines += [""] + [f"- {m}: {why}." for m, why in skipped.items()]
     return [*lines, ""]

@@ -113,8 +113,12 @@ class DftConfig(BaseModel):
     li_metal_kpts: list[int] = Field([8, 8, 8], description="k-point mesh of bcc Li.")
     ecut_ev: float = Field(300.0, gt=0, description="Plane-wave cutoff (eV).")
     smearing_ev: float = Field(0.05, gt=0, description="Fermi-Dirac width (eV).")
-    spin_polarized_neutral: bool = Field(
-        True, description="Spin-polarised Li_i^0 (its electron may localise as a polaron)."
+    polaron_distortion_a: float = Field(
+        0.1, ge=0, le=0.3, description="Polaron start of Li_i^0: O shell of the cation next "
+        "to Li pushed out this far (Å); the band solution is computed too.",
+    )  # fmt: skip
+    polaron_moment_mub: float = Field(
+        1.0, gt=0, le=3, description="Polaron start: initial moment on that cation (μ_B)."
     )
     relax: bool = Field(False, description="DFT relax of host and Li_i^0 before the statics.")
     relax_fmax_ev_a: float = Field(0.1, gt=0)
@@ -151,9 +155,14 @@ class FormationConfig(BaseModel):
 
 
 class NebConfig(BaseModel):
-    """The hop from the lowest site to its nearest distinct site: ML CI-NEB, then DFT."""
+    """Hops between the lowest sites (ML CI-NEB), percolation, DFT on the limiting hop."""
 
     model_config = ConfigDict(extra="forbid")
+
+    network_sites: int = Field(4, ge=2, description="Lowest distinct Li sites in the network.")
+    min_hops: int = Field(3, ge=1, description="Hops computed at least (shortest first).")
+    max_hops: int = Field(5, ge=1, description="Hops computed at most.")
+    max_hop_length_a: float = Field(5.0, gt=1, description="Longest hop considered (Å).")
 
     n_images: int = Field(3, ge=1, description="Interior images.")
     fmax_ev_a: float = Field(0.05, gt=0, description="CI-NEB force limit (eV/Å).")
@@ -164,6 +173,12 @@ class NebConfig(BaseModel):
     charge: Literal[0, 1] = Field(
         1, description="Cell charge of the DFT band: 1 = the Li ion (closed shell), 0 = Li^0"
     )
+
+    @model_validator(mode="after")
+    def _hops(self) -> NebConfig:
+        if self.min_hops > self.max_hops:
+            raise ValueError(f"neb.min_hops ({self.min_hops}) > neb.max_hops ({self.max_hops})")
+        return self
 
 
 class DeviceConfig(BaseModel):
@@ -350,12 +365,19 @@ def _start(material: str, m: MaterialConfig) -> tuple[Any, Any, dict[str, Any]]:
     return s, parent, {**meta, "formula": s.composition.formula, "n_atoms": len(s)}
 
 
-def _key(cfg: MainJobConfig) -> str:
-    """Hash of everything that changes a computed number (not the device stage)."""
+def _key(cfg: MainJobConfig, flow: Any = None) -> str:
+    """Hash of everything that changes a computed number (not the device stage), and of the
+    flow's shape (every job's name and function), so a flow saved by an older chain is not
+    resumed by a newer one."""
     from mttmat.settings import get_settings
 
     blob = cfg.model_dump(mode="json", exclude={"name", "device", "store_dir"})
     blob["u"] = get_settings().hubbard_u_ev
+    if flow is not None:
+        blob["jobs"] = [
+            [job.name, getattr(job.function, "__qualname__", str(job.function))]
+            for job, _ in flow.iterflow()
+        ]
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -390,12 +412,15 @@ def build_main_flow(cfg: MainJobConfig) -> tuple[Any, dict[str, dict[str, Any]]]
             material=material, ml_backend=cfg.ml_backend, dft_backend=cfg.dft_backend,
             melt_quench=schedule, max_candidates=cfg.li_sites.max_candidates,
             screening_fmax=cfg.li_sites.fmax_ev_a, dft_kwargs=kw,
-            spin_polarized_neutral=d.spin_polarized_neutral, dft_relax=d.relax,
+            polaron_distortion_a=d.polaron_distortion_a,
+            polaron_moment_mub=d.polaron_moment_mub, dft_relax=d.relax,
             relax_fmax=d.relax_fmax_ev_a, relax_steps=d.relax_steps,
             dielectric=cfg.formation.dielectric[material],
             dielectric_source=cfg.formation.dielectric_source, neb_images=cfg.neb.n_images,
             neb_fmax=cfg.neb.fmax_ev_a, neb_max_steps=cfg.neb.max_steps, neb_dft=cfg.neb.dft,
-            neb_charge=cfg.neb.charge,
+            neb_charge=cfg.neb.charge, network_sites=cfg.neb.network_sites,
+            min_hops=cfg.neb.min_hops, max_hops=cfg.neb.max_hops,
+            max_hop_length_a=cfg.neb.max_hop_length_a,
         ).make(s, li_metal, parent=parent)  # fmt: skip
         chains.append(chain)
         starts[material] = {"meta": meta, "parent": parent}
@@ -448,7 +473,7 @@ def run_main_job(
             tp(lock.took_over)
         store = get_store(store_dir)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(json.loads(cfg.model_dump_json())))
-        key = _key(cfg)
+        key = _key(cfg, flow)
         tp(f"{len(flow.job_uuids)} jobs for {', '.join(cfg.materials)}; store {store_dir}")
         timer = StageTimer(out / "timings.json")
         flow = run_resumable(
@@ -485,11 +510,15 @@ def _collect(store: Any, uuids: dict[str, str]) -> dict[str, Any]:
 
     d: dict[str, Any] = {
         "screening": get(uuids["screening"]),
-        "dos": {"host": get(uuids["DOS host"]), "site 1": get(uuids["DOS site 1"])},
+        "dos": {k: get(uuids[f"DOS {k}"]) for k in ("host", "band", "polaron")},
         "dos_summary": get(uuids["DOS summary"]),
+        "electron": get(uuids["electron"]),
         "formation": get(uuids["formation"]),
-        "neb": {k: get(u) for k, u in uuids.items() if "NEB" in k or "band" in k},
+        "neb": _migration_files(
+            get(uuids["hop network"]), get(uuids["DFT band"]) if "DFT band" in uuids else None
+        ),
     }
+    d["electron"].pop("ground_state_doc", None)  # the single point itself is in the store
     d["parameters"] = get(uuids["parameters"])
     if "melt-quench" in uuids:
         cell = get(uuids["melt-quench"])
@@ -498,6 +527,25 @@ def _collect(store: Any, uuids: dict[str, str]) -> dict[str, Any]:
             s.pop("velocities", None)
         d["melt_quench"] = {"cell": cell, "stages": stages}
     return d
+
+
+def _migration_files(net: dict[str, Any], band: dict[str, Any] | None) -> dict[str, Any]:
+    """neb.json: the hop network (bands without their images) and the DFT band, with the
+    counts and flags the report reads."""
+    from mttmat.analysis.hops import has_saddle, saddle_verdict
+
+    net = dict(net)
+    for b in (*net["bands"], net["limiting_band"]):
+        b.pop("images", None)
+    net["n_sites"], net["n_hops"] = len(net["sites"]), len(net["hops"])
+    for h in net["hops"]:
+        h["barriers"] = f"{h['barrier_forward_ev']:.3f} / {h['barrier_backward_ev']:.3f}"
+    if band is not None:
+        band = dict(band)
+        band.pop("images", None)
+        band["has_saddle"] = has_saddle(band.get("energies_ev"))
+        band["verdict"] = saddle_verdict(band)
+    return {"network": net, "band": band}
 
 
 def _write_material(folder: Path, d: dict[str, Any], meta: dict[str, Any], uuids: dict) -> None:
@@ -509,6 +557,7 @@ def _write_material(folder: Path, d: dict[str, Any], meta: dict[str, Any], uuids
         "dos.json": d["dos"],
         "li_dos_summary.json": d["dos_summary"],
         "li_formation.json": d["formation"],
+        "li_electron.json": d["electron"],
         "neb.json": d["neb"],
         "start.json": {"start": meta, "uuids": uuids},
     }

@@ -13,7 +13,7 @@ import numpy as np
 
 from mttmat.analysis.dos import save_figure
 
-__all__ = ["save_li_dos_figures"]
+__all__ = ["plot_li_electron", "save_li_dos_figures"]
 
 _COLORS = {"W": "tab:blue", "Nb": "tab:green", "O": "tab:red", "Li": "tab:purple"}
 
@@ -55,8 +55,10 @@ def save_li_dos_figures(
     summary: dict[str, Any],
     outdir: str | Path,
     window: tuple[float, float] = (-8.0, 4.0),
+    sites_figure: bool = True,
 ) -> list[Path]:
-    """dos.png (doped vs host, E_F at 0), pdos.png, dos_sites.png, li_sites.png."""
+    """dos.png (doped vs host, E_F at 0), pdos.png, dos_sites.png (``sites_figure``),
+    li_sites.png. The first doped cell is the one dos.png and pdos.png show."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -100,21 +102,21 @@ def save_li_dos_figures(
     ax.legend(fontsize=7, frameon=False)
     paths.append(save_figure(fig, out / "pdos.png"))
 
-    # Fig. S4: DOS for every Li site, each with its own E_F at 0
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for k, (d, c) in enumerate(zip(doped, cells, strict=True)):
-        e, t = _arr(d)
-        ax.plot(e - d["fermi_level_ev"], t + 0.0 * k, lw=1, label=c["label"])
-    ax.axvline(0.0, color="k", ls="--", lw=1)
-    ax.set(
-        xlim=window,
-        xlabel="E − E$_F$ (eV)",
-        ylabel="DOS (states/eV/cell)",
-        title=f"Li at different sites: min similarity {summary['min_site_similarity']:.2f}",
-    )
-    _ymax(ax, window)
-    ax.legend(fontsize=7, frameon=False)
-    paths.append(save_figure(fig, out / "dos_sites.png"))
+    if sites_figure:  # Fig. S4: DOS for every Li site, each with its own E_F at 0
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        for d, c in zip(doped, cells, strict=True):
+            e, t = _arr(d)
+            ax.plot(e - d["fermi_level_ev"], t, lw=1, label=c["label"])
+        ax.axvline(0.0, color="k", ls="--", lw=1)
+        ax.set(
+            xlim=window,
+            xlabel="E − E$_F$ (eV)",
+            ylabel="DOS (states/eV/cell)",
+            title=f"Li at different sites: min similarity {summary['min_site_similarity']:.2f}",
+        )
+        _ymax(ax, window)
+        ax.legend(fontsize=7, frameon=False)
+        paths.append(save_figure(fig, out / "dos_sites.png"))
 
     # screening: relative ML energy of every candidate
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
@@ -130,3 +132,56 @@ def save_li_dos_figures(
     ax.title.set_fontsize(8)
     paths.append(save_figure(fig, out / "li_sites.png"))
     return paths
+
+
+def plot_li_electron(
+    dos: dict[str, dict[str, Any]],
+    cells: dict[str, dict[str, Any]],
+    electron: dict[str, Any],
+    window: tuple[float, float] = (-5.0, 3.0),
+) -> Any:
+    """Band and polaron solutions of Li_i^0 side by side: spin-resolved DOS (up > 0, down
+    < 0; a spin-paired cell shows half its DOS in each), on the host-CBM scale (0 = aligned
+    host CBM), with E_F, the host band edges, and the highest occupied level marked (a gap
+    state when it lies below the CBM)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [lab for lab in ("band", "polaron") if lab in dos]
+    fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 3.8), sharey=True)
+    axes = np.atleast_1d(axes)
+    sols = {x["label"]: x for x in electron["solutions"]}
+    mx = max(float(np.abs(np.asarray(dos[lab]["total"])).max()) for lab in labels)
+    for ax, lab in zip(axes, labels, strict=True):
+        d, c, sol = dos[lab], cells[lab], sols[lab]
+        x = np.asarray(d["energies_ev"]) - c["host_cbm_aligned_ev"]
+        tot = np.asarray(d["total"], float)
+        up, down = (tot[0], tot[1]) if len(tot) == 2 else (tot[0] / 2, tot[0] / 2)
+        ax.fill_between(x, up, color="tab:blue", alpha=0.5, lw=0, label="spin up")
+        ax.fill_between(x, -down, color="tab:orange", alpha=0.5, lw=0, label="spin down")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.axvspan(c["host_vbm_aligned_ev"] - c["host_cbm_aligned_ev"], 0.0, color="0.93",
+                   zorder=0, label="host gap")  # fmt: skip
+        ax.axvline(sol["fermi_above_host_cbm_ev"], color="tab:red", ls="--", lw=1,
+                   label=f"E$_F$ ({sol['fermi_above_host_cbm_ev']:+.2f} eV)")  # fmt: skip
+        ho = sol["highest_occupied_above_host_cbm_ev"]
+        if ho < 0:
+            ax.annotate(f"occupied gap state {ho:+.2f} eV", xy=(ho, 0), xytext=(ho, 0.45 * mx),
+                        fontsize=7, ha="center",
+                        arrowprops={"arrowstyle": "->", "lw": 0.8})  # fmt: skip
+        de = sol["total_energy_ev"] - min(s["total_energy_ev"] for s in sols.values())
+        ground = " (ground state)" if lab == electron["ground_state"] else ""
+        m = sol.get("max_local_moment_mub")
+        ax.set_title(f"{lab}{ground}: E − E$_{{min}}$ = {de:.3f} eV\n"
+                     f"{sol['electrons_above_host_cbm_per_li']:.2f} e/Li above CBM"
+                     + (f", max moment {m:.2f} μ$_B$" if m is not None else ""),
+                     fontsize=8)  # fmt: skip
+        ax.set_xlim(window)
+        ax.set_xlabel("E − host CBM (eV)")
+        ax.legend(fontsize=6, frameon=False, loc="lower left")
+    axes[0].set_ylabel("DOS (states/eV/cell), down < 0")
+    axes[0].set_ylim(-0.6 * mx, 0.6 * mx)
+    fig.suptitle(f"{dos[labels[0]]['formula']}: Li_i$^0$, band vs polaron", fontsize=9)
+    return fig

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SADDLE_MIN_EV", "has_saddle", "hop_barrier", "saddle_verdict"]
+__all__ = ["SADDLE_MIN_EV", "has_saddle", "hop_barrier", "network_barrier", "saddle_verdict"]
 
 
 #: a saddle must rise at least this far above both ends of the band (eV): ≈ k_B T at 300 K;
@@ -59,3 +59,58 @@ def hop_barrier(mig: dict[str, Any]) -> tuple[float, str, str] | None:
                 f"; {saddle_verdict(mig)} on the DFT energies, so the ML CI-NEB barrier is "
                 "used")  # fmt: skip
     return None
+
+
+def network_barrier(
+    net: dict[str, Any], band: dict[str, Any] | None
+) -> tuple[float | None, str, str, int]:
+    """(percolation barrier, fidelity, note, limiting hop) of a hop network with a DFT band.
+
+    ``net`` is a :class:`~mttmat.schemas.hop_network.HopNetworkDoc` (ML saddles and site
+    energies); ``band`` the DFT energies on its limiting hop's band (or a DFT CI-NEB of it).
+    A DFT band with an interior saddle replaces that hop's ML saddle (on the same initial
+    site), and the percolation is recomputed: the fidelity is the DFT band's when that hop
+    still limits, ``ml`` when another hop takes over. A DFT band without a saddle is never
+    used as a barrier: the ML saddle stays, and the note says why.
+    """
+    from mttmat.analysis.network import SaddleHop, saddle_percolation
+
+    hops, sites = net["hops"], net["sites"]
+    k = int(net["limiting_hop"])
+    lim = hops[k]
+    tag = f"hop {lim['i']}→{lim['j']} {tuple(lim['image'])}"
+    head = f"percolation over {len(hops)} ML hops ({net['selection']})"
+    if net["direction"] is None:
+        return None, "ml", f"{head}: no winding path among them, no percolation barrier", k
+    value = float(net["percolation_barrier_ev"])
+    fidelity = net["fidelity"]
+    ml_note = "" if lim["has_saddle"] else (
+        f"; the limiting {tag} has no ML saddle ({lim['verdict']}): the barrier is a "
+        "site-energy difference"
+    )
+    if band is None:
+        return value, fidelity, f"{head}; limiting {tag}{ml_note}", k
+    e = np.asarray(band.get("energies_ev") or [], float)
+    what = band.get("fidelity", "dft")
+    if not _interior_max(e):
+        return value, fidelity, (
+            f"{head}; limiting {tag}: {saddle_verdict(band)} on the {what}, so its ML saddle "
+            f"is used{ml_note}"
+        ), k
+    e_site = [float(x["energy_ev"]) for x in sites]
+    saddles = [SaddleHop(h["i"], h["j"], tuple(h["image"]), float(h["saddle_ev"])) for h in hops]
+    s_dft = max(e_site[lim["i"]] + float(e.max()), e_site[lim["i"]], e_site[lim["j"]])
+    saddles[k] = SaddleHop(lim["i"], lim["j"], tuple(lim["image"]), s_dft)
+    perc = saddle_percolation(e_site, saddles)
+    res = perc[net["direction"]] or perc["any"]
+    if res is None:  # cannot happen: lowering or raising one saddle keeps the winding set
+        return value, fidelity, f"{head}; limiting {tag}{ml_note}", k
+    k2 = int(res["hop"])
+    note = (f"{head}; the {what} of the limiting {tag} ({saddle_verdict(band)}) replaces its ML "
+            f"saddle ({lim['barrier_forward_ev']:.3f} eV forward)")  # fmt: skip
+    if k2 != k:
+        h2 = hops[k2]
+        return float(res["barrier_ev"]), fidelity, (
+            f"{note}; hop {h2['i']}→{h2['j']} {tuple(h2['image'])} (ML) then limits"
+        ), k2
+    return float(res["barrier_ev"]), what, note, k

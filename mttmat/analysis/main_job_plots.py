@@ -22,49 +22,51 @@ def _load(path: Path) -> Any:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def plot_band_profile(neb: dict[str, dict[str, Any]], title: str) -> Any:
-    """ML CI-NEB profile (images and ASE's force fit) with the DFT energies on its images."""
+def plot_band_profile(neb: dict[str, Any], title: str) -> Any:
+    """Every ML band of the hop network on one absolute scale (0 = the lowest site), the
+    percolation saddle S*, and the DFT energies on the limiting band."""
     import matplotlib
-
-    from mttmat.analysis.hops import has_saddle
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.0, 3.6))
-    ml = next((d for d in neb.values() if "fit" in d and d.get("backend") != "gpaw"), None)
-    if ml is not None:
-        fit = ml["fit"]
-        e0 = fit["energies_ev"][0]
-        ax.plot(fit["fit_path_a"], np.asarray(fit["fit_energies_ev"]) - e0, color="tab:blue",
-                lw=1.2)  # fmt: skip
-        ax.plot(fit["path_a"], np.asarray(fit["energies_ev"]) - e0, "o", color="tab:blue", ms=4,
-                label=f"{ml['backend']} CI-NEB: {ml['barrier_forward_ev']:.2f} eV")  # fmt: skip
-        ci = ml["climbing_index"]
-        ax.plot(fit["path_a"][ci], fit["energies_ev"][ci] - e0, "*", color="tab:blue", ms=10)
-    for name, d in neb.items():
-        if "energies_ev" in d and "fit" not in d:  # DFT single points on the ML band
-            x = ml["fit"]["path_a"] if ml is not None else d["path_a"]
-            e = np.asarray(d["energies_ev"], float)
-            what = (f"E_a {d['barrier_forward_ev']:.2f} eV" if has_saddle(e)
-                    else f"no saddle, ΔE {e[-1] - e[0]:+.2f} eV")  # fmt: skip
-            ax.plot(x, d["energies_ev"], "s--", color="tab:red", ms=5, lw=0.8,
-                    label=f"{d['backend']} on the band (q={d['charge']:+g}): {what}")  # fmt: skip
-        elif "fit" in d and d is not ml:  # a DFT CI-NEB
-            fit = d["fit"]
-            e0 = fit["energies_ev"][0]
-            ax.plot(fit["fit_path_a"], np.asarray(fit["fit_energies_ev"]) - e0, color="tab:red")
-            ax.plot(fit["path_a"], np.asarray(fit["energies_ev"]) - e0, "s", color="tab:red",
-                    label=f"{name}: {d['barrier_forward_ev']:.2f} eV")  # fmt: skip
-    ax.set(xlabel="reaction coordinate (Å)", ylabel="E − E_initial (eV)", title=title)
-    ax.legend(frameon=False, fontsize=7)
+    net, band = neb["network"], neb.get("band")
+    sites = [s["energy_ev"] for s in net["sites"]]
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    for h in net["hops"]:
+        b = net["bands"][h["neb_index"]]
+        fit = b["fit"]
+        e0 = fit["energies_ev"][0] - sites[h["i"]]
+        t = np.asarray(fit["fit_path_a"]) / max(fit["fit_path_a"][-1], 1e-9)
+        lim = h["neb_index"] == net["limiting_hop"]
+        line = ax.plot(t, np.asarray(fit["fit_energies_ev"]) - e0, lw=2.0 if lim else 0.9)[0]
+        lab = (f"hop {h['neb_index']} {h['i']}→{h['j']} ({h['length_a']:.1f} Å)"
+               + (" limiting" if lim else "") + ("" if h["has_saddle"] else ", no saddle"))
+        x = np.asarray(fit["path_a"]) / max(fit["path_a"][-1], 1e-9)
+        ax.plot(x, np.asarray(fit["energies_ev"]) - e0, "o", ms=3, color=line.get_color(),
+                label=lab)  # fmt: skip
+    if band is not None:
+        lim = net["hops"][net["limiting_hop"]]
+        e = np.asarray(band["energies_ev"], float) + sites[lim["i"]]
+        x = np.asarray(band.get("path_a") or np.linspace(0, 1, len(e)), float)
+        t = x / max(x[-1], 1e-9)
+        lab = f"{band['backend']} on the limiting band: {band.get('verdict', '')}"
+        ax.plot(t, e, "s--", color="k", ms=5, lw=0.8, label=lab)
+    if net.get("percolation_barrier_ev") is not None:
+        p = net["percolation"][net["direction"]]
+        lab = f"S* (ML): E_perc = {p['barrier_ev']:.2f} eV ({net['direction']})"
+        ax.axhline(p["saddle_ev"], color="tab:red", ls=":", lw=1, label=lab)
+    ax.set(xlabel="reaction coordinate (fraction of the hop)",
+           ylabel="E − E(lowest site) (eV)")  # fmt: skip
+    ax.set_title(title, fontsize=9)
+    ax.legend(frameon=False, fontsize=6)
     return fig
 
 
 def save_main_job_figures(results: str | Path, device_figures: bool = True) -> list[Path]:
     """Draw every figure of the run in ``results``; returns the PNG paths."""
     from mttmat.analysis.defect_plots import save_formation_figures
-    from mttmat.analysis.dos_plots import save_li_dos_figures
+    from mttmat.analysis.dos_plots import plot_li_electron, save_li_dos_figures
     from mttmat.analysis.melt_quench_plots import save_melt_quench_figures
 
     out = Path(results)
@@ -79,12 +81,19 @@ def save_main_job_figures(results: str | Path, device_figures: bool = True) -> l
         if mq is not None:
             paths += save_melt_quench_figures(mq["stages"], mq["cell"], None, figs)
         dos = _load(folder / "dos.json")
+        summary = _load(folder / "li_dos_summary.json")
+        electron = _load(folder / "li_electron.json")
+        cells = {c["label"]: c for c in summary["cells"]}
+        g = electron["ground_state"]
         paths += save_li_dos_figures(
-            _load(folder / "li_sites.json"), dos["host"], [dos["site 1"]],
-            _load(folder / "li_dos_summary.json"), figs,
+            _load(folder / "li_sites.json"), dos["host"], [dos[g]],
+            {**summary, "cells": [cells[g]]}, figs, sites_figure=False,
         )  # fmt: skip
-        title = f"{m}: Li hop, lowest site → nearest distinct site"
-        fig = plot_band_profile(_load(folder / "neb.json"), title)
+        fig = plot_li_electron(dos, cells, electron)
+        paths.append(save_figure(fig, figs / "li_electron.png"))
+        net = _load(folder / "neb.json")
+        title = f"{m}: {len(net['network']['hops'])} Li hops between the lowest sites"
+        fig = plot_band_profile(net, title)
         paths.append(save_figure(fig, figs / "neb_profile.png"))
         formation[m] = _load(folder / "li_formation.json")
     paths += save_formation_figures(formation, out / "figures")

@@ -23,16 +23,58 @@ from mttmat.backends import get_backend
 from mttmat.flows.li_sites import screening_job
 from mttmat.schemas.defects import LiFormationDoc
 from mttmat.structures import bcc_li
+from mttmat.structures.validate import StructureError
 
 __all__ = ["LiFormationMaker", "li_formation_summary", "multi_li_cell"]
 
 
 @job
-def multi_li_cell(host: Structure, doped: list[Structure]) -> Structure:
-    """Host + the Li of every cell in ``doped`` (the lowest-energy sites), checked for overlap."""
+def multi_li_cell(
+    host: Structure,
+    doped: list[Structure],
+    n_li: int | None = None,
+    backend: str | None = None,
+    fmax: float = 0.05,
+    max_steps: int = 300,
+) -> Structure:
+    """Host + ``n_li`` Li (default: one per cell in ``doped``, the lowest sites first),
+    relaxed together with ``backend`` (all atoms, fixed cell) when one is given.
+
+    The Li positions are those of the one-Li relaxations; a site that overlaps an earlier
+    Li or a host atom is skipped for the next one. Without the relax the cell is the
+    one-Li positions put together, which is not a minimum of the two-Li cell.
+    """
     from mttmat.flows.li_doping import insert_li
 
-    return insert_li(host, [d.frac_coords[-1].tolist() for d in doped])
+    n_li = len(doped) if n_li is None else n_li
+    chosen: list[list[float]] = []
+    skipped = []
+    for d in doped:
+        if len(chosen) == n_li:
+            break
+        f = d.frac_coords[-1].tolist()
+        try:
+            insert_li(host, [*chosen, f])
+        except StructureError as err:
+            skipped.append(str(err))
+            continue
+        chosen.append(f)
+    if len(chosen) < n_li:
+        raise StructureError(
+            f"only {len(chosen)} of the {len(doped)} screened Li sites fit together, "
+            f"{n_li} needed: {'; '.join(skipped)}. Screen more sites (max_candidates)"
+        )
+    cell = insert_li(host, chosen)
+    if backend is None:
+        return cell
+    from ase.optimize import FIRE
+
+    from mttmat.structures.io import atoms_to_structure
+
+    atoms = cell.to_ase_atoms()
+    atoms.calc = get_backend(backend).ase_calculator()
+    FIRE(atoms, logfile=None).run(fmax=fmax, steps=max_steps)
+    return atoms_to_structure(atoms)
 
 
 def vasp_calc_doc(task: Any) -> dict[str, Any]:
@@ -206,8 +248,9 @@ class LiFormationMaker(Maker):
         multi = None
         if self.multi_li > 1:
             mc = multi_li_cell(
-                host, [screen.output.selected_structures[i] for i in range(self.multi_li)]
-            )
+                host, screen.output.selected_structures, self.multi_li, self.ml_backend,
+                self.screening_fmax,
+            )  # fmt: skip
             mj = self._static(dft, f"{self.multi_li} Li", mc.output, 0,
                               {**kw, "spin_polarized": True})  # fmt: skip
             jobs += [mc, mj]

@@ -71,8 +71,12 @@ def select_sites(
     n_sites: int,
     n_lowest: int,
     dedup_tol_a: float,
+    n_sites_max: int | None = None,
 ) -> list[int]:
     """Mark duplicates and the selection in ``candidates`` (in place); return the chosen ones.
+
+    At least ``n_sites``; with ``n_sites_max``, as many distinct sites as the host holds up
+    to that number.
 
     Raises
     ------
@@ -102,6 +106,8 @@ def select_sites(
             f"{dedup_tol_a} Å merged). Ask for fewer sites, screen more candidates "
             "(max_candidates), or use a larger cell"
         )
+    if n_sites_max is not None:
+        n_sites = max(n_sites, min(n_sites_max, len(unique)))
     chosen: list[LiSiteCandidate] = []
     for c in unique[: min(n_lowest, n_sites)]:
         c.selection_reason = "lowest"
@@ -141,8 +147,10 @@ def screen_li_sites(
     rattle_a: float = 0.05,
     seed: int = 0,
     calculator_kwargs: dict[str, Any] | None = None,
+    n_sites_max: int | None = None,
 ) -> LiSiteScreeningDoc:
-    """Find, relax (ML) and rank Li interstitial sites of ``host``; choose ``n_sites``.
+    """Find, relax (ML) and rank Li interstitial sites of ``host``; choose ``n_sites``
+    (or more, up to ``n_sites_max``, when the host holds them).
 
     Raises
     ------
@@ -198,7 +206,7 @@ def screen_li_sites(
                 **r,
             )
         )
-    chosen = select_sites(cands, structs, n_sites, n_lowest, dedup_tol_a)
+    chosen = select_sites(cands, structs, n_sites, n_lowest, dedup_tol_a, n_sites_max)
     uniq = [c.energy_ev for c in cands if c.duplicate_of is None and c.energy_ev is not None]
     return LiSiteScreeningDoc(
         host_formula=host.composition.reduced_formula,

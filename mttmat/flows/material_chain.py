@@ -33,13 +33,15 @@ from jobflow import Flow, Job, Maker, job
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
-from mttmat.analysis.hops import hop_barrier, saddle_verdict
+from mttmat.analysis.hops import network_barrier
 from mttmat.backends import get_backend
 from mttmat.flows.li_dos import dos_document, summarize_li_dos
-from mttmat.flows.li_formation import li_formation_summary
+from mttmat.flows.li_formation import li_formation_summary, multi_li_cell
 from mttmat.flows.li_migration import HopSpec, neb_hop
 from mttmat.flows.li_sites import screen_li_sites
 from mttmat.flows.melt_quench import MeltQuenchMaker
+from mttmat.jobs.hop_network import ml_hop_network
+from mttmat.jobs.li_electron import compare_li_solutions, polaron_start
 from mttmat.jobs.melt_quench import MeltQuenchSchedule
 from mttmat.structures.io import atomic_write_text
 
@@ -271,7 +273,9 @@ def electrons_per_li(cell: dict[str, Any], site_dos: dict[str, Any]) -> tuple[fl
       < 0.2 μ_B, total ≥ 0.5 μ_B): a localised electron on the host cations (a polaron,
       however deep: in small cells with U the polaron level can sit near the VBM); it
       carries charge by thermally activated hopping, so it counts as one carrier per Li;
-    * else 0 (the electron stays on Li, or a spin-paired cell traps it in the gap).
+    * else, in a spin-paired cell, a gap state localised on a few cations (``polaron_like``):
+      the same localised carrier;
+    * else 0 (the electron stays on Li, or sits in a gap state spread too widely to say).
     """
     n_li = max(1, int(cell["n_li"]))
     free = float(cell["electrons_above_host_cbm"]) / n_li
@@ -291,6 +295,13 @@ def electrons_per_li(cell: dict[str, Any], site_dos: dict[str, Any]) -> tuple[fl
                 f"{part if part is not None else float('nan'):.1f} cations), {depth:.2f} eV "
                 "below the host CBM: a localised (polaron) carrier that conducts by hopping"
             )
+    elif cell.get("polaron_like") and depth > 0:  # spin-paired, localised gap state
+        return 1.0, (
+            f"the Li electron sits in a localised gap state on the host cations (spin-paired, "
+            f"participation {cell.get('extra_electron_participation') or float('nan'):.1f} "
+            f"cations), {depth:.2f} eV below the host CBM: a localised carrier that conducts "
+            "by hopping"
+        )
     return 0.0, f"the Li electron is trapped {depth:.2f} eV below the host CBM (no carrier)"
 
 
@@ -301,37 +312,48 @@ def channel_parameters(
     screening: Any,
     dos_summary: Any,
     formation: Any,
-    migration: Any,
-    site_dos: Any,
+    network: Any,
+    band: Any,
+    site_dos: dict[str, Any],
     uuids: dict[str, str],
+    electron: Any,
 ) -> dict[str, Any]:
     """The computed :class:`EcramParameters` entries of one material (JSON dict).
 
     * site-energy mean: E_f(Li_i^0) at the lowest site = the insertion energy vs bcc Li (DFT);
     * site-energy spread σ: standard deviation of the ML energies of the distinct screened
       sites (ML fidelity: the DFT covers one site only at this size);
-    * electrons per Li: :func:`electrons_per_li` (conduction-band electrons, or the
-      electron of a polaron on the host cations, which conducts by hopping: the calibrated
+    * electrons per Li: :func:`electrons_per_li` of the lower-energy Li_i^0 solution
+      (``electron``, a :class:`~mttmat.schemas.li_electron.LiElectronDoc`; ``site_dos`` holds
+      the DOS document of each solution by label): conduction-band electrons, or the
+      electron of a polaron on the host cations, which conducts by hopping (the calibrated
       mobility absorbs that, and the note says which it was);
-    * channel barrier and hop length: the computed hop (max of forward and backward);
+    * channel barrier: the percolation barrier of the hop network (``network``, a
+      :class:`~mttmat.schemas.hop_network.HopNetworkDoc`), with the DFT saddle of its
+      limiting hop where the DFT ``band`` has one (:func:`network_barrier`); the literature
+      value, saying why, when the hops do not percolate;
+    * hop length: mean length of the hops at or below the percolating saddle;
     * metal density: the host cell.
     """
     from mttmat.device.build import metal_density_cm3
     from mttmat.device.parameters import EcramParameters, Param, ParameterError, Source
 
     host = _structure(host)
-    scr, dos, form, mig = _doc(screening), _doc(dos_summary), _doc(formation), _doc(migration)
+    scr, dos, form, net = _doc(screening), _doc(dos_summary), _doc(formation), _doc(network)
+    el = _doc(electron)
+    ground = el["ground_state"]
     p = EcramParameters.paper_defaults(material)
-    cell = dos["cells"][0]
+    cell = next(c for c in dos["cells"] if c["label"] == ground)
     site = form["sites"][0]
     de = site["intercalation_energy_ev"]
     if de is None:
         raise ParameterError(f"{material}: no Li_i^0 energy in the formation document")
     ef_src = Source(
         kind="dft",
-        uuids=[uuids["host"], uuids["bcc Li"], uuids["Li_i q=+0"]],
+        uuids=[uuids["host"], uuids["bcc Li"], uuids[f"Li_i q=+0 {ground}"]],
         fidelity="dft",
-        note="E_f(Li_i^0) at the lowest ML site = insertion energy vs bcc Li",
+        note=f"E_f(Li_i^0, {ground} solution, the lower) at the lowest ML site = insertion "
+        "energy vs bcc Li",
     )
     energies = [
         c["energy_ev"]
@@ -355,44 +377,41 @@ def channel_parameters(
                 note=f"σ of the ML energies of {len(energies)} distinct Li sites",
             ),
         )  # fmt: skip
-    donated, note = electrons_per_li(cell, _doc(site_dos))
+    donated, note = electrons_per_li(cell, _doc(site_dos[ground]))
+    de = el["delta_e_polaron_minus_band_ev"]
     updates["electrons_per_li"] = Param(
         value=donated,
         unit="e",
         source=Source(
-            kind="dft", uuids=[uuids["DOS host"], uuids["DOS site 1"]], fidelity="dft",
-            note=note,
+            kind="dft", uuids=[uuids["DOS host"], uuids[f"DOS {ground}"], uuids["electron"]],
+            fidelity="dft",
+            note=f"carrier picture of the {ground} solution, the lower by {abs(de):.3f} eV "
+            f"(polaron − band = {de:+.3f} eV): {note}",
         ),
     )  # fmt: skip
-    mig_uuids = [u for k, u in uuids.items() if "NEB" in k or "band" in k]
-    barrier = hop_barrier(mig)
-    if barrier is not None:
-        value, fidelity, why = barrier
+    mig_uuids = [uuids["hop network"]] + ([uuids["DFT band"]] if "DFT band" in uuids else [])
+    value, fidelity, why, k = network_barrier(net, _doc(band) if band is not None else None)
+    if value is not None:
         updates["channel_barrier_ev"] = Param(
             value=value,
             unit="eV",
-            source=Source(
-                kind="dft", uuids=mig_uuids, fidelity=fidelity,
-                note="one hop, lowest site to its nearest distinct site (max of forward/"
-                "backward); no percolation network at this cell size" + why
-                + ("" if mig.get("ml_converged", mig.get("converged", True)) else
-                   "; the ML CI-NEB did not reach its force limit"),
-            ),
-        )  # fmt: skip
-    else:  # no saddle anywhere: the literature value stays, and says why
+            source=Source(kind="dft", uuids=mig_uuids, fidelity=fidelity, note=why),
+        )
+    else:  # no percolating path among the computed hops: the literature value, and why
         lit = p.channel_barrier_ev
         updates["channel_barrier_ev"] = Param(
             value=lit.value,
             unit=lit.unit,
-            source=lit.source.model_copy(
-                update={"note": f"{saddle_verdict(mig)}; no computed barrier, literature value"}
-            ),
+            source=lit.source.model_copy(update={"note": f"{why}; literature value"}),
         )
+    s_lim = net["hops"][k]["saddle_ev"]
+    lengths = [h["length_a"] for h in net["hops"] if h["saddle_ev"] <= s_lim + 1e-9]
     updates["hop_length_a"] = Param(
-        value=float(mig["hop_length_a"]),
+        value=float(np.mean(lengths)),
         unit="Å",
-        source=Source(kind="dft", uuids=mig_uuids, fidelity="ml", note="NEB endpoints"),
-    )
+        source=Source(kind="dft", uuids=[uuids["hop network"]], fidelity="ml",
+                      note=f"mean of the {len(lengths)} hops at or below the limiting saddle"),
+    )  # fmt: skip
     return json.loads(p.updated(**updates).model_dump_json())
 
 
@@ -425,12 +444,17 @@ class MaterialChainMaker(Maker):
     max_candidates: int = 6
     screening_fmax: float = 0.05
     dft_kwargs: dict = field(default_factory=dict)
-    spin_polarized_neutral: bool = True
+    polaron_distortion_a: float = 0.1
+    polaron_moment_mub: float = 1.0
     dft_relax: bool = False
     relax_fmax: float = 0.1
     relax_steps: int = 40
     dielectric: float = 25.0
     dielectric_source: str = "assumed"
+    network_sites: int = 4
+    min_hops: int = 3
+    max_hops: int = 5
+    max_hop_length_a: float = 5.0
     neb_images: int = 3
     neb_fmax: float = 0.05
     neb_max_steps: int = 200
@@ -453,8 +477,9 @@ class MaterialChainMaker(Maker):
             host = mq.output["cells"][0].structure
             uuids["melt-quench"] = mq.jobs[-2].uuid  # the analysis job of the cell
         screen = screen_li_sites(
-            host, n_sites=2, n_lowest=2, backend=self.ml_backend,
+            host, n_sites=2, n_lowest=self.network_sites, backend=self.ml_backend,
             max_candidates=self.max_candidates, fmax=self.screening_fmax,
+            n_sites_max=self.network_sites,
         )  # fmt: skip
         screen.name = "Li site screening"
         _tag(screen, "Li site screening")
@@ -463,9 +488,18 @@ class MaterialChainMaker(Maker):
         kw = dict(self.dft_kwargs)
         li0 = screen.output.selected_structures[0]
         host_kw = {**kw, "spin_polarized": False}
-        li0_kw = {**kw, "spin_polarized": self.spin_polarized_neutral}
+        band_kw = {**kw, "spin_polarized": False}
+        pol_kw = {**kw, "spin_polarized": True}
+        pol0 = polaron_start(li0, None, self.polaron_distortion_a, self.polaron_moment_mub)
+        pol0.name = "polaron start"
+        _tag(pol0, "DFT+U single points")
+        jobs.append(pol0)
+        pol_start = pol0.output
         if self.dft_relax:
-            for label, s, ckw in (("host", host, host_kw), ("Li_i q=+0", li0, li0_kw)):
+            for label, s, ckw in (
+                ("host", host, host_kw), ("Li_i^0 band", li0, band_kw),
+                ("Li_i^0 polaron", pol_start, pol_kw),
+            ):  # fmt: skip
                 r = dft.relax_maker(
                     name=f"{dft.name} relax {label}", calculator_kwargs=ckw,
                     relax_kwargs={"fmax": self.relax_fmax}, steps=self.relax_steps,
@@ -475,12 +509,15 @@ class MaterialChainMaker(Maker):
                 uuids[f"relax {label}"] = r.uuid
                 if label == "host":
                     host = r.output.structure
-                else:
+                elif label == "Li_i^0 band":
                     li0 = r.output.structure
+                else:
+                    pol_start = r.output.structure
         statics = {}
         for label, s, ckw in (
             ("host", host, host_kw),
-            ("Li_i q=+0", li0, li0_kw),
+            ("Li_i q=+0 band", li0, band_kw),
+            ("Li_i q=+0 polaron", pol_start, pol_kw),
             ("Li_i q=+1", li0, {**kw, "charge": 1.0, "spin_polarized": False}),
         ):
             j = dft.static_maker(name=f"{dft.name} {label}", calculator_kwargs=ckw).make(s)
@@ -489,68 +526,94 @@ class MaterialChainMaker(Maker):
             statics[label] = j
             uuids[label] = j.uuid
         uuids["bcc Li"] = li_metal.uuid
-        dos_jobs = []
-        for label, key in (("host", "host"), ("site 1", "Li_i q=+0")):
+        dos_jobs = {}
+        for label, key in (("host", "host"), ("band", "Li_i q=+0 band"),
+                           ("polaron", "Li_i q=+0 polaron")):  # fmt: skip
             st = statics[key]
             d = dos_document(st.output, uuid=st.uuid, width_ev=self.dos_width_ev)
             d.name = f"DOS {label}"
-            dos_jobs.append(d)
+            dos_jobs[label] = d
             uuids[f"DOS {label}"] = d.uuid
         dos_sum = summarize_li_dos(
-            dos_jobs[0].output, [dos_jobs[1].output], n_li=1, labels=["site 1"],
+            dos_jobs["host"].output, [dos_jobs["band"].output, dos_jobs["polaron"].output],
+            n_li=1, labels=["band", "polaron"],
             uuids={k: v for k, v in uuids.items() if k != "melt-quench"},
         )  # fmt: skip
         dos_sum.name = "Li DOS summary"
+        moment = f"{self.polaron_moment_mub:g} μ_B"
+        treatments = {
+            "band": "spin-paired, no moments"
+            + (" (DFT-relaxed)" if self.dft_relax else ", ML-relaxed geometry"),
+            "polaron": f"spin-polarised from {moment} on the cation nearest Li "
+            f"and its O shell pushed out {self.polaron_distortion_a:g} Å"
+            + (" (DFT-relaxed)" if self.dft_relax else ""),
+        }
+        electron = compare_li_solutions(
+            statics["Li_i q=+0 band"].output, statics["Li_i q=+0 polaron"].output,
+            dos_sum.output, treatments,
+            {"band": statics["Li_i q=+0 band"].uuid,
+             "polaron": statics["Li_i q=+0 polaron"].uuid},
+        )  # fmt: skip
+        electron.name = "Li electron: band vs polaron"
+        two = multi_li_cell(host, screen.output.selected_structures, 2, self.ml_backend,
+                            self.screening_fmax)  # fmt: skip
+        two.name = f"two Li cell ({self.ml_backend} relax)"
+        two_static = dft.static_maker(
+            name=f"{dft.name} two Li", calculator_kwargs={**kw, "spin_polarized": False}
+        ).make(two.output)
+        _tag([two, two_static], "DFT+U single points")
+        jobs += [two, two_static]
+        uuids["two Li"] = two_static.uuid
+        q1 = statics["Li_i q=+1"]
         cells = [
-            {"label": "site 1", "q": q, "doc": statics[f"Li_i q={q:+d}"].output,
-             "uuid": statics[f"Li_i q={q:+d}"].uuid}
-            for q in (1, 0)
-        ]  # fmt: skip
+            {"label": "site 1", "q": 1, "doc": q1.output, "uuid": q1.uuid},
+            {"label": "site 1", "q": 0, "doc": electron.output.ground_state_doc,
+             "uuid": electron.uuid},
+        ]
         form = li_formation_summary(
             statics["host"].output, li_metal.output, cells, self.dielectric,
-            self.dielectric_source, None, None, 300.0,
-            {k: uuids[k] for k in ("screening", "host", "bcc Li", "Li_i q=+0", "Li_i q=+1")},
+            self.dielectric_source, None, {"doc": two_static.output}, 300.0,
+            {"screening": uuids["screening"], "host": uuids["host"], "bcc Li": uuids["bcc Li"],
+             "Li_i q=+0": electron.uuid, "Li_i q=+1": q1.uuid, "two Li": two_static.uuid},
         )  # fmt: skip
         form.name = "Li formation summary"
-        _tag([*dos_jobs, dos_sum, form], "DOS and formation documents")
-        jobs += [*dos_jobs, dos_sum, form]
+        _tag([*dos_jobs.values(), dos_sum, electron, form], "DOS and formation documents")
+        jobs += [*dos_jobs.values(), dos_sum, electron, form]
         uuids["DOS summary"], uuids["formation"] = dos_sum.uuid, form.uuid
-        hop = hop_between_sites(screen.output, self.ml_backend, self.screening_fmax)
-        hop.name = "Li hop endpoints"
-        ml_neb = neb_hop(
-            hop.output["initial"], hop.output["final"], hop.output["hop"], self.ml_backend,
-            self.neb_images, self.neb_fmax, max_steps=self.neb_max_steps,
+        uuids["electron"] = electron.uuid
+        net = ml_hop_network(
+            screen.output, self.ml_backend, self.neb_images, self.neb_fmax,
+            self.neb_max_steps, self.min_hops, self.max_hops, self.max_hop_length_a,
         )  # fmt: skip
-        ml_neb.name = f"{self.ml_backend} CI-NEB"
-        _tag([hop, ml_neb], "hop end points + ML CI-NEB")
-        jobs += [hop, ml_neb]
-        uuids[ml_neb.name] = ml_neb.uuid
-        migration = ml_neb.output
-        spin_band = self.neb_charge == 0 and self.spin_polarized_neutral
+        net.name = f"{self.ml_backend} hop network"
+        _tag(net, "ML hop network (CI-NEB)")
+        jobs.append(net)
+        uuids["hop network"] = net.uuid
+        band = None
+        spin_band = self.neb_charge == 0
         band_kw = {**kw, "charge": float(self.neb_charge), "spin_polarized": spin_band}
+        lim = net.output.limiting_band
         if self.neb_dft == "energies":
-            band = dft_band_energies(ml_neb.output, dft.name, band_kw, path_uuid=ml_neb.uuid)
-            band.name = f"{dft.name} energies on the band"
+            band = dft_band_energies(lim, dft.name, band_kw, path_uuid=net.uuid)
+            band.name = f"{dft.name} energies on the limiting band"
             _tag(band, "DFT energies on the band")
-            jobs.append(band)
-            uuids[band.name] = band.uuid
-            migration = band.output
         elif self.neb_dft == "ci-neb":
-            nd = neb_hop(
-                hop.output["initial"], hop.output["final"], hop.output["hop"], dft.name,
-                self.neb_images, self.neb_fmax, seed_images=ml_neb.output.images,
-                seed_fidelity="ml", calculator_kwargs=band_kw, max_steps=self.neb_max_steps,
+            band = neb_hop(
+                lim["images"][0], lim["images"][-1], lim["hop"], dft.name, self.neb_images,
+                self.neb_fmax, seed_images=lim["images"], seed_fidelity="ml",
+                calculator_kwargs=band_kw, max_steps=self.neb_max_steps,
             )  # fmt: skip
-            nd.name = f"{dft.name} CI-NEB"
-            _tag(nd, "DFT CI-NEB")
-            jobs.append(nd)
-            uuids[nd.name] = nd.uuid
-            migration = nd.output
+            band.name = f"{dft.name} CI-NEB of the limiting hop"
+            _tag(band, "DFT CI-NEB")
         elif self.neb_dft != "none":
             raise ValueError(f"neb_dft must be energies, ci-neb or none, got {self.neb_dft!r}")
+        if band is not None:
+            jobs.append(band)
+            uuids["DFT band"] = band.uuid
         params = channel_parameters(
-            self.material, host, screen.output, dos_sum.output, form.output, migration,
-            dos_jobs[1].output, dict(uuids),
+            self.material, host, screen.output, dos_sum.output, form.output, net.output,
+            band.output if band is not None else None,
+            {k: dos_jobs[k].output for k in ("band", "polaron")}, dict(uuids), electron.output,
         )
         params.name = "ECRAM channel parameters"
         _tag(params, "ECRAM parameters")

@@ -1,0 +1,74 @@
+"""``mttmat li-electron-study``: band vs polaron of Li_i^0 over U, geometry and cell size."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from mttmat.cli_common import progress as _progress
+from mttmat.cli_stages import _json_arg, _labelled
+
+__all__ = ["add_study_parser"]
+
+
+def _cmd_li_electron_study(args: argparse.Namespace) -> int:
+    from mttmat.analysis.dos import save_figure
+    from mttmat.flows.li_electron_study import LiElectronStudyMaker, plot_study
+    from mttmat.store import get_store, run_resumable
+    from mttmat.structures import check_min_distances, read_structure
+    from mttmat.structures.io import atomic_write_text, ensure_writable_dir
+
+    hosts = {}
+    for label, path in _labelled(args.host, "--host").items():
+        s = read_structure(path)
+        check_min_distances(s)
+        hosts[label] = s
+    out = ensure_writable_dir(Path(args.output))
+    kw: dict[str, Any] = {"kpts": [1, 1, 1], "kpts_gamma": True, "ecut_ev": 300.0,
+                          "smearing_ev": 0.05}  # the main job's settings  # fmt: skip
+    kw.update(_json_arg(args.calc_kwargs, "--calc-kwargs"))
+    flow = LiElectronStudyMaker(
+        u_values=tuple(args.u), u_reference=args.u_reference,
+        geometries=tuple(args.geometries), dft_kwargs=kw,
+        max_candidates=args.max_candidates, relax_steps=args.relax_steps,
+    ).make(hosts)  # fmt: skip
+    _progress(f"{len(flow.jobs)} jobs for {', '.join(hosts)} in {out}")
+    store = get_store(args.store or out / "store")
+    flow = run_resumable(flow, store, out / "jobs", out / "flow.json", progress=_progress)
+    store.connect()
+    doc = store.get_output(flow.jobs[-1].uuid, load=True)
+    atomic_write_text(out / "li_electron_study.json", json.dumps(doc, indent=1))
+    save_figure(plot_study(doc), out / "li_electron_study.png")
+    print("| cell | atoms | geometry | U (eV) | E_pol − E_band (eV) | ground | E_F − CBM "
+          "band / polaron (eV) | n-type |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in doc["rows"]:
+        print(f"| {r['cell']} | {r['n_atoms']} | {r['geometry']} | {r['u_ev']:g} | "
+              f"{r['delta_e_polaron_minus_band_ev']:+.3f} | {r['ground_state']} | "
+              f"{r['ef_minus_cbm_band_ev']:+.2f} / {r['ef_minus_cbm_polaron_ev']:+.2f} | "
+              f"{r['n_type']} |")  # fmt: skip
+    _progress(f"wrote li_electron_study.json and li_electron_study.png to {out}")
+    return 0
+
+
+def add_study_parser(sub: Any) -> None:
+    """Register ``li-electron-study``."""
+    st = sub.add_parser(
+        "li-electron-study",
+        help="band vs polaron of Li_i^0 over U, geometry (unrelaxed/ML/DFT) and cell size",
+    )
+    st.add_argument("--host", action="append", required=True, metavar="LABEL=FILE",
+                    help="Li-free amorphous host (repeat for the cell-size scan)")  # fmt: skip
+    st.add_argument("--u", type=float, nargs="+", default=[0.0, 3.0, 6.2],
+                    help="U_eff of the cation (eV), ML geometry")  # fmt: skip
+    st.add_argument("--u-reference", type=float, default=6.2, help="U of the geometry scan")
+    st.add_argument("--geometries", nargs="+", default=["unrelaxed", "ml"],
+                    choices=["unrelaxed", "ml", "dft"])  # fmt: skip
+    st.add_argument("--max-candidates", type=int, default=6)
+    st.add_argument("--relax-steps", type=int, default=30, help="DFT relax steps (dft)")
+    st.add_argument("--calc-kwargs", help='JSON for GPAW, e.g. {"ecut_ev": 350}')
+    st.add_argument("--store", default=None, help="store folder (default: OUTPUT/store)")
+    st.add_argument("-o", "--output", default="li_electron_study")
+    st.set_defaults(func=_cmd_li_electron_study)

@@ -1,0 +1,218 @@
+"""What decides where the Li electron goes: a scan of U, cell size and geometry.
+
+For every host cell and case, the study computes the two Li_i^0 solutions of the main
+chain (:mod:`mttmat.jobs.li_electron`: spin-paired band start, spin-polarised polaron start)
+and the host at the same U (for the CBM alignment), and compares them:
+
+* **U**: the cation's U_eff at each of ``u_values`` (ML-relaxed geometry);
+* **geometry** at ``u_reference``: ``unrelaxed`` (Li at the void centre of the host, host
+  untouched), ``ml`` (the ML-relaxed lowest site, as the main chain) and ``dft`` (the band
+  solution's geometry relaxed with DFT+U);
+* **cell size**: every host given (e.g. the main job's 16-atom cell and the shipped 32-atom
+  one).
+
+:func:`study_table` turns the comparisons into one :class:`LiElectronStudyDoc` row per case;
+``mttmat li-electron-study`` runs it and draws ``li_electron_study.png``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobflow import Flow, Maker, job
+from pydantic import BaseModel, Field
+from pymatgen.core import Structure
+
+from mttmat.backends import get_backend
+from mttmat.flows.li_dos import dos_document, summarize_li_dos
+from mttmat.flows.li_sites import screen_li_sites
+from mttmat.jobs.li_electron import compare_li_solutions, polaron_start
+
+__all__ = ["LiElectronStudyDoc", "LiElectronStudyMaker", "li_at_void_centre", "study_table"]
+
+GEOMETRIES = ("unrelaxed", "ml", "dft")
+
+
+class LiElectronStudyDoc(BaseModel):
+    """One row per (cell, geometry, U): both solutions and which is lower (eV)."""
+
+    rows: list[dict[str, Any]] = Field(
+        description="cell, n_atoms, geometry, u_ev, e_band_ev, e_polaron_ev, "
+        "delta_e_polaron_minus_band_ev, ground_state, n_type, polaron_localized, "
+        "ef_minus_cbm_band_ev, ef_minus_cbm_polaron_ev, electrons_above_cbm_band, verdict"
+    )
+    settings: dict[str, Any]
+
+
+@job
+def li_at_void_centre(screening: Any, host: Structure) -> Structure:
+    """The host, untouched, with Li at the void centre of the lowest ML site (no relax)."""
+    from mttmat.flows.li_doping import insert_li
+
+    doc = screening if isinstance(screening, dict) else screening.model_dump()
+    lowest = next(c for c in doc["candidates"] if c["index"] == doc["selected"][0])
+    return insert_li(host, [lowest["frac_coords_initial"]])
+
+
+@job
+def study_table(
+    comparisons: list[Any], cases: list[dict[str, Any]], settings: dict[str, Any]
+) -> LiElectronStudyDoc:
+    """The study's rows from its :class:`~mttmat.schemas.li_electron.LiElectronDoc`s."""
+    rows = []
+    for el, case in zip(comparisons, cases, strict=True):
+        el = el if isinstance(el, dict) else el.model_dump()
+        sol = {s["label"]: s for s in el["solutions"]}
+        rows.append({
+            **case,
+            "e_band_ev": sol["band"]["total_energy_ev"],
+            "e_polaron_ev": sol["polaron"]["total_energy_ev"],
+            "delta_e_polaron_minus_band_ev": el["delta_e_polaron_minus_band_ev"],
+            "ground_state": el["ground_state"],
+            "n_type": el["n_type"],
+            "polaron_localized": el["polaron_localized"],
+            "ef_minus_cbm_band_ev": sol["band"]["fermi_above_host_cbm_ev"],
+            "ef_minus_cbm_polaron_ev": sol["polaron"]["fermi_above_host_cbm_ev"],
+            "highest_occupied_minus_cbm_band_ev": sol["band"]["highest_occupied_above_host_cbm_ev"],
+            "electrons_above_cbm_band": sol["band"]["electrons_above_host_cbm_per_li"],
+            "max_moment_polaron_mub": sol["polaron"]["max_local_moment_mub"],
+            "verdict": el["verdict"],
+        })  # fmt: skip
+    return LiElectronStudyDoc(rows=rows, settings=settings)
+
+
+@dataclass
+class LiElectronStudyMaker(Maker):
+    """Band vs polaron of Li_i^0 over U, geometry and cell (see the module doc).
+
+    Parameters
+    ----------
+    u_values
+        U_eff (eV) of the host's cation for the U scan (ML geometry).
+    geometries
+        Geometries compared at ``u_reference``: any of ``unrelaxed``, ``ml``, ``dft``.
+    dft_kwargs
+        DFT options of every cell (``kpts``, ``ecut_ev`` ...), the main chain's by default.
+    """
+
+    name: str = "li electron study"
+    ml_backend: str = "chgnet"
+    dft_backend: str = "gpaw"
+    u_values: tuple[float, ...] = (0.0, 3.0, 6.2)
+    u_reference: float = 6.2
+    geometries: tuple[str, ...] = ("unrelaxed", "ml")
+    dft_kwargs: dict = field(default_factory=dict)
+    polaron_distortion_a: float = 0.1
+    max_candidates: int = 6
+    relax_fmax: float = 0.1
+    relax_steps: int = 30
+
+    def make(self, hosts: dict[str, Structure]) -> Flow:
+        """One flow over every host (label → Li-free amorphous cell)."""
+        bad = sorted(set(self.geometries) - set(GEOMETRIES))
+        if bad:
+            raise ValueError(f"unknown geometries {bad}; choose from {list(GEOMETRIES)}")
+        dft = get_backend(self.dft_backend)
+        jobs: list[Any] = []
+        comparisons, cases = [], []
+        for label, host in hosts.items():
+            dft.check_structure(host)
+            cations = sorted({e.symbol for e in host.composition.elements} - {"O", "Li"})
+            screen = screen_li_sites(host, n_sites=1, n_lowest=1, backend=self.ml_backend,
+                                     max_candidates=self.max_candidates)  # fmt: skip
+            screen.name = f"{label}: Li site screening"
+            jobs.append(screen)
+            geoms: dict[str, Any] = {"ml": screen.output.selected_structures[0]}
+            if "unrelaxed" in self.geometries:
+                un = li_at_void_centre(screen.output, host)
+                un.name = f"{label}: Li at the void centre"
+                jobs.append(un)
+                geoms["unrelaxed"] = un.output
+            want = [("ml", u) for u in self.u_values]
+            want += [(g, self.u_reference) for g in self.geometries
+                     if (g, self.u_reference) not in want]  # fmt: skip
+            hosts_done: dict[float, Any] = {}
+            for geom, u in want:
+                kw = {**self.dft_kwargs, "hubbard_u_ev": dict.fromkeys(cations, float(u))}
+                if geom == "dft" and "dft" not in geoms:
+                    r = dft.relax_maker(
+                        name=f"{label}: {dft.name} relax Li_i^0 band (U {u:g})",
+                        calculator_kwargs={**kw, "spin_polarized": False},
+                        relax_kwargs={"fmax": self.relax_fmax}, steps=self.relax_steps,
+                    ).make(geoms["ml"])  # fmt: skip
+                    jobs.append(r)
+                    geoms["dft"] = r.output.structure
+                if u not in hosts_done:
+                    h = dft.static_maker(name=f"{label}: {dft.name} host (U {u:g})",
+                                         calculator_kwargs={**kw, "spin_polarized": False})
+                    hj = h.make(host)
+                    hd = dos_document(hj.output, uuid=hj.uuid)
+                    hd.name = f"{label}: DOS host (U {u:g})"
+                    jobs += [hj, hd]
+                    hosts_done[u] = hd
+                tag = f"{label}: {geom} U {u:g}"
+                pol = polaron_start(geoms[geom], None, self.polaron_distortion_a)
+                pol.name = f"{tag}: polaron start"
+                band = dft.static_maker(name=f"{tag}: band", calculator_kwargs={
+                    **kw, "spin_polarized": False}).make(geoms[geom])  # fmt: skip
+                polj = dft.static_maker(name=f"{tag}: polaron", calculator_kwargs={
+                    **kw, "spin_polarized": True}).make(pol.output)  # fmt: skip
+                db = dos_document(band.output, uuid=band.uuid)
+                dp = dos_document(polj.output, uuid=polj.uuid)
+                summ = summarize_li_dos(hosts_done[u].output, [db.output, dp.output], n_li=1,
+                                        labels=["band", "polaron"])  # fmt: skip
+                cmp_ = compare_li_solutions(
+                    band.output, polj.output, summ.output,
+                    {"band": "spin-paired", "polaron": "spin-polarised, symmetry-broken"},
+                    {"band": band.uuid, "polaron": polj.uuid},
+                )  # fmt: skip
+                for j, n in ((db, "DOS band"), (dp, "DOS polaron"), (summ, "DOS summary"),
+                             (cmp_, "band vs polaron")):  # fmt: skip
+                    j.name = f"{tag}: {n}"
+                jobs += [pol, band, polj, db, dp, summ, cmp_]
+                comparisons.append(cmp_.output)
+                cases.append({"cell": label, "n_atoms": len(host) + 1, "geometry": geom,
+                              "u_ev": float(u)})  # fmt: skip
+        settings = {"dft_backend": dft.name, "ml_backend": self.ml_backend,
+                    "dft_kwargs": self.dft_kwargs, "u_reference": self.u_reference,
+                    "polaron_distortion_a": self.polaron_distortion_a}  # fmt: skip
+        table = study_table(comparisons, cases, settings)
+        table.name = "study table"
+        jobs.append(table)
+        return Flow(jobs, output=table.output, name=self.name)
+
+
+def plot_study(doc: dict[str, Any]) -> Any:
+    """ΔE(polaron − band) and the ground state's E_F − CBM against U, per cell and geometry."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = doc["rows"]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.0, 3.6))
+    for cell in dict.fromkeys(r["cell"] for r in rows):
+        for geom, marker in (("ml", "o"), ("unrelaxed", "^"), ("dft", "s")):
+            rr = sorted((r for r in rows if r["cell"] == cell and r["geometry"] == geom),
+                        key=lambda r: r["u_ev"])  # fmt: skip
+            if not rr:
+                continue
+            u = [r["u_ev"] for r in rr]
+            lab = f"{cell} ({rr[0]['n_atoms']} at.), {geom}"
+            a1.plot(u, [r["delta_e_polaron_minus_band_ev"] for r in rr], marker=marker,
+                    label=lab)  # fmt: skip
+            ef = [r["ef_minus_cbm_polaron_ev"] if r["ground_state"] == "polaron"
+                  else r["ef_minus_cbm_band_ev"] for r in rr]  # fmt: skip
+            a2.plot(u, ef, marker=marker, label=lab)
+    a1.axhline(0, color="k", lw=0.6)
+    a1.set(xlabel="U$_{eff}$ (eV)", ylabel="E(polaron) − E(band) (eV)",
+           title="< 0: the localised solution is lower")  # fmt: skip
+    a2.axhline(0, color="k", lw=0.6)
+    a2.set(xlabel="U$_{eff}$ (eV)", ylabel="E$_F$ − host CBM, ground state (eV)",
+           title="> 0: E$_F$ in the CB (the paper's n-type picture)")  # fmt: skip
+    for a in (a1, a2):
+        a.title.set_fontsize(8)
+        a.legend(fontsize=6, frameon=False)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,51 @@
+"""The band and polaron solutions of the Li_i^0 cell (see :mod:`mttmat.jobs.li_electron`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = ["LiElectronDoc", "LiSolution"]
+
+
+class LiSolution(BaseModel):
+    """One self-consistent solution of the Li_i^0 cell (energies in eV)."""
+
+    label: str = Field(description="band | polaron")
+    treatment: str = Field(description="spin treatment and start of the SCF")
+    total_energy_ev: float
+    fermi_above_host_cbm_ev: float = Field(description="E_F − aligned host CBM (> 0: in the CB)")
+    highest_occupied_above_host_cbm_ev: float = Field(
+        description="highest occupied level − aligned host CBM (< 0: a gap state this deep)"
+    )
+    electrons_above_host_cbm_per_li: float
+    electrons_in_gap: float
+    total_magnetic_moment_mub: float | None = None
+    max_local_moment_mub: float | None = None
+    participation: float | None = Field(None, description="cations holding the Li electron")
+    localized: bool | None = Field(None, description="the DOS summary's polaron_like verdict")
+    static_uuid: str | None = None
+    dos_uuid: str | None = None
+
+
+class LiElectronDoc(BaseModel):
+    """Band vs polaron for Li_i^0: both solutions, the ground state, the paper's picture."""
+
+    solutions: list[LiSolution] = Field(description="band first, then polaron")
+    delta_e_polaron_minus_band_ev: float = Field(description="< 0: the polaron is lower")
+    ground_state: str = Field(description="label of the lower-energy solution")
+    polaron_localized: bool = Field(
+        description="the symmetry-broken start ended localised (a moment ≥ 0.5 μ_B on one "
+        "cation or a localised DOS); if not, both starts found one solution"
+    )
+    n_type: bool = Field(description="the ground state puts ≥ 0.5 e per Li above the host CBM")
+    verdict: str = Field(description="one sentence on the paper's n-type picture")
+    ground_state_doc: dict[str, Any] = Field(
+        description="the single point of the ground state (the formation energy's Li_i^0)"
+    )
+    uuids: dict[str, str] = Field(default_factory=dict)
+
+    def solution(self, label: str) -> LiSolution:
+        """The solution called ``label``."""
+        return next(s for s in self.solutions if s.label == label)
