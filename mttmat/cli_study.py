@@ -63,7 +63,8 @@ def add_study_parser(sub: Any) -> None:
                     help="Li-free amorphous host (repeat for the cell-size scan)")  # fmt: skip
     st.add_argument("--u", type=float, nargs="+", default=[0.0, 3.0, 6.2],
                     help="U_eff of the cation (eV), ML geometry")  # fmt: skip
-    st.add_argument("--u-reference", type=float, default=6.2, help="U of the geometry scan")
+    st.add_argument("--u-reference", type=float, default=None,
+                    help="U of the geometry scan (default: the settings' U)")  # fmt: skip
     st.add_argument("--geometries", nargs="+", default=["unrelaxed", "ml"],
                     choices=["unrelaxed", "ml", "dft"])  # fmt: skip
     st.add_argument("--max-candidates", type=int, default=6)

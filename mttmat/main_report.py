@@ -337,6 +337,12 @@ def hop_verdict(neb: dict[str, Any]) -> str:
         return "no hops"
     n_saddle = sum(bool(h["has_saddle"]) for h in hops)
     text = f"{len(hops)} hops, {n_saddle} with an ML saddle; "
+    bad = [n for n, h in enumerate(hops) if not h.get("converged", True)]
+    if bad:
+        text += f"**ML CI-NEB of hop(s) {bad} not converged**; "
+    off = [n for n, h in enumerate(hops) if abs(h.get("end_mismatch_ev", 0.0)) > 0.05]
+    if off:
+        text += f"**band end ≠ screened site for hop(s) {off}**; "
     if net.get("percolation_barrier_ev") is None:
         text += "**no winding path among them**"
     else:

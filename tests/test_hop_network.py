@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice
 
-from mttmat.analysis.hops import network_barrier
+from mttmat.analysis.hops import DFT_SADDLE_ML_SITES, network_barrier
 from mttmat.analysis.network import SaddleHop, saddle_percolation
 from mttmat.jobs.hop_network import choose_hops
 
@@ -120,7 +120,8 @@ def test_network_barrier_uses_a_dft_saddle_and_never_a_downhill_band():
     # DFT on the limiting band: a saddle 0.6 eV above its initial site (site 1, E = 0.1)
     dft = {"energies_ev": [0.0, 0.6, -0.1], "fidelity": "dft energies on the ml path"}
     value, fid, note, k = network_barrier(net, dft)
-    assert value == pytest.approx(0.7) and fid == "dft energies on the ml path" and k == 1
+    assert value == pytest.approx(0.7) and fid == DFT_SADDLE_ML_SITES and k == 1
+    assert "upper bound" in note and "differs" not in note
     # a monotonic DFT band is a reaction energy: the ML saddle stays, and the note says so
     downhill = {"energies_ev": [0.0, -0.4, -0.74], "fidelity": "dft energies on the ml path"}
     value, fid, note, _ = network_barrier(net, downhill)
@@ -130,5 +131,9 @@ def test_network_barrier_uses_a_dft_saddle_and_never_a_downhill_band():
     low = {"energies_ev": [0.0, 0.15, 0.0], "fidelity": "dft energies on the ml path"}
     value, fid, note, k = network_barrier(net, low)
     assert k == 0 and value == pytest.approx(0.3) and fid == "ml" and "(ML) then limits" in note
+    assert "differs from the ML site energies' -0.100 eV" in note  # DFT ΔE 0 vs ML −0.1
+    # an unconverged ML band is named in the note, never silently used
+    net["hops"][0]["converged"] = False
+    assert "hop(s) [0] did not reach its force limit" in network_barrier(net, None)[2]
     net2 = {**net, "direction": None, "percolation_barrier_ev": None}
     assert network_barrier(net2, dft)[0] is None

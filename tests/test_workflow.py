@@ -441,7 +441,7 @@ def test_main_job_killed_at_three_stages_resumes(tmp_path, monkeypatch):
     assert _finished(store_dir) == after
     assert (out / "report.md").is_file()
     resumed = [
-        json.loads((out / m / "neb.json").read_text())["gpaw energies on the band"]["n_scf"]
+        json.loads((out / m / "neb.json").read_text())["band"]["n_scf"]
         for m in ("WOx", "NbOx")
     ]
     assert min(resumed) < 3  # the crashed band computed only its missing images on resume

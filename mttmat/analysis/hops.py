@@ -6,7 +6,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SADDLE_MIN_EV", "has_saddle", "hop_barrier", "network_barrier", "saddle_verdict"]
+__all__ = [
+    "DFT_SADDLE_ML_SITES",
+    "SADDLE_MIN_EV",
+    "has_saddle",
+    "hop_barrier",
+    "network_barrier",
+    "saddle_verdict",
+]
 
 
 #: a saddle must rise at least this far above both ends of the band (eV): ≈ k_B T at 300 K;
@@ -61,17 +68,28 @@ def hop_barrier(mig: dict[str, Any]) -> tuple[float, str, str] | None:
     return None
 
 
+#: fidelity of a percolation barrier whose limiting saddle is a DFT one on an ML band, with
+#: ML site energies: neither a DFT nor an ML number, and labelled so
+DFT_SADDLE_ML_SITES = "dft saddle on ml band, ml site energies"
+#: |ΔE_DFT(end − start) − ΔE_ML(site j − site i)| (eV) above which the note flags the hop
+END_MISMATCH_EV = 0.05
+
+
 def network_barrier(
     net: dict[str, Any], band: dict[str, Any] | None
 ) -> tuple[float | None, str, str, int]:
     """(percolation barrier, fidelity, note, limiting hop) of a hop network with a DFT band.
 
     ``net`` is a :class:`~mttmat.schemas.hop_network.HopNetworkDoc` (ML saddles and site
-    energies); ``band`` the DFT energies on its limiting hop's band (or a DFT CI-NEB of it).
-    A DFT band with an interior saddle replaces that hop's ML saddle (on the same initial
-    site), and the percolation is recomputed: the fidelity is the DFT band's when that hop
-    still limits, ``ml`` when another hop takes over. A DFT band without a saddle is never
-    used as a barrier: the ML saddle stays, and the note says why.
+    energies); ``band`` the DFT energies on its limiting hop's band (the Li ion, q = +1) or a
+    DFT CI-NEB of it. A DFT band with an interior saddle replaces that hop's ML saddle,
+    anchored at the hop's lower-energy end (S = E_low(ML) + E_max(DFT) − E_low(DFT)), and the
+    percolation is recomputed: fidelity :data:`DFT_SADDLE_ML_SITES` when that hop still
+    limits, ``ml`` when another hop takes over. A DFT band without a saddle is never used as
+    a barrier: the ML saddle stays, and the note says why. The note also flags a DFT
+    reaction energy that disagrees with the ML site energies by more than
+    :data:`END_MISMATCH_EV`, and unconverged ML bands. The hops are the shortest ones that
+    percolate, not every route: E_perc is an upper bound for these sites.
     """
     from mttmat.analysis.network import SaddleHop, saddle_percolation
 
@@ -79,9 +97,15 @@ def network_barrier(
     k = int(net["limiting_hop"])
     lim = hops[k]
     tag = f"hop {lim['i']}→{lim['j']} {tuple(lim['image'])}"
-    head = f"percolation over {len(hops)} ML hops ({net['selection']})"
+    unconverged = [n for n, h in enumerate(hops) if not h.get("converged", True)]
+    head = (f"percolation over {len(hops)} ML hops ({net['selection']}); an upper bound: "
+            "other routes between these sites were not computed")  # fmt: skip
+    if unconverged:
+        head += (f"; ML CI-NEB of hop(s) {unconverged} did not reach its force limit (their "
+                 "saddles are estimates)")  # fmt: skip
     if net["direction"] is None:
         return None, "ml", f"{head}: no winding path among them, no percolation barrier", k
+    head += f"; direction {net['direction']}"
     value = float(net["percolation_barrier_ev"])
     fidelity = net["fidelity"]
     ml_note = "" if lim["has_saddle"] else (
@@ -92,14 +116,23 @@ def network_barrier(
         return value, fidelity, f"{head}; limiting {tag}{ml_note}", k
     e = np.asarray(band.get("energies_ev") or [], float)
     what = band.get("fidelity", "dft")
+    e_site = [float(x["energy_ev"]) for x in sites]
+    de_ml = e_site[lim["j"]] - e_site[lim["i"]]
+    mismatch = ""
+    if len(e) >= 2 and abs(float(e[-1] - e[0]) - de_ml) > END_MISMATCH_EV:
+        mismatch = (f"; its DFT ΔE(end − start) {e[-1] - e[0]:+.3f} eV differs from the ML "
+                    f"site energies' {de_ml:+.3f} eV")  # fmt: skip
     if not _interior_max(e):
         return value, fidelity, (
             f"{head}; limiting {tag}: {saddle_verdict(band)} on the {what}, so its ML saddle "
-            f"is used{ml_note}"
+            f"is used{ml_note}{mismatch}"
         ), k
-    e_site = [float(x["energy_ev"]) for x in sites]
+    # anchor the DFT barrier at the lower-energy end of the hop (ML site energies)
+    low_first = e_site[lim["i"]] <= e_site[lim["j"]]
+    e_low_ml = min(e_site[lim["i"]], e_site[lim["j"]])
+    e_low_dft = float(e[0] if low_first else e[-1])
+    s_dft = max(e_low_ml + float(e.max()) - e_low_dft, e_site[lim["i"]], e_site[lim["j"]])
     saddles = [SaddleHop(h["i"], h["j"], tuple(h["image"]), float(h["saddle_ev"])) for h in hops]
-    s_dft = max(e_site[lim["i"]] + float(e.max()), e_site[lim["i"]], e_site[lim["j"]])
     saddles[k] = SaddleHop(lim["i"], lim["j"], tuple(lim["image"]), s_dft)
     perc = saddle_percolation(e_site, saddles)
     res = perc[net["direction"]] or perc["any"]
@@ -107,10 +140,11 @@ def network_barrier(
         return value, fidelity, f"{head}; limiting {tag}{ml_note}", k
     k2 = int(res["hop"])
     note = (f"{head}; the {what} of the limiting {tag} ({saddle_verdict(band)}) replaces its ML "
-            f"saddle ({lim['barrier_forward_ev']:.3f} eV forward)")  # fmt: skip
+            f"saddle ({lim['barrier_forward_ev']:.3f} eV forward), anchored at its lower end"
+            f"{mismatch}")  # fmt: skip
     if k2 != k:
         h2 = hops[k2]
         return float(res["barrier_ev"]), fidelity, (
             f"{note}; hop {h2['i']}→{h2['j']} {tuple(h2['image'])} (ML) then limits"
         ), k2
-    return float(res["barrier_ev"]), what, note, k
+    return float(res["barrier_ev"]), DFT_SADDLE_ML_SITES, note, k

@@ -15,11 +15,13 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+import numpy as np
 from atomate2.ase.jobs import _ASE_DATA_OBJECTS, AseRelaxMaker
 from atomate2.ase.md import AseMDMaker
 from jobflow import Maker, job
@@ -90,6 +92,20 @@ class Backend(ABC):
     def __init__(self, **options: Any) -> None:
         self.options = options
 
+    #: BLAS threads this code runs fastest with (None: the process's budget)
+    blas_threads: ClassVar[int | None] = None
+
+    def thread_limits(self) -> contextlib.AbstractContextManager[Any]:
+        """Context in which this backend's calculations run: at most :attr:`blas_threads`
+        BLAS threads (and never more than the process's budget)."""
+        if self.blas_threads is None:
+            return contextlib.nullcontext()
+        from threadpoolctl import threadpool_info, threadpool_limits
+
+        budget = max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
+                     default=1)  # fmt: skip
+        return threadpool_limits(limits=min(budget, self.blas_threads), user_api="blas")
+
     @abstractmethod
     def static_maker(self, **kwargs: Any) -> Maker:
         """Single-point energy/forces."""
@@ -143,6 +159,7 @@ class AseCalculatorBackend(Backend):
     def ase_calculator(self, **kwargs: Any) -> Calculator:
         return self.calculator(**kwargs)
 
+
     def static_maker(self, **kwargs: Any) -> Maker:
         kwargs.setdefault("name", f"{self.name} static")
         return CalculatorRelaxMaker(backend=self.name, steps=1, relax_cell=False, **kwargs)
@@ -181,6 +198,11 @@ def _ase_backend(name: str, structure: Structure | None = None) -> AseCalculator
     return backend
 
 
+#: site property (Å, one vector per site) of a symmetry-breaking start: the calculation first
+#: converges with the atoms displaced by it, then at the real positions from that state
+START_DISPLACEMENT = "start_displacement"
+
+
 @dataclass
 class CalculatorRelaxMaker(AseRelaxMaker):
     """Relax (``steps > 1``) or single-point (``steps = 1``) with a registered ASE backend.
@@ -203,11 +225,21 @@ class CalculatorRelaxMaker(AseRelaxMaker):
     def run_ase(self, mol_or_struct: Any, prev_dir: str | Path | None = None) -> Any:
         backend = _ase_backend(self.backend, mol_or_struct)
         atoms = mol_or_struct.to_ase_atoms() if hasattr(mol_or_struct, "to_ase_atoms") else None
-        if atoms is not None:
-            backend.prepare_atoms(atoms, **self.calculator_kwargs)
-            mol_or_struct = atoms
-        result = super().run_ase(mol_or_struct, prev_dir=prev_dir)
-        self._electronic = backend.electronic_summary(self.calculator, Path.cwd())
+        with backend.thread_limits():
+            if atoms is not None:
+                backend.prepare_atoms(atoms, **self.calculator_kwargs)
+                disp = atoms.arrays.pop(START_DISPLACEMENT, None)
+                if disp is not None and np.any(disp):
+                    # symmetry-breaking start: one SCF with these atoms displaced, then the
+                    # calculation itself at the real positions continues from that density
+                    # (a localised solution found there survives only if it is stable there)
+                    pre = atoms.copy()
+                    pre.positions = pre.positions + disp
+                    pre.calc = self.calculator
+                    pre.get_potential_energy()
+                mol_or_struct = atoms
+            result = super().run_ase(mol_or_struct, prev_dir=prev_dir)
+            self._electronic = backend.electronic_summary(self.calculator, Path.cwd())
         return result
 
     @job(data=_ASE_DATA_OBJECTS, output_schema=CalcTaskDoc)

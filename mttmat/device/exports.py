@@ -67,8 +67,15 @@ def neurosim_curve(
     (pulses; > 0 LTP, < 0 LTD). ``ltd=True`` with a positive ``a`` means ``−a``."""
     if ltd and a > 0:
         a = -a
-    b = (g_max - g_min) / (1 - np.exp(-p_max / a))
-    return b * (1 - np.exp(-np.asarray(p, dtype=float) / a)) + g_min
+    p = np.asarray(p, dtype=float)
+    # G = G_min + (G_max − G_min)(1 − e^{−P/A})/(1 − e^{−P_max/A}), written without overflow:
+    # for A < 0 (LTD) and |A| ≪ P_max the plain form is inf/inf
+    if a > 0:
+        frac = np.expm1(-p / a) / np.expm1(-p_max / a)
+    else:
+        c = -1.0 / a
+        frac = np.exp((p - p_max) * c) * np.expm1(-p * c) / np.expm1(-p_max * c)
+    return g_min + (g_max - g_min) * frac
 
 
 def neurosim_nl_label(a_normalized: float) -> float:

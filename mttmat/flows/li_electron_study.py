@@ -28,6 +28,7 @@ from mttmat.backends import get_backend
 from mttmat.flows.li_dos import dos_document, summarize_li_dos
 from mttmat.flows.li_sites import screen_li_sites
 from mttmat.jobs.li_electron import compare_li_solutions, polaron_start
+from mttmat.settings import get_settings
 
 __all__ = ["LiElectronStudyDoc", "LiElectronStudyMaker", "li_at_void_centre", "study_table"]
 
@@ -89,7 +90,10 @@ class LiElectronStudyMaker(Maker):
     Parameters
     ----------
     u_values
-        U_eff (eV) of the host's cation for the U scan (ML geometry).
+        U_eff (eV) of the host's cation for the U scan (ML geometry); the settings' U of
+        that cation (the main chain's) is always added.
+    u_reference
+        U of the geometry scan (default: the settings' U of the cation).
     geometries
         Geometries compared at ``u_reference``: any of ``unrelaxed``, ``ml``, ``dft``.
     dft_kwargs
@@ -100,7 +104,7 @@ class LiElectronStudyMaker(Maker):
     ml_backend: str = "chgnet"
     dft_backend: str = "gpaw"
     u_values: tuple[float, ...] = (0.0, 3.0, 6.2)
-    u_reference: float = 6.2
+    u_reference: float | None = None
     geometries: tuple[str, ...] = ("unrelaxed", "ml")
     dft_kwargs: dict = field(default_factory=dict)
     polaron_distortion_a: float = 0.1
@@ -129,9 +133,10 @@ class LiElectronStudyMaker(Maker):
                 un.name = f"{label}: Li at the void centre"
                 jobs.append(un)
                 geoms["unrelaxed"] = un.output
-            want = [("ml", u) for u in self.u_values]
-            want += [(g, self.u_reference) for g in self.geometries
-                     if (g, self.u_reference) not in want]  # fmt: skip
+            u_main = get_settings().hubbard_u_ev.get(cations[0], 0.0) if cations else 0.0
+            u_ref = u_main if self.u_reference is None else self.u_reference
+            want = [("ml", u) for u in sorted({*map(float, self.u_values), u_main})]
+            want += [(g, u_ref) for g in self.geometries if (g, u_ref) not in want]
             hosts_done: dict[float, Any] = {}
             for geom, u in want:
                 kw = {**self.dft_kwargs, "hubbard_u_ev": dict.fromkeys(cations, float(u))}
@@ -176,6 +181,7 @@ class LiElectronStudyMaker(Maker):
                               "u_ev": float(u)})  # fmt: skip
         settings = {"dft_backend": dft.name, "ml_backend": self.ml_backend,
                     "dft_kwargs": self.dft_kwargs, "u_reference": self.u_reference,
+                    "u_main": get_settings().hubbard_u_ev,
                     "polaron_distortion_a": self.polaron_distortion_a}  # fmt: skip
         table = study_table(comparisons, cases, settings)
         table.name = "study table"

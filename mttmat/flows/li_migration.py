@@ -179,15 +179,16 @@ def neb_hop(
         be.prepare_atoms(im, **kwargs)
         if fix_host:
             im.set_constraint(FixAtoms(indices=[k for k in range(len(im)) if k != li]))
-    run = run_neb(
-        images,
-        lambda: be.ase_calculator(**kwargs),
-        fmax=fmax or get_settings().neb_force_tolerance_ev_a,
-        climb=True,
-        max_steps=max_steps,
-        checkpoint=Path.cwd() / "neb_images.npz",
-        progress=lambda msg: print(msg, flush=True),
-    )
+    with be.thread_limits():
+        run = run_neb(
+            images,
+            lambda: be.ase_calculator(**kwargs),
+            fmax=fmax or get_settings().neb_force_tolerance_ev_a,
+            climb=True,
+            max_steps=max_steps,
+            checkpoint=Path.cwd() / "neb_images.npz",
+            progress=lambda msg: print(msg, flush=True),
+        )
     summ = hop_summary(run, li)
     fit = fit_images(run.images)
     return NebHopDoc(

@@ -217,22 +217,23 @@ def dft_band_energies(
         if saved.get("calculator_kwargs") == kw and saved.get("n_images") == len(images):
             done = saved["energies"]
     t0, n_scf, calc = time.perf_counter(), 0, None
-    for k, image in enumerate(images):
-        if str(k) in done:
-            continue
-        atoms = image.to_ase_atoms()
-        be.prepare_atoms(atoms, **kw)
-        if calc is None:
-            extra = {"txt": "gpaw.txt"} if be.name == "gpaw" else {}
-            calc = be.ase_calculator(**{**kw, **extra})
-        atoms.calc = calc
-        done[str(k)] = float(atoms.get_potential_energy())
-        n_scf += 1
-        print(f"image {k}/{len(images) - 1}: E = {done[str(k)]:.4f} eV", flush=True)
-        atomic_write_text(
-            progress_file,
-            json.dumps({"calculator_kwargs": kw, "n_images": len(images), "energies": done}),
-        )
+    with be.thread_limits():
+        for k, image in enumerate(images):
+            if str(k) in done:
+                continue
+            atoms = image.to_ase_atoms()
+            be.prepare_atoms(atoms, **kw)
+            if calc is None:
+                extra = {"txt": "gpaw.txt"} if be.name == "gpaw" else {}
+                calc = be.ase_calculator(**{**kw, **extra})
+            atoms.calc = calc
+            done[str(k)] = float(atoms.get_potential_energy())
+            n_scf += 1
+            print(f"image {k}/{len(images) - 1}: E = {done[str(k)]:.4f} eV", flush=True)
+            atomic_write_text(
+                progress_file,
+                json.dumps({"calculator_kwargs": kw, "n_images": len(images), "energies": done}),
+            )
     e = np.array([done[str(k)] for k in range(len(images))])
     rel = e - e[0]
     top = int(np.argmax(rel))
@@ -273,9 +274,9 @@ def electrons_per_li(cell: dict[str, Any], site_dos: dict[str, Any]) -> tuple[fl
       < 0.2 μ_B, total ≥ 0.5 μ_B): a localised electron on the host cations (a polaron,
       however deep: in small cells with U the polaron level can sit near the VBM); it
       carries charge by thermally activated hopping, so it counts as one carrier per Li;
-    * else, in a spin-paired cell, a gap state localised on a few cations (``polaron_like``):
-      the same localised carrier;
-    * else 0 (the electron stays on Li, or sits in a gap state spread too widely to say).
+    * else 0: the electron stays on Li, or a spin-paired cell holds it in a gap state (half
+      an electron per spin there means the spin-polarised solution was not found, not a
+      carrier).
     """
     n_li = max(1, int(cell["n_li"]))
     free = float(cell["electrons_above_host_cbm"]) / n_li
@@ -295,13 +296,6 @@ def electrons_per_li(cell: dict[str, Any], site_dos: dict[str, Any]) -> tuple[fl
                 f"{part if part is not None else float('nan'):.1f} cations), {depth:.2f} eV "
                 "below the host CBM: a localised (polaron) carrier that conducts by hopping"
             )
-    elif cell.get("polaron_like") and depth > 0:  # spin-paired, localised gap state
-        return 1.0, (
-            f"the Li electron sits in a localised gap state on the host cations (spin-paired, "
-            f"participation {cell.get('extra_electron_participation') or float('nan'):.1f} "
-            f"cations), {depth:.2f} eV below the host CBM: a localised carrier that conducts "
-            "by hopping"
-        )
     return 0.0, f"the Li electron is trapped {depth:.2f} eV below the host CBM (no carrier)"
 
 
@@ -558,11 +552,15 @@ class MaterialChainMaker(Maker):
         two = multi_li_cell(host, screen.output.selected_structures, 2, self.ml_backend,
                             self.screening_fmax)  # fmt: skip
         two.name = f"two Li cell ({self.ml_backend} relax)"
+        # spin-polarised from one moment per Li on the cation next to it (two electrons that
+        # may localise separately, like the one-Li ground state), no start distortion
+        two_start = polaron_start(two.output, None, 0.0, self.polaron_moment_mub)
+        two_start.name = "two Li start moments"
         two_static = dft.static_maker(
-            name=f"{dft.name} two Li", calculator_kwargs={**kw, "spin_polarized": False}
-        ).make(two.output)
-        _tag([two, two_static], "DFT+U single points")
-        jobs += [two, two_static]
+            name=f"{dft.name} two Li", calculator_kwargs={**kw, "spin_polarized": True}
+        ).make(two_start.output)
+        _tag([two, two_start, two_static], "DFT+U single points")
+        jobs += [two, two_start, two_static]
         uuids["two Li"] = two_static.uuid
         q1 = statics["Li_i q=+1"]
         cells = [

@@ -168,6 +168,7 @@ def ml_hop_network(
             barrier_forward_ev=b.barrier_forward_ev, barrier_backward_ev=b.barrier_backward_ev,
             saddle_ev=s_ij, has_saddle=has_saddle(e), verdict=saddle_verdict(mig),
             converged=b.converged, max_force_ev_a=b.max_force_ev_a, neb_index=k,
+            end_mismatch_ev=float(e_rel[h.i] + e[-1] - e_rel[h.j]),
         ))  # fmt: skip
     perc = saddle_percolation(e_rel, saddles)
     direction = "all" if perc["all"] is not None else "any" if perc["any"] is not None else None

@@ -8,9 +8,10 @@ its start. The chain therefore computes both from two different starts and compa
 total energies:
 
 * ``band``: spin-paired (no moments), the ML-relaxed geometry;
-* ``polaron``: spin-polarised, an initial moment on the cation nearest Li only, and the O
-  atoms of that cation's first shell pushed out by ``distortion_a`` (the bond elongation
-  that stabilises a polaron), :func:`polaron_start`.
+* ``polaron``: spin-polarised, an initial moment on the cation nearest Li only, first
+  converged with the O atoms of that cation's first shell pushed out by ``distortion_a``
+  (the bond elongation that stabilises a polaron), then at the same geometry as the band
+  solution from that state (:func:`polaron_start`).
 
 :func:`compare_li_solutions` reads the two single points and their DOS summaries into
 :class:`~mttmat.schemas.li_electron.LiElectronDoc`: both energies, which is lower, E_F −
@@ -27,6 +28,7 @@ import numpy as np
 from jobflow import job
 from pymatgen.core import Structure
 
+from mttmat.backends.base import START_DISPLACEMENT
 from mttmat.schemas.li_electron import LiElectronDoc, LiSolution
 
 __all__ = ["compare_li_solutions", "polaron_start"]
@@ -52,34 +54,43 @@ def polaron_start(
     distortion_a: float = 0.1,
     moment_mub: float = 1.0,
 ) -> Structure:
-    """The symmetry-broken start of the polaron SCF.
+    """The symmetry-broken start of the polaron SCF, at the unchanged geometry.
 
-    The ``cation`` (W, Nb; default: any species but O and Li) nearest the Li (the last site)
-    gets ``moment_mub``, every other
-    atom 0; the O atoms within :data:`FIRST_SHELL_A` of it move ``distortion_a`` away from it.
-    The moments travel as the ``magmom`` site property (the DFT backend's initial moments).
+    The ``cation`` (W, Nb; default: any species but O and Li) nearest each Li gets
+    ``moment_mub`` (a different cation per Li), every other atom 0 (the ``magmom`` site
+    property: the DFT backend's initial moments). The O atoms within :data:`FIRST_SHELL_A`
+    of it get a ``start_displacement`` of ``distortion_a`` away from it: the DFT job first
+    converges with that bond elongation (which stabilises a localised electron), then
+    continues at the real positions from that state
+    (:class:`~mttmat.backends.base.CalculatorRelaxMaker`), so the polaron and band energies
+    are compared at one geometry.
     """
     s = _structure(structure).copy()
-    li = len(s) - 1
-    if s[li].specie.symbol != "Li":
-        raise ValueError(f"the Li_i cell must end with its Li, got {s[li].specie}")
+    lis = [i for i, site in enumerate(s) if site.specie.symbol == "Li"]
+    if not lis:
+        raise ValueError(f"no Li in {s.composition.formula}: give the Li_i cell")
     idx = [i for i, site in enumerate(s) if site.specie.symbol == cation
            or (cation is None and site.specie.symbol not in ("O", "Li"))]  # fmt: skip
     if not idx:
         raise ValueError(f"no cation {cation or ''} in {s.composition.formula}")
-    d_li = s.lattice.get_all_distances(s.frac_coords[li][None], s.frac_coords[idx])[0]
-    m = idx[int(np.argmin(d_li))]
-    for j, site in enumerate(s):
-        if site.specie.symbol != "O":
-            continue
-        dist, image = site.distance_and_image(s[m])
-        if dist > FIRST_SHELL_A:
-            continue
-        # the vector from the cation's nearest image to this O, pushed out along itself
-        r_m = s.lattice.get_cartesian_coords(s.frac_coords[m] + image)
-        v = site.coords - r_m
-        s.translate_sites([j], v / np.linalg.norm(v) * distortion_a, frac_coords=False)
-    s.add_site_property("magmom", [moment_mub if i == m else 0.0 for i in range(len(s))])
+    disp = np.zeros((len(s), 3))
+    mag = np.zeros(len(s))
+    for li in lis:  # one localised electron per Li, on the cation nearest it
+        d_li = s.lattice.get_all_distances(s.frac_coords[li][None], s.frac_coords[idx])[0]
+        free = [k for k in np.argsort(d_li) if mag[idx[k]] == 0]
+        m = idx[int(free[0] if free else np.argmin(d_li))]
+        mag[m] = moment_mub
+        for j, site in enumerate(s):
+            if site.specie.symbol != "O" or distortion_a == 0:
+                continue
+            dist, image = site.distance_and_image(s[m])
+            if dist > FIRST_SHELL_A:
+                continue
+            # the vector from the cation's nearest image to this O, pushed out along itself
+            v = site.coords - s.lattice.get_cartesian_coords(s.frac_coords[m] + image)
+            disp[j] += v / np.linalg.norm(v) * distortion_a
+    s.add_site_property("magmom", mag.tolist())
+    s.add_site_property(START_DISPLACEMENT, disp.tolist())
     return s
 
 
@@ -134,21 +145,24 @@ def compare_li_solutions(
         f"E_F {ground.fermi_above_host_cbm_ev:+.2f} eV from the host CBM, "
         f"{ground.electrons_above_host_cbm_per_li:.2f} e per Li above it"
     )
+    name = ground.label
     if not localized:
         note = (
             "the symmetry-broken start did not localise (largest moment "
-            f"{pol.max_local_moment_mub or 0:.2f} μ_B): one solution only at this geometry"
+            f"{pol.max_local_moment_mub or 0:.2f} μ_B): no polaron at this geometry, and "
+            f"ΔE(spin-polarised − spin-paired) = {de:+.3f} eV is spin polarisation"
         )
+        if ground.label == "polaron":
+            name = "spin-polarised (delocalised)"
     else:
-        note = f"ΔE(polaron − band) = {de:+.3f} eV"
+        note = f"ΔE(polaron − band) = {de:+.3f} eV at one geometry"
     if n_type:
         verdict = (
-            f"the paper's n-type picture holds for the {ground.label} ground state ({where}); "
-            f"{note}"
+            f"the paper's n-type picture holds for the {name} ground state ({where}); {note}"
         )
     else:
         verdict = (
-            f"the paper's n-type picture does not hold here: the {ground.label} ground state "
+            f"the paper's n-type picture does not hold here: the {name} ground state "
             f"keeps the Li electron {-ground.highest_occupied_above_host_cbm_ev:.2f} eV below "
             f"the host CBM ({where}); {note}"
         )

@@ -321,6 +321,15 @@ def md_stage(
             label=STAGE_TITLES[stage] + (f" ({tag.strip('_')})" if tag else ""),
         )  # fmt: skip
 
+    with be.thread_limits():
+        return _md_stage_runs(structure, stage, sched, be, backend, seed, md, velocities)
+
+
+def _md_stage_runs(
+    structure: Structure, stage: Stage, sched: MeltQuenchSchedule, be: Any, backend: str,
+    seed: int, md: Any, velocities: Any,
+) -> MdStageDoc:  # fmt: skip
+    """The MD runs of :func:`md_stage` (the melt with its check and retries), its document."""
     segments = sched.segments(stage)
     run = md(segments, "", seed, velocities)
     runs, all_segments, attempts = [run], list(segments), []
@@ -342,7 +351,7 @@ def md_stage(
             )
             segs = [Segment(t, t_new, sched.heat_steps)] if t_new > t and sched.heat_steps else []
             segs.append(Segment(t_new, t_new, sched.melt_steps))
-            run = md(segs, f"_retry{k}", seed + 100 * k, atoms.get_velocities())
+            run = md(segs, f"_retry{k}", seed + 100 * k, run.atoms.get_velocities())
             runs.append(run)
             all_segments += segs
             t = t_new

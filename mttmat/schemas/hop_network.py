@@ -32,6 +32,10 @@ class HopRecord(BaseModel):
     verdict: str = Field(description="'saddle at image k: E_a = …' or 'no saddle: ΔE = …'")
     converged: bool
     max_force_ev_a: float
+    end_mismatch_ev: float = Field(
+        description="E_i + ΔE(band end − start) − E_j: ≠ 0 when the band's end is not the "
+        "screened site j (the band was not relaxed into it)"
+    )
     neb_index: int = Field(description="position of its band in HopNetworkDoc.bands")
 
 
