@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,14 @@ def _cmd_li_electron_study(args: argparse.Namespace) -> int:
     ).make(hosts)  # fmt: skip
     _progress(f"{len(flow.jobs)} jobs for {', '.join(hosts)} in {out}")
     store = get_store(args.store or out / "store")
-    flow = run_resumable(flow, store, out / "jobs", out / "flow.json", progress=_progress)
+    # one flow file per set of inputs: a rerun with other hosts or U is a new flow, not a
+    # resume of the old one
+    key = hashlib.sha256(json.dumps(
+        [sorted(hosts), [h.as_dict() for h in hosts.values()], args.u, args.u_reference,
+         args.geometries, kw, args.max_candidates, args.relax_steps], sort_keys=True,
+        default=str).encode()).hexdigest()[:12]  # fmt: skip
+    flow = run_resumable(flow, store, out / "jobs", out / f"flow-{key}.json",
+                         progress=_progress)  # fmt: skip
     store.connect()
     doc = store.get_output(flow.jobs[-1].uuid, load=True)
     atomic_write_text(out / "li_electron_study.json", json.dumps(doc, indent=1))

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["KEY_NUMBERS", "dig", "fmt_value", "key_numbers", "write_report"]
 
 
-#: hops listed one by one in the key numbers (neb.max_hops is 5 by default)
+#: hops listed one by one in the key numbers (neb.max_hops is 4 by default)
 MAX_HOP_ROWS = 8
 
 # (section, quantity, unit, fidelity, file, path, format). ``{m}``: material, ``{c}``: its
@@ -48,7 +48,7 @@ KEY_NUMBERS: list[tuple[str, str, str, str, str, list[Any], str]] = [
     ("Li electron", "E(polaron) − E(band) of Li_i^0", "eV", "dft", "{m}/li_electron.json",
      ["delta_e_polaron_minus_band_ev"], "+.3f"),
     ("Li electron", "ground state (lower solution)", "", "dft", "{m}/li_electron.json",
-     ["ground_state"], ""),
+     ["ground_state_name"], ""),
     ("Li electron", "n-type ground state (≥ 0.5 e per Li above the CBM)", "", "dft",
      "{m}/li_electron.json", ["n_type"], ""),
     ("Li electron", "polaron start localised", "", "dft", "{m}/li_electron.json",
@@ -71,7 +71,8 @@ KEY_NUMBERS: list[tuple[str, str, str, str, str, list[Any], str]] = [
      "{m}/li_formation.json", ["sites", 0, "intercalation_energy_ev"], "+.3f"),
     ("formation", "voltage vs Li/Li⁺ (one Li)", "V", "dft", "{m}/li_formation.json",
      ["sites", 0, "voltage_v"], ".3f"),
-    ("formation", "average voltage, two Li in the cell (ML-relaxed, spin-paired)", "V", "dft",
+    ("formation", "average voltage, two Li in the cell (ML-relaxed together; spin-paired: "
+     "a lower bound)", "V", "dft",
      "{m}/li_formation.json", ["voltage_multi_li_v"], ".3f"),
     ("formation", "E_f(Li_i^+) at E_F = VBM", "eV", "dft", "{m}/li_formation.json",
      ["sites", 0, "states", {"q": 1}, "formation_energy_vbm_ev"], "+.3f"),
@@ -127,7 +128,7 @@ def dig(doc: Any, path: list[Any], material: str) -> Any:
             (k, v), = step.items()
             doc = next((x for x in doc if x.get(k) == v), None)
         elif isinstance(step, int):
-            doc = doc[step] if step < len(doc) else None
+            doc = doc[step] if -len(doc) <= step < len(doc) else None
         else:
             doc = doc.get(step.format(m=material, c=cation))
     return doc
@@ -195,8 +196,12 @@ def write_report(
         f"k-mesh {d.kpts} {'Γ-centred' if d.kpts_gamma else 'Monkhorst-Pack'}, "
         f"Fermi-Dirac {d.smearing_ev:g} eV; Li_i^0 in two solutions, band (spin-paired) and "
         f"polaron (spin-polarised from {d.polaron_moment_mub:g} μ_B on the cation next to Li, "
-        f"its O shell pushed out {d.polaron_distortion_a:g} Å), the lower one used; two Li "
-        f"in one cell ML-relaxed, spin-paired; hops: ML CI-NEB between the "
+        f"first converged with its O shell pushed out {d.polaron_distortion_a:g} Å, then at "
+        "the same geometry as the band solution), the lower one used; two Li in one cell "
+        "ML-relaxed together, "
+        + ("spin-polarised from one moment per Li" if d.two_li_spin_polarized else
+           "spin-paired (a lower bound on the two-Li voltage when the Li electrons localise)")
+        + "; hops: ML CI-NEB between the "
         f"{cfg.neb.network_sites} lowest sites ({cfg.neb.min_hops}–{cfg.neb.max_hops} hops), "
         f"DFT ({cfg.neb.dft}) on the hop that limits percolation; geometries "
         f"{'DFT-relaxed' if d.relax else 'from the ML potential (no DFT relax)'}. "
@@ -347,11 +352,21 @@ def hop_verdict(neb: dict[str, Any]) -> str:
         text += "**no winding path among them**"
     else:
         lim = hops[net["limiting_hop"]]
-        text += (f"E_perc(ML) = {net['percolation_barrier_ev']:.3f} eV ({net['direction']}), "
-                 f"limited by hop {net['limiting_hop']} ({lim['verdict']})")  # fmt: skip
+        d = net["direction"]
+        d = "all three directions" if d == "all" else "**one direction only (any)**"
+        v = lim["verdict"] if lim["has_saddle"] else f"**{lim['verdict']}: a site-energy limit**"
+        text += (f"E_perc(ML) = {net['percolation_barrier_ev']:.3f} eV over {d}, "
+                 f"limited by hop {net['limiting_hop']} ({v})")  # fmt: skip
     if band is not None:
         v = band.get("verdict", "")
         text += f"; DFT on it: {'**' + v + '**' if v.startswith('no saddle') else v}"
+        if net.get("hops"):
+            lim = hops[net["limiting_hop"]]
+            sites = [x["energy_ev"] for x in net["sites"]]
+            de_ml = sites[lim["j"]] - sites[lim["i"]]
+            de = band.get("reaction_energy_ev")
+            if de is not None and abs(de - de_ml) > 0.05:
+                text += (f"; **DFT ΔE {de:+.3f} eV vs ML site energies {de_ml:+.3f} eV**")
     return text
 
 

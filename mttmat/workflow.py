@@ -1,10 +1,11 @@
 """The main job (``mttmat run``): config → one flow in the persistent store → results folder.
 
 Per material, on a small cell (:class:`~mttmat.flows.material_chain.MaterialChainMaker`):
-melt-quench with the ML potential → Li site screening (ML) → GPAW PBE+U single points of
-host, Li_i^0 and Li_i^+ (DOS/PDOS and formation energies from the same calculations) → ML
-CI-NEB of the hop from the lowest site to its nearest distinct site, with DFT energies along
-the converged band → the computed :class:`~mttmat.device.parameters.EcramParameters`
+melt-quench with the ML potential (melt check enforced) → Li site screening (ML) → GPAW
+PBE+U single points of the host, Li_i^0 as band and polaron solutions, Li_i^+ and two Li
+(DOS/PDOS, band vs polaron and formation energies from the same calculations) → ML CI-NEB
+of several hops between the lowest sites and their percolation barrier, with DFT energies
+along the limiting band → the computed :class:`~mttmat.device.parameters.EcramParameters`
 entries. All materials and the shared bcc Li reference are one jobflow flow. Then the
 device stage (calibration to the paper's device on the reference material, transfer,
 exports, BNN) and the report.
@@ -48,11 +49,12 @@ MATERIAL_CATION = {"WOx": "W", "NbOx": "Nb"}
 
 def _default_schedule() -> MeltQuenchSchedule:
     # 16-atom cells, CHGNet, ~0.05 s/step here: 0.05 ps at 300 K, 0.1 ps ramp, 0.5 ps melt at
-    # 5000 K (CHGNet WO3 superheats below that, README), 5000 K/ps quench (0.94 ps), cell relax.
+    # 6000 K (W4O12 keeps its crystal at 5000 K with CHGNet: W 0.42 Å² in the hold, 7.4 Å²
+    # at 6000 K; Nb4O10 melts at either), 5000 K/ps quench (1.14 ps), cell relax.
     return MeltQuenchSchedule(
         init_steps=25,
         heat_steps=50,
-        melt_temperature_k=5000.0,
+        melt_temperature_k=6000.0,
         melt_steps=250,
         quench_rate_k_per_ps=5000.0,
         relax_cell=True,
@@ -95,7 +97,7 @@ class MaterialConfig(BaseModel):
 
 
 class LiSitesConfig(BaseModel):
-    """ML screening of the Li sites (two distinct sites are kept: DFT cell and hop end)."""
+    """ML screening of the Li sites (up to neb.network_sites distinct sites are kept)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -120,6 +122,11 @@ class DftConfig(BaseModel):
     polaron_moment_mub: float = Field(
         1.0, gt=0, le=3, description="Polaron start: initial moment on that cation (μ_B)."
     )
+    two_li_spin_polarized: bool = Field(
+        False, description="Two-Li cell spin-polarised from one moment per Li (3-4x the SCF "
+        "time); spin-paired by default: a lower bound on the two-Li voltage when Li "
+        "electrons localise",
+    )  # fmt: skip
     relax: bool = Field(False, description="DFT relax of host and Li_i^0 before the statics.")
     relax_fmax_ev_a: float = Field(0.1, gt=0)
     relax_steps: int = Field(40, gt=0)
@@ -161,7 +168,7 @@ class NebConfig(BaseModel):
 
     network_sites: int = Field(4, ge=2, description="Lowest distinct Li sites in the network.")
     min_hops: int = Field(3, ge=1, description="Hops computed at least (shortest first).")
-    max_hops: int = Field(5, ge=1, description="Hops computed at most.")
+    max_hops: int = Field(4, ge=1, description="Hops computed at most.")
     max_hop_length_a: float = Field(5.0, gt=1, description="Longest hop considered (Å).")
 
     n_images: int = Field(3, ge=1, description="Interior images.")
@@ -414,6 +421,7 @@ def build_main_flow(cfg: MainJobConfig) -> tuple[Any, dict[str, dict[str, Any]]]
             screening_fmax=cfg.li_sites.fmax_ev_a, dft_kwargs=kw,
             polaron_distortion_a=d.polaron_distortion_a,
             polaron_moment_mub=d.polaron_moment_mub, dft_relax=d.relax,
+            two_li_spin_polarized=d.two_li_spin_polarized,
             relax_fmax=d.relax_fmax_ev_a, relax_steps=d.relax_steps,
             dielectric=cfg.formation.dielectric[material],
             dielectric_source=cfg.formation.dielectric_source, neb_images=cfg.neb.n_images,

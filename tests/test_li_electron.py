@@ -94,11 +94,12 @@ def test_lower_solution_is_the_ground_state_and_the_verdict_says_so():
 
 @pytest.mark.integration
 @pytest.mark.gpaw
-def test_symmetry_breaking_start_ends_at_the_real_geometry():
+def test_symmetry_breaking_start_ends_at_the_real_geometry(monkeypatch, tmp_path):
     """A start_displacement is a start, not a geometry: the single point ends at the given
     positions, with the energy a plain SCF there gives (a closed-shell cell has one state)."""
     from jobflow import Flow, run_locally
 
+    monkeypatch.chdir(tmp_path)  # run_locally writes its job folders here
     from mttmat.backends import get_backend
 
     s = make_supercell(cubic_wo3(), [2, 1, 1])  # 8 atoms, rattled: no symmetry (a glass)

@@ -47,7 +47,12 @@ def plot_band_profile(neb: dict[str, Any], title: str) -> Any:
                 label=lab)  # fmt: skip
     if band is not None:
         lim = net["hops"][net["limiting_hop"]]
-        e = np.asarray(band["energies_ev"], float) + sites[lim["i"]]
+        e = np.asarray(band["energies_ev"], float)
+        # on the sites' scale, anchored at the hop's lower end as the barrier is
+        if sites[lim["i"]] <= sites[lim["j"]]:
+            e = e + sites[lim["i"]]
+        else:
+            e = e - e[-1] + sites[lim["j"]]
         x = np.asarray(band.get("path_a") or np.linspace(0, 1, len(e)), float)
         t = x / max(x[-1], 1e-9)
         lab = f"{band['backend']} on the limiting band: {band.get('verdict', '')}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from jobflow import Flow, Maker, job
 from pymatgen.core import Structure
 
@@ -28,6 +29,10 @@ from mttmat.structures.validate import StructureError
 __all__ = ["LiFormationMaker", "li_formation_summary", "multi_li_cell"]
 
 
+class RelaxNotConvergedError(RuntimeError):
+    """An ML relax whose result a number depends on did not reach its force limit."""
+
+
 @job
 def multi_li_cell(
     host: Structure,
@@ -35,7 +40,7 @@ def multi_li_cell(
     n_li: int | None = None,
     backend: str | None = None,
     fmax: float = 0.05,
-    max_steps: int = 300,
+    max_steps: int = 500,
 ) -> Structure:
     """Host + ``n_li`` Li (default: one per cell in ``doped``, the lowest sites first),
     relaxed together with ``backend`` (all atoms, fixed cell) when one is given.
@@ -73,7 +78,12 @@ def multi_li_cell(
 
     atoms = cell.to_ase_atoms()
     atoms.calc = get_backend(backend).ase_calculator()
-    FIRE(atoms, logfile=None).run(fmax=fmax, steps=max_steps)
+    if not FIRE(atoms, logfile=None).run(fmax=fmax, steps=max_steps):
+        f = float(np.linalg.norm(atoms.get_forces(), axis=1).max())
+        raise RelaxNotConvergedError(
+            f"the {n_li}-Li cell did not relax with {backend} in {max_steps} steps (largest "
+            f"force {f:.3f} eV/Å > {fmax} eV/Å): its voltage would not be a minimum's"
+        )
     return atoms_to_structure(atoms)
 
 

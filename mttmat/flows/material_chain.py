@@ -2,19 +2,22 @@
 
 :class:`MaterialChainMaker` chains the stage flows and jobs of the package on one small cell:
 
-1. melt-quench with the ML potential (:class:`~mttmat.flows.melt_quench.MeltQuenchMaker`),
-   unless the start is already an amorphous cell;
-2. Li site screening (ML; :func:`~mttmat.flows.li_sites.screen_li_sites`), two distinct sites;
+1. melt-quench with the ML potential (:class:`~mttmat.flows.melt_quench.MeltQuenchMaker`,
+   with its enforced melt check), unless the start is already an amorphous cell;
+2. Li site screening (ML; :func:`~mttmat.flows.li_sites.screen_li_sites`), up to
+   ``network_sites`` distinct sites;
 3. DFT+U (GPAW) single points, one U / cutoff / k-mesh for every cell: host (spin-paired),
-   Li_i^0 at the lowest site (spin-polarised: its electron may localise), Li_i^+ (closed
-   shell); optionally a DFT relax of host and Li_i^0 first. The Li_i^0 calculation is both
-   the doped DOS cell and the q = 0 formation cell, so nothing is computed twice;
-4. DOS documents and :class:`~mttmat.schemas.dos.LiDosSummary`;
-   :class:`~mttmat.schemas.defects.LiFormationDoc` (μ_Li from a bcc Li job shared by all
-   materials);
-5. the hop from the lowest site to its nearest distinct site (:func:`hop_between_sites`):
-   ML CI-NEB (:func:`~mttmat.flows.li_migration.neb_hop`), then DFT energies of every image
-   of the converged ML band (:func:`dft_band_energies`), or a full DFT CI-NEB seeded by it;
+   Li_i^0 twice (band: spin-paired; polaron: spin-polarised from a symmetry-broken start,
+   :mod:`mttmat.jobs.li_electron`), Li_i^+ (closed shell), two Li relaxed together;
+   optionally a DFT relax of the host and both Li_i^0 solutions first;
+4. DOS documents, :class:`~mttmat.schemas.dos.LiDosSummary`, the band-vs-polaron
+   :class:`~mttmat.schemas.li_electron.LiElectronDoc` (the lower solution is Li_i^0 from
+   here on) and :class:`~mttmat.schemas.defects.LiFormationDoc` (μ_Li from a bcc Li job
+   shared by all materials);
+5. the hop network (:func:`~mttmat.jobs.hop_network.ml_hop_network`): ML CI-NEB of the
+   shortest hops between the sites and the percolation barrier on absolute saddle energies,
+   then DFT energies of every image of the limiting hop's band (:func:`dft_band_energies`),
+   or a DFT CI-NEB seeded by it;
 6. :func:`channel_parameters`: the computed entries of
    :class:`~mttmat.device.parameters.EcramParameters`, each with its source uuids.
 """
@@ -271,9 +274,11 @@ def electrons_per_li(cell: dict[str, Any], site_dos: dict[str, Any]) -> tuple[fl
 
     * ≥ 0.5 e per Li at or above the aligned host CBM: band electrons (that number);
     * else, in a spin-polarised cell whose unpaired electron is not on Li (Li local moment
-      < 0.2 μ_B, total ≥ 0.5 μ_B): a localised electron on the host cations (a polaron,
-      however deep: in small cells with U the polaron level can sit near the VBM); it
-      carries charge by thermally activated hopping, so it counts as one carrier per Li;
+      < 0.2 μ_B, total ≥ 0.5 μ_B) and is localised on the cations (one cation ≥ 0.5 μ_B or
+      the DOS summary's ``polaron_like``): a polaron, however deep (in small cells with U
+      the polaron level can sit near the VBM); it carries charge by thermally activated
+      hopping, so it counts as one carrier per Li. A spin-polarised electron spread over
+      the cell but below the CBM is no polaron and no band electron: 0;
     * else 0: the electron stays on Li, or a spin-paired cell holds it in a gap state (half
       an electron per spin there means the spin-polarised solution was not found, not a
       carrier).
@@ -288,7 +293,8 @@ def electrons_per_li(cell: dict[str, Any], site_dos: dict[str, Any]) -> tuple[fl
     if moments and total is not None:
         m_li = sum(abs(m) for m, sp in zip(moments, site_dos["species"], strict=True)
                    if sp == "Li")  # fmt: skip
-        if m_li < 0.2 and abs(total) >= 0.5:
+        local = (cell.get("max_local_moment_mub") or 0.0) >= 0.5 or bool(cell.get("polaron_like"))
+        if m_li < 0.2 and abs(total) >= 0.5 and local:
             part = cell.get("extra_electron_participation")
             return min(1.0, abs(total) / n_li), (
                 f"the Li electron sits on the host cations (largest local moment "
@@ -379,7 +385,8 @@ def channel_parameters(
         source=Source(
             kind="dft", uuids=[uuids["DOS host"], uuids[f"DOS {ground}"], uuids["electron"]],
             fidelity="dft",
-            note=f"carrier picture of the {ground} solution, the lower by {abs(de):.3f} eV "
+            note=f"carrier picture of the {el.get('ground_state_name') or ground} solution, "
+            f"the lower by {abs(de):.3f} eV "
             f"(polaron − band = {de:+.3f} eV): {note}",
         ),
     )  # fmt: skip
@@ -440,6 +447,7 @@ class MaterialChainMaker(Maker):
     dft_kwargs: dict = field(default_factory=dict)
     polaron_distortion_a: float = 0.1
     polaron_moment_mub: float = 1.0
+    two_li_spin_polarized: bool = False
     dft_relax: bool = False
     relax_fmax: float = 0.1
     relax_steps: int = 40
@@ -447,7 +455,7 @@ class MaterialChainMaker(Maker):
     dielectric_source: str = "assumed"
     network_sites: int = 4
     min_hops: int = 3
-    max_hops: int = 5
+    max_hops: int = 4
     max_hop_length_a: float = 5.0
     neb_images: int = 3
     neb_fmax: float = 0.05
@@ -538,29 +546,38 @@ class MaterialChainMaker(Maker):
         treatments = {
             "band": "spin-paired, no moments"
             + (" (DFT-relaxed)" if self.dft_relax else ", ML-relaxed geometry"),
-            "polaron": f"spin-polarised from {moment} on the cation nearest Li "
-            f"and its O shell pushed out {self.polaron_distortion_a:g} Å"
-            + (" (DFT-relaxed)" if self.dft_relax else ""),
-        }
+            "polaron": f"spin-polarised from {moment} on the cation nearest Li, first "
+            f"converged with its O shell pushed out {self.polaron_distortion_a:g} Å (a start "
+            "only)" + (", then DFT-relaxed" if self.dft_relax
+                       else ", then at the band solution's geometry"),
+        }  # fmt: skip
         electron = compare_li_solutions(
             statics["Li_i q=+0 band"].output, statics["Li_i q=+0 polaron"].output,
             dos_sum.output, treatments,
             {"band": statics["Li_i q=+0 band"].uuid,
              "polaron": statics["Li_i q=+0 polaron"].uuid},
+            same_geometry=not self.dft_relax,
         )  # fmt: skip
         electron.name = "Li electron: band vs polaron"
         two = multi_li_cell(host, screen.output.selected_structures, 2, self.ml_backend,
                             self.screening_fmax)  # fmt: skip
         two.name = f"two Li cell ({self.ml_backend} relax)"
-        # spin-polarised from one moment per Li on the cation next to it (two electrons that
-        # may localise separately, like the one-Li ground state), no start distortion
-        two_start = polaron_start(two.output, None, 0.0, self.polaron_moment_mub)
-        two_start.name = "two Li start moments"
-        two_static = dft.static_maker(
-            name=f"{dft.name} two Li", calculator_kwargs={**kw, "spin_polarized": True}
-        ).make(two_start.output)
-        _tag([two, two_start, two_static], "DFT+U single points")
-        jobs += [two, two_start, two_static]
+        # spin-paired: its SCF took 3-4x the one-Li polaron's when spin-polarised from one
+        # moment per Li (108 and 152 s here), past the run's budget. When the Li electrons
+        # localise, E(2 Li) is then an upper bound and the two-Li voltage a lower bound; the
+        # report says so. two_li_spin_polarized=True computes it spin-polarised.
+        two_jobs: list[Job] = [two]
+        two_cell, two_kw = two.output, {**kw, "spin_polarized": False}
+        if self.two_li_spin_polarized:
+            two_start = polaron_start(two.output, None, 0.0, self.polaron_moment_mub)
+            two_start.name = "two Li start moments"
+            two_jobs.append(two_start)
+            two_cell, two_kw = two_start.output, {**kw, "spin_polarized": True}
+        two_static = dft.static_maker(name=f"{dft.name} two Li",
+                                      calculator_kwargs=two_kw).make(two_cell)  # fmt: skip
+        two_jobs.append(two_static)
+        _tag(two_jobs, "DFT+U single points")
+        jobs += two_jobs
         uuids["two Li"] = two_static.uuid
         q1 = statics["Li_i q=+1"]
         cells = [

@@ -47,7 +47,7 @@ def choose_hops(
     lattice: Any,
     sites_frac: list[list[float]],
     min_hops: int = 3,
-    max_hops: int = 5,
+    max_hops: int = 4,
     max_length_a: float = 5.0,
 ) -> tuple[list[HopSpec], str]:
     """Hops between ``sites_frac`` (shortest first) and a sentence on how they were chosen.
@@ -103,7 +103,7 @@ def ml_hop_network(
     fmax: float = 0.05,
     max_steps: int = 200,
     min_hops: int = 3,
-    max_hops: int = 5,
+    max_hops: int = 4,
     max_length_a: float = 5.0,
 ) -> HopNetworkDoc:
     """ML CI-NEB of the hops between the screened sites, and their percolation barrier.

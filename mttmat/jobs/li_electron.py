@@ -123,8 +123,12 @@ def compare_li_solutions(
     dos_summary: Any,
     treatments: dict[str, str],
     uuids: dict[str, str],
+    same_geometry: bool = True,
 ) -> LiElectronDoc:
     """Both Li_i^0 solutions, the lower one, and what it says about the paper's picture.
+
+    ``same_geometry``: both single points at one geometry (else each relaxed on its own,
+    and ΔE includes the relaxation).
 
     ``dos_summary`` is the :class:`~mttmat.schemas.dos.LiDosSummary` whose cells are
     labelled ``band`` and ``polaron``; ``band``/``polaron`` are the two single points.
@@ -155,7 +159,8 @@ def compare_li_solutions(
         if ground.label == "polaron":
             name = "spin-polarised (delocalised)"
     else:
-        note = f"ΔE(polaron − band) = {de:+.3f} eV at one geometry"
+        geo = "at one geometry" if same_geometry else "each at its own relaxed geometry"
+        note = f"ΔE(polaron − band) = {de:+.3f} eV {geo}"
     if n_type:
         verdict = (
             f"the paper's n-type picture holds for the {name} ground state ({where}); {note}"
@@ -173,6 +178,7 @@ def compare_li_solutions(
         solutions=sols,
         delta_e_polaron_minus_band_ev=de,
         ground_state=ground.label,
+        ground_state_name=name,
         polaron_localized=localized,
         n_type=n_type,
         verdict=verdict,

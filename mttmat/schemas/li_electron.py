@@ -34,7 +34,11 @@ class LiElectronDoc(BaseModel):
 
     solutions: list[LiSolution] = Field(description="band first, then polaron")
     delta_e_polaron_minus_band_ev: float = Field(description="< 0: the polaron is lower")
-    ground_state: str = Field(description="label of the lower-energy solution")
+    ground_state: str = Field(description="label of the lower-energy solution (band | polaron)")
+    ground_state_name: str = Field(
+        "", description="what it is: 'band', 'polaron', or 'spin-polarised (delocalised)' when "
+        "the polaron start did not localise",
+    )  # fmt: skip
     polaron_localized: bool = Field(
         description="the symmetry-broken start ended localised (a moment ≥ 0.5 μ_B on one "
         "cation or a localised DOS); if not, both starts found one solution"
