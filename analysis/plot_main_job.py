@@ -3,8 +3,9 @@
     .venv/bin/python analysis/plot_main_job.py results/mttmat-small
 
 Per material (``<material>/figures/``): schedule.png, rdf.png, angles.png, snapshot.png
-(melt-quench), li_sites.png, dos.png, pdos.png, dos_sites.png (Li sites and DOS),
-neb_profile.png (ML CI-NEB with the DFT energies on its band); ``figures/``:
+(melt-quench), li_sites.png, li_electron.png (band vs polaron, spin-resolved), dos.png and
+pdos.png (the ground state), neb_profile.png (every ML hop on one scale, the percolation
+saddle, the DFT energies on the limiting band); ``figures/``:
 formation_energy.png, formation_distribution.png; ``device/figures/``: the device figures.
 Nothing is recomputed.
 """
