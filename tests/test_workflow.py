@@ -381,7 +381,7 @@ def test_main_job_killed_at_three_stages_resumes(tmp_path, monkeypatch):
     import sys
     import time
 
-    import mttmat.flows.material_chain as chain
+    import mttmat.jobs.band_energies as chain
     from mttmat.device import report
 
     cfg_path = tmp_path / "tiny.yaml"

@@ -157,7 +157,7 @@ def li_stages(
     from mttmat.flows.li_dos import LiSitesDosMaker
     from mttmat.flows.li_formation import LiFormationMaker
     from mttmat.flows.li_migration import neb_hop
-    from mttmat.flows.material_chain import hop_between_sites
+    from mttmat.jobs.band_energies import hop_between_sites
 
     n_sites = max(2, int(options["n_sites"]))
     dos = LiSitesDosMaker(
