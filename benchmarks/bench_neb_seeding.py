@@ -22,11 +22,11 @@ import time
 import numpy as np
 from pymatgen.core import Structure
 
-from mttmat.flows.li_doping import insert_li
 from mttmat.flows.li_migration import enumerate_hops, neb_hop
 from mttmat.structures import make_supercell
 from mttmat.structures.crystals import cubic_wo3
 from mttmat.structures.io import atoms_to_structure
+from mttmat.structures.sites import insert_li
 
 SITES = [[0.0, 0.0, 0.0], [0.5, 0.0, 0.0]]
 # metallic Li-doped cell: 0.1 eV smearing. GPAW's default mixer; a damped Mixer(beta=0.02,

@@ -175,8 +175,8 @@ def _cmd_ecram(args: argparse.Namespace) -> int:
     for item in args.params or []:
         p = EcramParameters.from_json(Path(item))
         params[p.material] = p
-    if args.summary:
-        params.update(_params_from_store(args.from_store, args.summary))
+    if args.from_store:
+        params.update(_params_from_store(args.from_store, args.chain_material))
     if not params:
         params[args.material] = EcramParameters.paper_defaults(args.material)
     reference = args.reference or next(iter(params))
@@ -216,30 +216,42 @@ def _cmd_ecram(args: argparse.Namespace) -> int:
     return 0
 
 
-def _params_from_store(store_dir: str, summaries: list[str]) -> dict[str, Any]:
-    """EcramParameters per material from LiDopingSummary outputs in a job store."""
-    from pymatgen.core import Structure
+def _params_from_store(store_dir: str, materials: list[str] | None) -> dict[str, Any]:
+    """EcramParameters per material from the chain documents in a job store.
 
-    from mttmat.device.build import build_parameters
+    Reads every :class:`~mttmat.schemas.chain.MaterialChainDoc` (the end of a material chain,
+    the local main job's or an HPC run's alike); the newest per material when a store holds
+    several. ``materials`` restricts them.
+    """
+    from mttmat.device.parameters import EcramParameters
+    from mttmat.schemas.chain import CHAIN_DOC_TYPE
     from mttmat.store import get_store
 
-    if not store_dir:
-        raise UserError("--summary needs --from-store STORE_DIR")
-    if not Path(store_dir).is_dir():
+    if "://" in store_dir:  # MongoDB (an HPC run's store)
+        store = get_store(mongo_uri=store_dir)
+    elif not Path(store_dir).is_dir():
         raise UserError(f"store {store_dir} does not exist")
-    store = get_store(store_dir, create=False)
+    else:
+        store = get_store(store_dir, create=False)
     store.connect()
+    found: dict[str, Any] = {}
+    for d in store.query({"output.doc_type": CHAIN_DOC_TYPE}, sort={"completed_at": 1}):
+        doc = d["output"]
+        found[doc["material"]] = doc  # sorted by completion: the newest wins
+    if materials:
+        missing = sorted(set(materials) - set(found))
+        if missing:
+            raise UserError(f"no chain document of {missing} in {store_dir}; it holds "
+                            f"{sorted(found) or 'none'}")  # fmt: skip
+        found = {m: found[m] for m in materials}
+    if not found:
+        raise UserError(f"{store_dir} holds no finished material chain (mttmat run or the HPC "
+                        "flow writes one per material)")  # fmt: skip
     out = {}
-    for item in summaries:
-        material, sep, uuid = item.partition("=")
-        if not sep or not uuid:
-            raise UserError(f"--summary takes MATERIAL=UUID, got {item!r}")
-        try:
-            summary = store.get_output(uuid)
-            host = Structure.from_dict(store.get_output(summary["uuids"]["dft_host"])["structure"])
-        except (ValueError, KeyError, TypeError) as err:
-            raise UserError(f"{uuid} in {store_dir} is not a Li-doping summary ({err})") from None
-        out[material] = build_parameters(material, li_doping=summary, host=host)
+    for m, doc in found.items():
+        out[m] = EcramParameters.model_validate(doc["parameters"])
+        _progress(f"{m}: parameters of the {doc['dft_backend']} chain "
+                  f"(job {doc['stages'].get('parameters', '?')})")  # fmt: skip
     return out
 
 
@@ -301,13 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("ecram", help="build, calibrate and export the ECRAM compact model")
     e.add_argument("--params", nargs="*", help="EcramParameters JSON file(s), one per material")
-    e.add_argument("--from-store", help="job store holding Li-doping summaries")
-    e.add_argument(
-        "--summary",
-        nargs="*",
-        metavar="MATERIAL=UUID",
-        help="LiDopingSummary uuid(s) in --from-store",
-    )
+    e.add_argument("--from-store", metavar="STORE",
+                   help="job store (folder or MongoDB URI) holding finished material chains "
+                   "(mttmat run, or the HPC flow): their EcramParameters")  # fmt: skip
+    e.add_argument("--chain-material", nargs="*", metavar="MATERIAL",
+                   help="materials to read from --from-store (default: all)")  # fmt: skip
     e.add_argument("--material", default="WOx", help="material label when no --params")
     e.add_argument("--reference", help="material calibrated to the device (default: first)")
     e.add_argument("--trace", help="measured pulse trace CSV to fit instead of paper targets")

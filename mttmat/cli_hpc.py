@@ -48,8 +48,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
     _import_jfr()
     cfg = _cfg(args)
     for m, flow in _flows(cfg, args.material).items():
-        types = Counter(j.metadata.get("mttmat_job_type") for j, _ in flow.iterflow())
-        print(f"{m}: {len(flow.job_uuids)} jobs before the Li stages " + str(dict(types)))
+        jobs = [j for j, _ in flow.iterflow()]
+        types = Counter(j.metadata.get("mttmat_job_type") for j in jobs)
+        print(f"{m}: {len(jobs)} jobs " + str(dict(types)))
+        params = next(j for j in jobs if j.function.__name__ == "channel_parameters")
+        end = next(j for j in jobs if j.function.__name__ == "chain_document")
+        print(f"  EcramParameters: job {params.uuid} ({params.name!r}, "
+              f"{params.metadata['mttmat_job_type']}); chain document {end.uuid}")
     for jt, r in cfg.resources.items():
         print(f"  {jt:7s} → {r.worker}/{r.partition}: {r.nodes}×{r.cores_per_node} ranks, "
               f"{r.walltime}{', ' + r.vasp_cmd if r.vasp_cmd else ''}")  # fmt: skip

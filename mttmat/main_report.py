@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mttmat.workflow import MATERIAL_CATION
+from mttmat.materials import cation_of
 
 if TYPE_CHECKING:
     from mttmat.workflow import MainJobConfig
@@ -120,7 +120,7 @@ KEY_NUMBERS: list[tuple[str, str, str, str, str, list[Any], str]] = [
 
 def dig(doc: Any, path: list[Any], material: str) -> Any:
     """Follow ``path`` (see :data:`KEY_NUMBERS`) into ``doc``; None where it is absent."""
-    cation = MATERIAL_CATION[material]
+    cation = cation_of(material)
     for step in path:
         if doc is None:
             return None
@@ -182,11 +182,9 @@ def write_report(
     timings: dict[str, Any] | None = None,
 ) -> str:
     """The text of report.md."""
-    from mttmat.settings import get_settings
-
     mats = list(cfg.materials)
     d = cfg.dft
-    u = {k: v for k, v in get_settings().hubbard_u_ev.items() if k in ("W", "Nb")}
+    u = {cation_of(m): d.hubbard_u_ev.get(cation_of(m), 0.0) for m in mats}
     lines = [
         f"# mttmat report: {cfg.name}",
         "",

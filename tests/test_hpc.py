@@ -69,8 +69,8 @@ def _with(**changes) -> dict:
         ({"resources__aimd__nodes": 64}, "64 nodes requested"),
         ({"resources__static__cores_per_node": 256}, "256 cores per node"),
         ({"resources__ml__walltime": "12:00:00"}, "exceeds the 04:00:00 limit"),
-        ({"resources__neb__nodes": 3}, "IMAGES = 5"),
-        ({"resources__dos": None}, "missing \\['dos'\\]"),
+        ({"workflow__neb": {"dft": "ci-neb"}}, "not available with VASP"),
+        ({"resources__defect": None}, "missing \\['defect'\\]"),
         ({"custodian__handlers": ["VaspErrorHandler", "NoSuchHandler"]}, "NoSuchHandler"),
         ({"workflow__materials": {"TiOx": {"start": "random", "composition": "Ti4O8",
                                            "density_g_cm3": 4.0}}}, "unknown material"),
@@ -112,7 +112,7 @@ def test_submit_refuses_a_project_without_the_worker(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("material", ["WOx", "NbOx"])
 def test_vasp_inputs_of_every_full_size_job(tmp_path, material):
-    """AIMD, relax, DOS, charged defect and NEB inputs carry DFT+U, NELECT and IMAGES."""
+    """AIMD, relax, static and charged static inputs carry the chain's DFT+U, NELECT, mesh."""
     from pymatgen.io.vasp import Incar, Kpoints, Poscar
 
     from mttmat.backends.vasp import POTCAR_ZVAL
@@ -123,7 +123,7 @@ def test_vasp_inputs_of_every_full_size_job(tmp_path, material):
     host_file = {"WOx": "a-WOx-128.cif", "NbOx": "a-NbOx-168.cif"}[material]
     host = read_structure(ROOT / "structures" / host_file)
     written = write_job_inputs(cfg, material, tmp_path, host=host)
-    assert set(written) == {"aimd", "relax", "static", "dos", "defect", "neb"}
+    assert set(written) == {"aimd", "relax", "static", "defect"}
     u = {"W": 6.2, "Nb": 4.0, "O": 0.0, "Li": 0.0}
     for jt, d in written.items():
         incar = Incar.from_file(d / "INCAR")
@@ -131,7 +131,7 @@ def test_vasp_inputs_of_every_full_size_job(tmp_path, material):
         assert incar["LDAU"] is True and incar["LDAUTYPE"] == 2, jt
         assert incar["LDAUU"] == [u[s] for s in species], jt
         assert incar["LDAUL"] == [2 if u[s] else -1 for s in species], jt
-        assert incar["ISPIN"] == 2 and incar["GGA"].upper() == "PE", jt
+        assert incar["GGA"].upper() == "PE", jt
         assert (d / "POTCAR.spec").read_text().split() == [
             {"W": "W_sv", "Nb": "Nb_pv", "O": "O", "Li": "Li_sv"}[s] for s in species
         ]
@@ -141,52 +141,41 @@ def test_vasp_inputs_of_every_full_size_job(tmp_path, material):
     assert aimd["MDALGO"] == 3 and aimd["LANGEVIN_GAMMA"] == [10.0] * n_types  # the schedule's
     assert tuple(Kpoints.from_file(written["aimd"] / "KPOINTS").kpts[0]) == (1, 1, 1)
     assert Incar.from_file(written["relax"] / "INCAR")["ISIF"] == 3
-    dos = Incar.from_file(written["dos"] / "INCAR")
-    assert dos["LORBIT"] == 11 and dos["NEDOS"] == 3001 and dos["ICHARG"] == 11
+    for jt in ("static", "defect"):  # the chain's settings, fixed in the flow
+        incar = Incar.from_file(written[jt] / "INCAR")
+        assert incar["ENCUT"] == cfg.workflow.dft.ecut_ev == 520
+        assert incar["ISMEAR"] == -1 and incar["SIGMA"] == cfg.workflow.dft.smearing_ev
+        assert incar["ISPIN"] == 1  # host and Li_i^+ are closed shell
+        assert incar["LORBIT"] == 11 and incar["LVHAR"] is True  # PDOS, potential alignment
+        assert tuple(Kpoints.from_file(written[jt] / "KPOINTS").kpts[0]) == (1, 1, 1)
     defect = Incar.from_file(written["defect"] / "INCAR")
     cell = Poscar.from_file(written["defect"] / "POSCAR").structure
     potcars = dict(zip(Poscar.from_file(written["defect"] / "POSCAR").site_symbols,
                        (written["defect"] / "POTCAR.spec").read_text().split(), strict=True))
     zval = sum(POTCAR_ZVAL[potcars[s.specie.symbol]] for s in cell)  # W_sv 14, Nb_pv 11, Li_sv 3
     assert defect["NELECT"] == pytest.approx(zval - 1)  # Li_i^+: one electron fewer
-    assert defect["LVHAR"] is True
-    neb = Incar.from_file(written["neb"] / "INCAR")
-    assert neb["IMAGES"] == cfg.workflow.neb_images and neb["LCLIMB"] is True
-    assert neb["IBRION"] == 3
-    assert len(list(written["neb"].glob("0*/POSCAR"))) == cfg.workflow.neb_images + 2
 
 
 def test_custodian_config_reaches_every_vasp_job():
-    """Handlers, validators and max_errors of the config in every VASP Maker, including
-    the jobs the Li-stage job creates at run time (with their resources)."""
-    from mttmat.hpc.flow import build_material_flow, li_stages, run_config_map
-    from mttmat.structures.io import read_structure
+    """Handlers, validators and max_errors of the config in every VASP Maker of the chain,
+    each job with the resources of its type."""
+    from mttmat.hpc.flow import build_material_flow
 
     data = _with(custodian={"handlers": ["VaspErrorHandler", "UnconvergedErrorHandler"],
                             "validators": ["VasprunXMLValidator"], "max_errors": 3})  # fmt: skip
     cfg = HpcConfig(**data)
-    host = read_structure(ROOT / "structures" / "a-WOx-128.cif")
-    stages = li_stages.original(
-        host, "WOx", {"n_sites": 2, "max_candidates": 4, "dielectric": 25.0,
-                      "dielectric_source": "test", "neb_images": 5},
-        run_config_map(cfg), cfg.custodian.backend_options(),
-    ).replace  # fmt: skip
     jobs = [j for j, _ in build_material_flow(cfg, "WOx").iterflow()]
-    jobs += [j for j, _ in stages.iterflow()]
-    vasp = [j for j in jobs if type(j.maker).__module__.startswith("atomate2.vasp")]
+    vasp = [j for j in jobs if "vasp" in type(j.maker).__module__]
     types = {j.metadata["mttmat_job_type"] for j in vasp}
-    assert types == {"aimd", "relax", "static", "dos", "defect", "neb"}
+    assert types == {"aimd", "relax", "static", "defect"}
     for j in vasp:
         kw = j.maker.run_vasp_kwargs
         assert [type(h).__name__ for h in kw["handlers"]] == data["custodian"]["handlers"]
         assert [type(v).__name__ for v in kw["validators"]] == ["VasprunXMLValidator"]
         assert kw["max_errors"] == 3
-    for j in stages.iterflow():
-        job = j[0]
+    for job in jobs:
         jt = job.metadata["mttmat_job_type"]
         assert job.config.manager_config["resources"].nodes == cfg.resources[jt].nodes
-    neb = next(j for j in vasp if j.metadata["mttmat_job_type"] == "neb")
-    assert neb.config.manager_config["resources"].nodes == 5
 
 
 def test_walltime_parsing():
@@ -212,7 +201,7 @@ def _harness_config(tmp_path: Path) -> HpcConfig:
                            "partitions": part}},
         resources={jt: {"worker": "local", "partition": "debug", "cores_per_node": 1,
                         "walltime": "00:10:00"} for jt in JOB_TYPES},
-        workflow={"neb_images": 1},
+        workflow={"neb": {"n_images": 1}},
         runner={"delay_checkout": 1, "delay_check_run_status": 1, "delay_advance_status": 1},
     )  # fmt: skip
 

@@ -74,7 +74,7 @@ def test_a_site_already_holding_li_is_refused():
     with pytest.raises(StructureError, match="already contains Li"):
         check_site_free(host, [0.02, 0.0, 0.0])
     check_site_free(cubic_wo3(), [0.0, 0.0, 0.0])  # Li-free host: fine
-    from mttmat.flows.li_doping import insert_li
+    from mttmat.structures.sites import insert_li
 
     with pytest.raises(StructureError, match="already contains Li"):
         insert_li(host, [[0.0, 0.0, 0.0]])
@@ -155,7 +155,7 @@ def test_vasp_dos_chain_inputs_carry_dft_u_and_lorbit(tmp_path):
 
     from mttmat.backends import get_backend
     from mttmat.backends.vasp import write_vasp_inputs
-    from mttmat.flows.li_doping import insert_li
+    from mttmat.structures.sites import insert_li
 
     cell = insert_li(make_supercell(cubic_wo3(), [2, 1, 1]), [[0.0, 0.0, 0.0]])
     makers = get_backend("vasp").dos_makers()
@@ -194,7 +194,7 @@ def _gpaw_dos(structure, spin=False, kpts=(3, 3, 3)):
 @pytest.mark.gpaw
 def test_gpaw_doping_moves_ef_into_the_cb_and_pdos_adds_up(tmp_path, monkeypatch):
     """Cubic WO3 + Li at the cube centre (LiWO3), PBE+U: E_F in the host CB, from W 5d."""
-    from mttmat.flows.li_doping import insert_li
+    from mttmat.structures.sites import insert_li
 
     monkeypatch.chdir(tmp_path)
     host = _gpaw_dos(cubic_wo3())
@@ -233,7 +233,7 @@ def test_gpaw_doping_moves_ef_into_the_cb_and_pdos_adds_up(tmp_path, monkeypatch
 
 @pytest.mark.gpaw
 def test_summary_refuses_cells_with_different_u(tmp_path, monkeypatch):
-    from mttmat.flows.li_doping import insert_li
+    from mttmat.structures.sites import insert_li
 
     monkeypatch.chdir(tmp_path)
     host = _gpaw_dos(cubic_wo3(), kpts=(1, 1, 1))

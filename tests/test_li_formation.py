@@ -190,8 +190,8 @@ def test_vasp_charged_cells_carry_nelect_and_dft_u(tmp_path):
 
     from mttmat.backends import get_backend
     from mttmat.backends.vasp import write_vasp_inputs
-    from mttmat.flows.li_doping import insert_li
     from mttmat.flows.li_formation import LiFormationMaker
+    from mttmat.structures.sites import insert_li
 
     cell = insert_li(make_supercell(cubic_wo3(), [2, 1, 1]), [[0.0, 0.0, 0.0]])
     vasp = get_backend("vasp")
@@ -208,4 +208,6 @@ def test_vasp_charged_cells_carry_nelect_and_dft_u(tmp_path):
         names
     )
     charged = next(j for j in flow.jobs if j.name == "vasp Li_i site 1 q=+1")
-    assert charged.function.__self__.input_set_generator.user_incar_settings["NELECT"] == 66.0
+    assert charged.maker.charge == 1.0  # NELECT from the cell the job receives, when it runs
+    inc = Incar.from_file(write_vasp_inputs(charged.maker, cell, tmp_path / "job") / "INCAR")
+    assert inc["NELECT"] == 66.0

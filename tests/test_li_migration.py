@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from mttmat.analysis.network import Hop, diffusion_coefficient, percolation_barrier
-from mttmat.flows.li_doping import insert_li
 from mttmat.flows.li_migration import LiMigrationMaker, enumerate_hops, li_network, neb_hop
 from mttmat.jobs.neb import NebError, hop_summary, interpolate_images, run_neb
 from mttmat.structures import make_supercell
 from mttmat.structures.crystals import cubic_wo3
+from mttmat.structures.sites import insert_li
 
 SITES = [[0.0, 0.0, 0.0], [0.5, 0.0, 0.0]]  # cube centres of cubic WO3 2×1×1 (W at ½½½)
 

@@ -267,8 +267,16 @@ def test_tiny_main_job_physics(tiny_run):
 @pytest.mark.gpaw
 @pytest.mark.chgnet
 def test_tiny_main_job_figures_and_rerun(tiny_run):
-    """The analysis script redraws every figure from the files; a rerun runs no job."""
+    """The analysis script redraws every figure from the files; a rerun, with every job of
+    the chain renamed (in the saved flow and in the store), runs no job and writes the same
+    report and key numbers: documents travel by uuid and role, never by display name."""
+    from monty.json import MontyDecoder, MontyEncoder
+
+    from mttmat.store import get_store
+
     cfg_path, out, _ = tiny_run
+    report = (out / "report.md").read_text().split("## Wall time")[0]
+    numbers = (out / "key_numbers.json").read_text()
     for f in ("WOx/figures/neb_profile.png", "figures/formation_energy.png",
               "device/figures/voc.png"):  # fmt: skip
         (out / f).unlink()
@@ -276,10 +284,23 @@ def test_tiny_main_job_figures_and_rerun(tiny_run):
     for f in ("WOx/figures/neb_profile.png", "figures/formation_energy.png",
               "device/figures/voc.png", "NbOx/figures/schedule.png"):  # fmt: skip
         assert (out / f).is_file()
+    (flow_file,) = (out / "flows").glob("main-*.json")
+    flow = json.loads(flow_file.read_text(), cls=MontyDecoder)
+    for k, (j, _) in enumerate(flow.iterflow()):
+        j.name = f"renamed job {k}"
+    flow_file.write_text(json.dumps(flow, cls=MontyEncoder))
+    store = get_store(out.parent / "store")
+    store.connect()
+    coll = store.docs_store._collection
+    for d in list(coll.find({}, {"uuid": 1})):
+        coll.update_many({"uuid": d["uuid"]}, {"$set": {"name": f"renamed {d['uuid'][:8]}"}})
+    store.close()
     messages: list[str] = []
     run_main_job(cfg_path, out.parent, progress=messages.append)
     assert not any(": running" in m for m in messages)
-    assert sum("finished earlier" in m for m in messages) > 20
+    assert sum("renamed job" in m and "finished earlier" in m for m in messages) > 20
+    assert (out / "report.md").read_text().split("## Wall time")[0] == report
+    assert (out / "key_numbers.json").read_text() == numbers
     timings = json.loads((out / "timings.json").read_text())
     assert timings["jobs_run_now"] == 0
     assert all(j["seconds"] > 0 for j in timings["jobs"])  # kept from the first invocation
@@ -445,3 +466,24 @@ def test_main_job_killed_at_three_stages_resumes(tmp_path, monkeypatch):
         for m in ("WOx", "NbOx")
     ]
     assert min(resumed) < 3  # the crashed band computed only its missing images on resume
+
+
+@pytest.mark.integration
+@pytest.mark.gpaw
+@pytest.mark.chgnet
+def test_ecram_from_the_store_of_a_finished_chain(tiny_run, tmp_path):
+    """`mttmat ecram --from-store` reads the chains' documents (no uuid needed) and builds
+    the same device parameters as the main job."""
+    from mttmat.cli import main
+    from mttmat.device.parameters import EcramParameters
+
+    _cfg, out, _ = tiny_run
+    assert main(["ecram", "--from-store", str(out.parent / "store"), "--chain-material",
+                 "WOx", "NbOx", "-o", str(tmp_path / "ecram")]) == 0  # fmt: skip
+    for m in ("WOx", "NbOx"):
+        mine = EcramParameters.from_json(tmp_path / "ecram" / f"ecram_parameters_{m}.json")
+        run = EcramParameters.from_json(out / "device" / f"ecram_parameters_{m}.json")
+        assert mine.channel_barrier_ev == run.channel_barrier_ev
+        assert mine.site_energy_mean_ev.value == run.site_energy_mean_ev.value
+    assert main(["ecram", "--from-store", str(out.parent / "store"), "--chain-material",
+                 "TiOx", "-o", str(tmp_path / "x")]) == 2  # fmt: skip

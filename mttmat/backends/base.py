@@ -144,6 +144,25 @@ class Backend(ABC):
     def prepare_atoms(self, atoms: Any, **calculator_kwargs: Any) -> None:  # noqa: B027
         """Adjust atoms in place before a calculation (e.g. initial magnetic moments)."""
 
+    def dft_band(
+        self,
+        band: Any,
+        mode: str,
+        calculator_kwargs: dict[str, Any],
+        n_images: int,
+        fmax: float,
+        max_steps: int,
+        path_uuid: str | None = None,
+    ) -> Any:
+        """DFT on a converged ML band (``band``: a reference to a
+        :class:`~mttmat.flows.li_migration.NebHopDoc` with its images, endpoints included).
+
+        ``mode``: ``energies`` (a single point per image, a
+        :class:`~mttmat.jobs.band_energies.BandEnergiesDoc`) or ``ci-neb`` (a CI-NEB seeded
+        by the band). Returns the job or flow whose output the chain reads.
+        """
+        raise BackendError(f"backend {self.name!r} has no DFT band method")
+
 
 class AseCalculatorBackend(Backend):
     """A backend defined by an ASE calculator; Makers are shared, not copied."""
@@ -158,6 +177,32 @@ class AseCalculatorBackend(Backend):
 
     def ase_calculator(self, **kwargs: Any) -> Calculator:
         return self.calculator(**kwargs)
+
+    def dft_band(
+        self,
+        band: Any,
+        mode: str,
+        calculator_kwargs: dict[str, Any],
+        n_images: int,
+        fmax: float,
+        max_steps: int,
+        path_uuid: str | None = None,
+    ) -> Any:
+        """In-process: one resumable job walks the band (``energies``) or relaxes it
+        (``ci-neb``, seeded by the ML images)."""
+        if mode == "energies":
+            from mttmat.jobs.band_energies import dft_band_energies
+
+            return dft_band_energies(band, self.name, calculator_kwargs, path_uuid=path_uuid)
+        if mode == "ci-neb":
+            from mttmat.flows.li_migration import neb_hop
+
+            return neb_hop(
+                band["images"][0], band["images"][-1], band["hop"], self.name, n_images,
+                fmax, seed_images=band["images"], seed_fidelity="ml",
+                calculator_kwargs=calculator_kwargs, max_steps=max_steps,
+            )  # fmt: skip
+        raise BackendError(f"DFT band mode must be energies or ci-neb, got {mode!r}")
 
 
     def static_maker(self, **kwargs: Any) -> Maker:

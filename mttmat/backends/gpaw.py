@@ -88,7 +88,8 @@ class GpawBackend(AseCalculatorBackend):
     ``kpts`` (mesh or None for the settings' density), ``kpts_gamma`` (Γ-centred mesh,
     default True; False gives Monkhorst-Pack points, fewer of them in low symmetry),
     ``spin_polarized``,
-    ``hubbard_u_ev`` (overrides the settings), ``smearing_ev``, ``mixer`` (dict for
+    ``hubbard_u_ev`` (U per species, the whole set: species absent get none; the settings'
+    table when not given), ``smearing_ev``, ``mixer`` (dict for
     ``gpaw.Mixer``), ``symmetry`` (GPAW's, e.g. ``"off"``), ``charge``, ``txt``,
     ``convergence``, ``maxiter``.
     """
@@ -109,7 +110,9 @@ class GpawBackend(AseCalculatorBackend):
                 "or `CC=g++ pip install gpaw`; without root use conda-forge's gpaw"
             ) from err
         s = get_settings()
-        u = {**s.hubbard_u_ev, **kwargs.pop("hubbard_u_ev", {})}
+        # the chain passes U per species explicitly (it is then the whole U); the settings'
+        # table only serves direct calls that give none
+        u = dict(kwargs.pop("hubbard_u_ev")) if "hubbard_u_ev" in kwargs else dict(s.hubbard_u_ev)
         kpts = kwargs.pop("kpts", None)
         gamma = bool(kwargs.pop("kpts_gamma", True))
         params: dict[str, Any] = {

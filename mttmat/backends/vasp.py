@@ -6,6 +6,7 @@ VASP is licensed and runs on HPC only; here the Makers are built and their input
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,8 @@ def vasp_nelect(maker: Maker, structure: Structure, charge: int) -> float:
     """NELECT for ``structure`` with net ``charge`` (e) under ``maker``'s POTCAR choice."""
     import tempfile
 
+    if getattr(maker, "charge", None) is not None:  # the neutral inputs name the POTCARs
+        maker = dataclasses.replace(maker, charge=None)
     with tempfile.TemporaryDirectory() as tmp:
         d = write_vasp_inputs(maker, structure, tmp)
         from pymatgen.io.vasp import Poscar
@@ -111,17 +114,21 @@ def vasp_nelect(maker: Maker, structure: Structure, charge: int) -> float:
     return sum(z * counts[el] for el, z in zip(species, zvals, strict=True)) - charge
 
 
-def dft_u_incar() -> dict[str, Any]:
-    """INCAR settings for Dudarev DFT+U from :mod:`mttmat.settings`.
+def dft_u_incar(
+    hubbard_u_ev: dict[str, float] | None = None, spin_polarized: bool | None = None
+) -> dict[str, Any]:
+    """INCAR settings for Dudarev DFT+U (U per species; the settings' when None).
 
     LDAUU/LDAUL/LDAUJ are given per element under the most electronegative element ("O"),
     pymatgen's convention; pymatgen writes them as arrays in POSCAR species order. Elements
     without U get L = -1 (no +U channel) and U = 0.
     """
     s = get_settings()
-    elements = sorted({*s.hubbard_u_ev, "O", "Li"})
-    ldauu = {el: s.u_for(el) for el in elements}
-    ldaul = {el: (s.hubbard_l.get(el, 2) if s.u_for(el) > 0 else -1) for el in elements}
+    u = dict(s.hubbard_u_ev if hubbard_u_ev is None else hubbard_u_ev)
+    spin = s.spin_polarized if spin_polarized is None else spin_polarized
+    elements = sorted({*u, *s.hubbard_u_ev, "O", "Li"})
+    ldauu = {el: float(u.get(el, 0.0)) for el in elements}
+    ldaul = {el: (s.hubbard_l.get(el, 2) if ldauu[el] > 0 else -1) for el in elements}
     ldauj = dict.fromkeys(elements, 0.0)
     return {
         "LDAU": True,
@@ -131,12 +138,49 @@ def dft_u_incar() -> dict[str, Any]:
         "LDAUJ": {"O": ldauj},
         "LDAUPRINT": 1,
         "LMAXMIX": 4,
-        "ISPIN": 2 if s.spin_polarized else 1,
+        "ISPIN": 2 if spin else 1,
         "EDIFFG": -s.force_tolerance_ev_a,
         "ENCUT": s.vasp_encut_ev,
         "GGA": "PE",  # PBE, as in the paper (atomate2's base set is PBEsol)
-        "MAGMOM": {el: (0.6 if s.u_for(el) > 0 else 0.0) for el in elements},
+        "MAGMOM": {el: (0.6 if ldauu[el] > 0 else 0.0) for el in elements},
     }
+
+
+#: calculator settings the chain gives every DFT backend (GPAW's keyword names)
+CALCULATOR_KEYS = frozenset(
+    {"hubbard_u_ev", "spin_polarized", "ecut_ev", "smearing_ev", "kpts", "kpts_gamma", "charge"}
+)
+
+
+def calculator_inputs(kw: dict[str, Any] | None) -> tuple[dict[str, Any], Any, float | None]:
+    """(INCAR, KPOINTS settings, cell charge) of the chain's code-agnostic calculator kwargs.
+
+    ``hubbard_u_ev`` → LDAU*; ``spin_polarized`` → ISPIN; ``ecut_ev`` → ENCUT;
+    ``smearing_ev`` → Fermi smearing (ISMEAR = -1, SIGMA, as GPAW's FermiDirac);
+    ``kpts``/``kpts_gamma`` → a Γ-centred or Monkhorst-Pack mesh (the settings'
+    reciprocal density when absent); ``charge`` → NELECT when the job runs (None: no charge
+    given, VASP's neutral default).
+    """
+    from pymatgen.io.vasp import Kpoints
+
+    kw = dict(kw or {})
+    unknown = sorted(set(kw) - CALCULATOR_KEYS)
+    if unknown:
+        raise BackendError(
+            f"unknown VASP calculator option(s) {unknown}; known: {sorted(CALCULATOR_KEYS)} "
+            "(INCAR tags go in user_incar_settings)"
+        )
+    incar = dft_u_incar(kw.get("hubbard_u_ev"), kw.get("spin_polarized"))
+    if "ecut_ev" in kw:
+        incar["ENCUT"] = float(kw["ecut_ev"])
+    if "smearing_ev" in kw:
+        incar.update(ISMEAR=-1, SIGMA=float(kw["smearing_ev"]))
+    kpts: Any = {"reciprocal_density": get_settings().vasp_reciprocal_density}
+    if kw.get("kpts") is not None:
+        mesh = tuple(int(n) for n in kw["kpts"])
+        gamma = bool(kw.get("kpts_gamma", True))
+        kpts = Kpoints.gamma_automatic(mesh) if gamma else Kpoints.monkhorst_automatic(mesh)
+    return incar, kpts, (None if kw.get("charge") is None else float(kw["charge"]))
 
 
 @register_backend
@@ -185,25 +229,32 @@ class VaspBackend(Backend):
         return {**dft_u_incar(), **(extra or {})}
 
     def static_maker(self, **kwargs: Any) -> Maker:
-        from atomate2.vasp.jobs.core import StaticMaker
+        """atomate2 ``StaticMaker`` with DFT+U; ``calculator_kwargs`` as
+        :func:`calculator_inputs` (a ``charge`` sets NELECT from the job's own structure)."""
         from atomate2.vasp.sets.core import StaticSetGenerator
 
-        incar = self._incar(kwargs.pop("user_incar_settings", None))
+        incar, kpts, charge = calculator_inputs(kwargs.pop("calculator_kwargs", None))
         incar.pop("EDIFFG")
+        incar.update({"LORBIT": 11, "LVHAR": True})  # PDOS and the potential alignment
+        incar.update(kwargs.pop("user_incar_settings", None) or {})
         gen = StaticSetGenerator(
-            user_potcar_settings=dict(POTCARS),
-            user_incar_settings=incar,
-            user_kpoints_settings={"reciprocal_density": get_settings().vasp_reciprocal_density},
-        )
-        return StaticMaker(
-            input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs(), **kwargs
-        )
+            user_potcar_settings=dict(POTCARS), user_incar_settings=incar,
+            user_kpoints_settings=kpts,
+        )  # fmt: skip
+        from mttmat.backends.vasp_makers import ChargedStaticMaker
+
+        return ChargedStaticMaker(input_set_generator=gen, charge=charge,
+                                  run_vasp_kwargs=self.run_vasp_kwargs(), **kwargs)  # fmt: skip
 
     def relax_maker(self, relax_cell: bool = False, **kwargs: Any) -> Maker:
         from atomate2.vasp.jobs.core import RelaxMaker
         from atomate2.vasp.sets.core import RelaxSetGenerator
 
-        incar = self._incar({"ISIF": 3 if relax_cell else 2, "IBRION": 2, "NSW": 200})
+        incar, kpts, charge = calculator_inputs(kwargs.pop("calculator_kwargs", None))
+        if charge is not None:
+            raise BackendError("charged VASP relaxations are not part of the chain")
+        incar.update({"ISIF": 3 if relax_cell else 2, "IBRION": 2, "NSW": 200})
+        kwargs.pop("steps", None)  # the ASE step limit; VASP's is NSW
         fmax = (kwargs.pop("relax_kwargs", None) or {}).get("fmax")
         if fmax is not None:  # the ASE-style force limit of the other backends → EDIFFG
             incar["EDIFFG"] = -abs(float(fmax))
@@ -211,9 +262,41 @@ class VaspBackend(Backend):
         gen = RelaxSetGenerator(
             user_potcar_settings=dict(POTCARS),
             user_incar_settings=incar,
-            user_kpoints_settings={"reciprocal_density": get_settings().vasp_reciprocal_density},
+            user_kpoints_settings=kpts,
         )
         return RelaxMaker(input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs(), **kwargs)
+
+    def dft_band(
+        self,
+        band: Any,
+        mode: str,
+        calculator_kwargs: dict[str, Any],
+        n_images: int,
+        fmax: float,
+        max_steps: int,
+        path_uuid: str | None = None,
+    ) -> Any:
+        """``energies``: one static job per image of the ML band (endpoints included), then
+        :func:`~mttmat.jobs.band_energies.band_from_statics`. A VASP CI-NEB seeded by the
+        band needs VASP-relaxed endpoints and its collected output (not done yet: refused)."""
+        from jobflow import Flow
+
+        from mttmat.jobs.band_energies import band_from_statics
+
+        if mode != "energies":
+            raise BackendError(
+                f"neb.dft {mode!r} is not available with VASP yet: its endpoints must be VASP "
+                "minima and its output collected; use neb.dft: energies (DFT on the ML band)"
+            )
+        statics = []
+        for k in range(n_images + 2):
+            maker = self.static_maker(name=f"vasp band image {k}",
+                                      calculator_kwargs=calculator_kwargs)  # fmt: skip
+            statics.append(maker.make(band["images"][k]))
+        doc = band_from_statics(band, [j.output for j in statics], self.name,
+                                calculator_kwargs, path_uuid=path_uuid)  # fmt: skip
+        doc.name = "vasp energies on the band"
+        return Flow([*statics, doc], output=doc.output, name="vasp energies on the band")
 
     def dos_makers(
         self, dos_reciprocal_density: int = 200, nedos: int = 3001, **kwargs: Any
@@ -249,14 +332,9 @@ class VaspBackend(Backend):
         return {"relax": relax, "static": static, "nscf": nscf}
 
     def charged_static_maker(self, structure: Structure, charge: int, **kwargs: Any) -> Maker:
-        """Static of ``structure`` with net ``charge``: ``NELECT`` = Σ ZVAL − q, ``LVHAR``.
-
-        LVHAR writes the electrostatic potential (LOCPOT) for the Freysoldt correction.
-        """
-        base = self.static_maker(**kwargs)
-        nelect = vasp_nelect(base, structure, charge)
-        incar = {"NELECT": nelect, "LVHAR": True}
-        return self.static_maker(user_incar_settings=incar, **kwargs)
+        """Static of ``structure``'s composition with net ``charge`` (NELECT, LVHAR)."""
+        ckw = {**(kwargs.pop("calculator_kwargs", None) or {}), "charge": float(charge)}
+        return self.static_maker(calculator_kwargs=ckw, **kwargs)
 
     def neb_maker(self, n_images: int, climbing: bool = True, **kwargs: Any) -> Maker:
         """atomate2 ``NebFromImagesMaker``: VTST-style CI-NEB (IMAGES, LCLIMB, SPRING) + U.
@@ -355,7 +433,15 @@ def write_vasp_inputs(maker: Maker, structure: Structure, directory: str | Path)
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    import copy
+
     from atomate2.vasp.files import write_vasp_input_set
+
+    if getattr(maker, "charge", None) is not None:  # what ChargedStaticMaker sets when it runs
+        maker = copy.deepcopy(maker)
+        nelect = vasp_nelect(maker, structure, maker.charge)
+        gen = maker.input_set_generator
+        gen.user_incar_settings = {**gen.user_incar_settings, "NELECT": nelect}
 
     write_vasp_input_set(
         structure,

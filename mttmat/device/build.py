@@ -1,4 +1,4 @@
-"""Assemble ``EcramParameters`` from the stored DFT documents, and compare materials.
+"""The one DFT → device mapping (:func:`parameters_from_chain`), and comparing materials.
 
 Each DFT-derived entry records the uuids of the calculations it came from; entries a stage
 has not produced yet keep their stated (literature/assumption) source, so the parameter file
@@ -18,12 +18,12 @@ from mttmat.device.exports import fit_neurosim
 from mttmat.device.model import EcramModel
 from mttmat.device.parameters import EcramParameters, Param, ParameterError, Source
 
-__all__ = ["SHALLOW_DONOR_EV", "build_parameters", "compare_materials", "metal_density_cm3"]
-
-# A Li-derived level within this of the host CB counts as shallow (≈ 10 kT at 300 K; small
-# cells shift levels by ~0.1 eV, so a finer criterion would not be meaningful here).
-SHALLOW_DONOR_EV = 0.25
-
+__all__ = [
+    "compare_materials",
+    "electrons_per_li",
+    "metal_density_cm3",
+    "parameters_from_chain",
+]
 
 def metal_density_cm3(structure: Structure, metals: Sequence[str] = ("W", "Nb")) -> float:
     """W/Nb atoms per cm³ of ``structure``."""
@@ -33,91 +33,158 @@ def metal_density_cm3(structure: Structure, metals: Sequence[str] = ("W", "Nb"))
     return n / (structure.volume * 1e-24)
 
 
-def _get(doc: Any, key: str) -> Any:
-    return doc[key] if isinstance(doc, dict) else getattr(doc, key)
+def _structure(s: Any) -> Structure:
+    return Structure.from_dict(s) if isinstance(s, dict) else s
 
 
-def build_parameters(
-    material: str,
-    li_doping: Any | None = None,
-    host: Structure | None = None,
-    site_energies_ev: Sequence[float] | None = None,
-    site_energy_uuids: Sequence[str] = (),
-    barrier_ev: float | None = None,
-    barrier_uuids: Sequence[str] = (),
-    hop_length_a: float | None = None,
-    base: EcramParameters | None = None,
-) -> EcramParameters:
-    """Parameters for ``material`` from whatever DFT results exist.
+def _doc(d: Any) -> dict[str, Any]:
+    return d if isinstance(d, dict) else d.model_dump()
 
-    Parameters
-    ----------
-    li_doping
-        A :class:`~mttmat.schemas.li_doping.LiDopingSummary` (or its dict): the Li insertion
-        energy becomes the site-energy mean, the Fermi-level position gives the electrons
-        donated per Li.
-    host
-        Host structure: the W/Nb density.
-    site_energies_ev
-        Li site energies (vs Li metal) over many sites: mean and spread σ.
-    barrier_ev, barrier_uuids, hop_length_a
-        Channel (percolation) barrier from CI-NEB and the hop length.
+
+def electrons_per_li(cell: dict[str, Any], site_dos: dict[str, Any]) -> tuple[float, str]:
+    """Electrons per Li that the host cations carry, and how (from the Li_i^0 cell).
+
+    * ≥ 0.5 e per Li at or above the aligned host CBM: band electrons (that number);
+    * else, in a spin-polarised cell whose unpaired electron is not on Li (Li local moment
+      < 0.2 μ_B, total ≥ 0.5 μ_B) and is localised on the cations (one cation ≥ 0.5 μ_B or
+      the DOS summary's ``polaron_like``): a polaron, however deep (in small cells with U
+      the polaron level can sit near the VBM); it carries charge by thermally activated
+      hopping, so it counts as one carrier per Li. A spin-polarised electron spread over
+      the cell but below the CBM is no polaron and no band electron: 0;
+    * else 0: the electron stays on Li, or a spin-paired cell holds it in a gap state (half
+      an electron per spin there means the spin-polarised solution was not found, not a
+      carrier).
     """
-    p = base or EcramParameters.paper_defaults(material)
-    updates: dict[str, Param] = {}
-    if li_doping is not None:
-        uuids = [u for k, u in _get(li_doping, "uuids").items() if k.startswith("dft")]
-        fid = str(_get(li_doping, "fidelity"))
-        src = {"kind": "dft", "uuids": uuids, "fidelity": fid}
-        de = float(_get(li_doping, "insertion_energy_per_li_ev"))
-        if site_energies_ev is None:
-            updates["site_energy_mean_ev"] = Param(
-                value=de,
-                unit="eV",
-                source=Source(**src, note="one site: insertion energy vs bcc Li"),
+    n_li = max(1, int(cell["n_li"]))
+    free = float(cell["electrons_above_host_cbm"]) / n_li
+    depth = -float(cell["highest_occupied_above_host_cbm_ev"])
+    if free >= 0.5:
+        return min(3.0, free), f"{free:.2f} e per Li above the host CBM: band electrons"
+    moments = site_dos.get("magnetic_moments_mub")
+    total = site_dos.get("total_magnetic_moment_mub")
+    if moments and total is not None:
+        m_li = sum(abs(m) for m, sp in zip(moments, site_dos["species"], strict=True)
+                   if sp == "Li")  # fmt: skip
+        local = (cell.get("max_local_moment_mub") or 0.0) >= 0.5 or bool(cell.get("polaron_like"))
+        if m_li < 0.2 and abs(total) >= 0.5 and local:
+            part = cell.get("extra_electron_participation")
+            return min(1.0, abs(total) / n_li), (
+                f"the Li electron sits on the host cations (largest local moment "
+                f"{cell['max_local_moment_mub']:.2f} μ_B, participation "
+                f"{part if part is not None else float('nan'):.1f} cations), {depth:.2f} eV "
+                "below the host CBM: a localised (polaron) carrier that conducts by hopping"
             )
-        depth = _get(li_doping, "donor_depth_ev")
-        if depth is None:  # no eigenvalues: fall back on E_F vs the host CBM
-            above = _get(li_doping, "fermi_above_host_cbm_ev")
-            depth = 0.0 if above is not None and above > 0 else SHALLOW_DONOR_EV + 1
-        n_li = int(_get(li_doping, "n_li"))
-        shallow = depth < SHALLOW_DONOR_EV
-        donated = float(_get(li_doping, "electrons_added")) / n_li if shallow else 0.0
-        note = (
-            f"donor level {depth:.2f} eV below the host CB (< {SHALLOW_DONOR_EV} eV: shallow, "
-            "the Li electron is a free carrier)"
-            if shallow
-            else f"donor level {depth:.2f} eV below the host CB: electron trapped"
-        )
-        updates["electrons_per_li"] = Param(
-            value=donated, unit="e", source=Source(**src, note=note)
-        )
-    if site_energies_ev is not None:
-        e = np.asarray(site_energies_ev, dtype=float)
-        if e.size < 2:
-            raise ParameterError("need at least two site energies for a spread")
-        src = Source(kind="dft", uuids=list(site_energy_uuids), note=f"{e.size} Li sites")
-        updates["site_energy_mean_ev"] = Param(value=float(e.mean()), unit="eV", source=src)
-        updates["site_energy_sigma_ev"] = Param(value=float(e.std(ddof=1)), unit="eV", source=src)
-    if host is not None:
-        updates["w_density_cm3"] = Param(
+    return 0.0, f"the Li electron is trapped {depth:.2f} eV below the host CBM (no carrier)"
+
+
+def parameters_from_chain(
+    material: str,
+    host: Any,
+    screening: Any,
+    dos_summary: Any,
+    formation: Any,
+    network: Any,
+    band: Any,
+    site_dos: dict[str, Any],
+    uuids: dict[str, str],
+    electron: Any,
+) -> EcramParameters:
+    """The computed :class:`EcramParameters` entries of one material: the one DFT → device
+    mapping, used by the chain on every backend.
+
+    * site-energy mean: E_f(Li_i^0) at the lowest site = the insertion energy vs bcc Li (DFT);
+    * site-energy spread σ: standard deviation of the ML energies of the distinct screened
+      sites (ML fidelity: the DFT covers one site only at this size);
+    * electrons per Li: :func:`electrons_per_li` of the lower-energy Li_i^0 solution
+      (``electron``, a :class:`~mttmat.schemas.li_electron.LiElectronDoc`; ``site_dos`` holds
+      the DOS document of each solution by label): conduction-band electrons, or the
+      electron of a polaron on the host cations, which conducts by hopping (the calibrated
+      mobility absorbs that, and the note says which it was);
+    * channel barrier: the percolation barrier of the hop network (``network``, a
+      :class:`~mttmat.schemas.hop_network.HopNetworkDoc`), with the DFT saddle of its
+      limiting hop where the DFT ``band`` has one (:func:`network_barrier`); the literature
+      value, saying why, when the hops do not percolate;
+    * hop length: mean length of the hops at or below the percolating saddle;
+    * metal density: the host cell.
+    """
+    from mttmat.analysis.hops import network_barrier
+
+    host = _structure(host)
+    scr, dos, form, net = _doc(screening), _doc(dos_summary), _doc(formation), _doc(network)
+    el = _doc(electron)
+    ground = el["ground_state"]
+    p = EcramParameters.paper_defaults(material)
+    cell = next(c for c in dos["cells"] if c["label"] == ground)
+    site = form["sites"][0]
+    de = site["intercalation_energy_ev"]
+    if de is None:
+        raise ParameterError(f"{material}: no Li_i^0 energy in the formation document")
+    ef_src = Source(
+        kind="dft",
+        uuids=[uuids["host"], uuids["bcc Li"], uuids[f"Li_i q=+0 {ground}"]],
+        fidelity="dft",
+        note=f"E_f(Li_i^0, {ground} solution, the lower) at the lowest ML site = insertion "
+        "energy vs bcc Li",
+    )
+    energies = [
+        c["energy_ev"]
+        for c in scr["candidates"]
+        if c.get("duplicate_of") is None and c.get("energy_ev") is not None
+    ]
+    updates: dict[str, Param] = {
+        "site_energy_mean_ev": Param(value=float(de), unit="eV", source=ef_src),
+        "w_density_cm3": Param(
             value=metal_density_cm3(host),
             unit="cm^-3",
-            source=Source(kind="structure", note=f"{host.composition.reduced_formula} cell"),
-        )
-    if barrier_ev is not None:
-        updates["channel_barrier_ev"] = Param(
-            value=float(barrier_ev),
+            source=Source(kind="structure", note=f"{host.composition.formula} cell"),
+        ),
+    }
+    if len(energies) >= 2:
+        updates["site_energy_sigma_ev"] = Param(
+            value=float(np.std(energies, ddof=1)),
             unit="eV",
-            source=Source(kind="dft", uuids=list(barrier_uuids), note="CI-NEB"),
+            source=Source(
+                kind="dft", uuids=[uuids["screening"]], fidelity="ml",
+                note=f"σ of the ML energies of {len(energies)} distinct Li sites",
+            ),
+        )  # fmt: skip
+    donated, note = electrons_per_li(cell, _doc(site_dos[ground]))
+    de = el["delta_e_polaron_minus_band_ev"]
+    updates["electrons_per_li"] = Param(
+        value=donated,
+        unit="e",
+        source=Source(
+            kind="dft", uuids=[uuids["DOS host"], uuids[f"DOS {ground}"], uuids["electron"]],
+            fidelity="dft",
+            note=f"carrier picture of the {el.get('ground_state_name') or ground} solution, "
+            f"the lower by {abs(de):.3f} eV "
+            f"(polaron − band = {de:+.3f} eV): {note}",
+        ),
+    )  # fmt: skip
+    mig_uuids = [uuids["hop network"]] + ([uuids["DFT band"]] if "DFT band" in uuids else [])
+    value, fidelity, why, k = network_barrier(net, _doc(band) if band is not None else None)
+    if value is not None:
+        updates["channel_barrier_ev"] = Param(
+            value=value,
+            unit="eV",
+            source=Source(kind="dft", uuids=mig_uuids, fidelity=fidelity, note=why),
         )
-    if hop_length_a is not None:
-        updates["hop_length_a"] = Param(
-            value=float(hop_length_a),
-            unit="Å",
-            source=Source(kind="dft", uuids=list(barrier_uuids), note="NEB end points"),
+    else:  # no percolating path among the computed hops: the literature value, and why
+        lit = p.channel_barrier_ev
+        updates["channel_barrier_ev"] = Param(
+            value=lit.value,
+            unit=lit.unit,
+            source=lit.source.model_copy(update={"note": f"{why}; literature value"}),
         )
-    return p.updated(**updates) if updates else p
+    s_lim = net["hops"][k]["saddle_ev"]
+    lengths = [h["length_a"] for h in net["hops"] if h["saddle_ev"] <= s_lim + 1e-9]
+    updates["hop_length_a"] = Param(
+        value=float(np.mean(lengths)),
+        unit="Å",
+        source=Source(kind="dft", uuids=[uuids["hop network"]], fidelity="ml",
+                      note=f"mean of the {len(lengths)} hops at or below the limiting saddle"),
+    )  # fmt: skip
+    return p.updated(**updates)
 
 
 def _a_or_none(curve: np.ndarray, ltd: bool) -> float | None:

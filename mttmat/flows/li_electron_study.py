@@ -49,7 +49,7 @@ class LiElectronStudyDoc(BaseModel):
 @job
 def li_at_void_centre(screening: Any, host: Structure) -> Structure:
     """The host, untouched, with Li at the void centre of the lowest ML site (no relax)."""
-    from mttmat.flows.li_doping import insert_li
+    from mttmat.structures.sites import insert_li
 
     doc = screening if isinstance(screening, dict) else screening.model_dump()
     lowest = next(c for c in doc["candidates"] if c["index"] == doc["selected"][0])

@@ -49,7 +49,7 @@ def multi_li_cell(
     Li or a host atom is skipped for the next one. Without the relax the cell is the
     one-Li positions put together, which is not a minimum of the two-Li cell.
     """
-    from mttmat.flows.li_doping import insert_li
+    from mttmat.structures.sites import insert_li
 
     n_li = len(doped) if n_li is None else n_li
     chosen: list[list[float]] = []

@@ -31,10 +31,10 @@ from pymatgen.core import Lattice, Structure
 
 from mttmat.analysis.network import Hop, diffusion_coefficient, percolation_barrier
 from mttmat.backends import get_backend
-from mttmat.flows.li_doping import insert_li
 from mttmat.jobs.neb import NebError, hop_summary, interpolate_images, run_neb
 from mttmat.settings import get_settings
 from mttmat.structures.io import atoms_to_structure
+from mttmat.structures.sites import insert_li
 
 __all__ = [
     "HopSpec",

@@ -28,15 +28,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from jobflow import Flow, Job, Maker, job
 from pymatgen.core import Structure
 
-from mttmat.analysis.hops import network_barrier
 from mttmat.backends import get_backend
+from mttmat.device.build import electrons_per_li, parameters_from_chain
 from mttmat.flows.li_dos import dos_document, summarize_li_dos
 from mttmat.flows.li_formation import li_formation_summary, multi_li_cell
-from mttmat.flows.li_migration import neb_hop
 from mttmat.flows.li_sites import screen_li_sites
 from mttmat.flows.melt_quench import MeltQuenchMaker
 from mttmat.jobs.band_energies import (  # noqa: F401  (re-exported)
@@ -48,59 +46,17 @@ from mttmat.jobs.band_energies import (  # noqa: F401  (re-exported)
 from mttmat.jobs.hop_network import ml_hop_network
 from mttmat.jobs.li_electron import compare_li_solutions, polaron_start
 from mttmat.jobs.melt_quench import MeltQuenchSchedule
+from mttmat.schemas.chain import MaterialChainDoc
 
 __all__ = [
     "BandEnergiesDoc",
     "MaterialChainMaker",
+    "chain_document",
     "channel_parameters",
     "dft_band_energies",
     "electrons_per_li",
     "hop_between_sites",
 ]
-
-def _structure(s: Any) -> Structure:
-    return Structure.from_dict(s) if isinstance(s, dict) else s
-
-
-def _doc(d: Any) -> dict[str, Any]:
-    return d if isinstance(d, dict) else d.model_dump()
-
-
-def electrons_per_li(cell: dict[str, Any], site_dos: dict[str, Any]) -> tuple[float, str]:
-    """Electrons per Li that the host cations carry, and how (from the Li_i^0 cell).
-
-    * ≥ 0.5 e per Li at or above the aligned host CBM: band electrons (that number);
-    * else, in a spin-polarised cell whose unpaired electron is not on Li (Li local moment
-      < 0.2 μ_B, total ≥ 0.5 μ_B) and is localised on the cations (one cation ≥ 0.5 μ_B or
-      the DOS summary's ``polaron_like``): a polaron, however deep (in small cells with U
-      the polaron level can sit near the VBM); it carries charge by thermally activated
-      hopping, so it counts as one carrier per Li. A spin-polarised electron spread over
-      the cell but below the CBM is no polaron and no band electron: 0;
-    * else 0: the electron stays on Li, or a spin-paired cell holds it in a gap state (half
-      an electron per spin there means the spin-polarised solution was not found, not a
-      carrier).
-    """
-    n_li = max(1, int(cell["n_li"]))
-    free = float(cell["electrons_above_host_cbm"]) / n_li
-    depth = -float(cell["highest_occupied_above_host_cbm_ev"])
-    if free >= 0.5:
-        return min(3.0, free), f"{free:.2f} e per Li above the host CBM: band electrons"
-    moments = site_dos.get("magnetic_moments_mub")
-    total = site_dos.get("total_magnetic_moment_mub")
-    if moments and total is not None:
-        m_li = sum(abs(m) for m, sp in zip(moments, site_dos["species"], strict=True)
-                   if sp == "Li")  # fmt: skip
-        local = (cell.get("max_local_moment_mub") or 0.0) >= 0.5 or bool(cell.get("polaron_like"))
-        if m_li < 0.2 and abs(total) >= 0.5 and local:
-            part = cell.get("extra_electron_participation")
-            return min(1.0, abs(total) / n_li), (
-                f"the Li electron sits on the host cations (largest local moment "
-                f"{cell['max_local_moment_mub']:.2f} μ_B, participation "
-                f"{part if part is not None else float('nan'):.1f} cations), {depth:.2f} eV "
-                "below the host CBM: a localised (polaron) carrier that conducts by hopping"
-            )
-    return 0.0, f"the Li electron is trapped {depth:.2f} eV below the host CBM (no carrier)"
-
 
 @job
 def channel_parameters(
@@ -115,102 +71,11 @@ def channel_parameters(
     uuids: dict[str, str],
     electron: Any,
 ) -> dict[str, Any]:
-    """The computed :class:`EcramParameters` entries of one material (JSON dict).
-
-    * site-energy mean: E_f(Li_i^0) at the lowest site = the insertion energy vs bcc Li (DFT);
-    * site-energy spread σ: standard deviation of the ML energies of the distinct screened
-      sites (ML fidelity: the DFT covers one site only at this size);
-    * electrons per Li: :func:`electrons_per_li` of the lower-energy Li_i^0 solution
-      (``electron``, a :class:`~mttmat.schemas.li_electron.LiElectronDoc`; ``site_dos`` holds
-      the DOS document of each solution by label): conduction-band electrons, or the
-      electron of a polaron on the host cations, which conducts by hopping (the calibrated
-      mobility absorbs that, and the note says which it was);
-    * channel barrier: the percolation barrier of the hop network (``network``, a
-      :class:`~mttmat.schemas.hop_network.HopNetworkDoc`), with the DFT saddle of its
-      limiting hop where the DFT ``band`` has one (:func:`network_barrier`); the literature
-      value, saying why, when the hops do not percolate;
-    * hop length: mean length of the hops at or below the percolating saddle;
-    * metal density: the host cell.
-    """
-    from mttmat.device.build import metal_density_cm3
-    from mttmat.device.parameters import EcramParameters, Param, ParameterError, Source
-
-    host = _structure(host)
-    scr, dos, form, net = _doc(screening), _doc(dos_summary), _doc(formation), _doc(network)
-    el = _doc(electron)
-    ground = el["ground_state"]
-    p = EcramParameters.paper_defaults(material)
-    cell = next(c for c in dos["cells"] if c["label"] == ground)
-    site = form["sites"][0]
-    de = site["intercalation_energy_ev"]
-    if de is None:
-        raise ParameterError(f"{material}: no Li_i^0 energy in the formation document")
-    ef_src = Source(
-        kind="dft",
-        uuids=[uuids["host"], uuids["bcc Li"], uuids[f"Li_i q=+0 {ground}"]],
-        fidelity="dft",
-        note=f"E_f(Li_i^0, {ground} solution, the lower) at the lowest ML site = insertion "
-        "energy vs bcc Li",
-    )
-    energies = [
-        c["energy_ev"]
-        for c in scr["candidates"]
-        if c.get("duplicate_of") is None and c.get("energy_ev") is not None
-    ]
-    updates: dict[str, Param] = {
-        "site_energy_mean_ev": Param(value=float(de), unit="eV", source=ef_src),
-        "w_density_cm3": Param(
-            value=metal_density_cm3(host),
-            unit="cm^-3",
-            source=Source(kind="structure", note=f"{host.composition.formula} cell"),
-        ),
-    }
-    if len(energies) >= 2:
-        updates["site_energy_sigma_ev"] = Param(
-            value=float(np.std(energies, ddof=1)),
-            unit="eV",
-            source=Source(
-                kind="dft", uuids=[uuids["screening"]], fidelity="ml",
-                note=f"σ of the ML energies of {len(energies)} distinct Li sites",
-            ),
-        )  # fmt: skip
-    donated, note = electrons_per_li(cell, _doc(site_dos[ground]))
-    de = el["delta_e_polaron_minus_band_ev"]
-    updates["electrons_per_li"] = Param(
-        value=donated,
-        unit="e",
-        source=Source(
-            kind="dft", uuids=[uuids["DOS host"], uuids[f"DOS {ground}"], uuids["electron"]],
-            fidelity="dft",
-            note=f"carrier picture of the {el.get('ground_state_name') or ground} solution, "
-            f"the lower by {abs(de):.3f} eV "
-            f"(polaron − band = {de:+.3f} eV): {note}",
-        ),
-    )  # fmt: skip
-    mig_uuids = [uuids["hop network"]] + ([uuids["DFT band"]] if "DFT band" in uuids else [])
-    value, fidelity, why, k = network_barrier(net, _doc(band) if band is not None else None)
-    if value is not None:
-        updates["channel_barrier_ev"] = Param(
-            value=value,
-            unit="eV",
-            source=Source(kind="dft", uuids=mig_uuids, fidelity=fidelity, note=why),
-        )
-    else:  # no percolating path among the computed hops: the literature value, and why
-        lit = p.channel_barrier_ev
-        updates["channel_barrier_ev"] = Param(
-            value=lit.value,
-            unit=lit.unit,
-            source=lit.source.model_copy(update={"note": f"{why}; literature value"}),
-        )
-    s_lim = net["hops"][k]["saddle_ev"]
-    lengths = [h["length_a"] for h in net["hops"] if h["saddle_ev"] <= s_lim + 1e-9]
-    updates["hop_length_a"] = Param(
-        value=float(np.mean(lengths)),
-        unit="Å",
-        source=Source(kind="dft", uuids=[uuids["hop network"]], fidelity="ml",
-                      note=f"mean of the {len(lengths)} hops at or below the limiting saddle"),
-    )  # fmt: skip
-    return json.loads(p.updated(**updates).model_dump_json())
+    """The computed :class:`EcramParameters` of one material (JSON dict), by
+    :func:`mttmat.device.build.parameters_from_chain`."""
+    p = parameters_from_chain(material, host, screening, dos_summary, formation, network,
+                              band, site_dos, uuids, electron)  # fmt: skip
+    return json.loads(p.model_dump_json())
 
 
 @dataclass
@@ -221,6 +86,12 @@ class MaterialChainMaker(Maker):
     ----------
     material
         Label, e.g. ``WOx``.
+    ml_backend, dft_backend, md_backend
+        The ML potential (sites, hops), the DFT code (``gpaw`` locally, ``vasp`` on HPC:
+        the flow is the same, only the makers differ) and the melt-quench's code (default:
+        the ML potential; ``vasp`` for AIMD).
+    backend_options
+        Options of the DFT backend (VASP: custodian handlers, validators, max_errors).
     melt_quench
         A :class:`MeltQuenchSchedule` (or dict), or None when the start cell is already the
         host (e.g. a shipped amorphous cell).
@@ -238,6 +109,8 @@ class MaterialChainMaker(Maker):
     material: str = "WOx"
     ml_backend: str = "chgnet"
     dft_backend: str = "gpaw"
+    backend_options: dict = field(default_factory=dict)
+    md_backend: str | None = None
     melt_quench: MeltQuenchSchedule | dict | None = None
     max_candidates: int = 6
     screening_fmax: float = 0.05
@@ -263,18 +136,23 @@ class MaterialChainMaker(Maker):
 
     def make(self, start: Structure, li_metal: Any, parent: Structure | None = None) -> Flow:
         """The flow of one material; ``li_metal`` is the output of the shared bcc Li job."""
-        dft = get_backend(self.dft_backend)
+        dft = get_backend(self.dft_backend, **self.backend_options)
+        dft.check_structure(start)
         jobs: list[Job | Flow] = []
         uuids: dict[str, str] = {}
         host: Any = start
         if self.melt_quench is not None:
+            md = self.md_backend or self.ml_backend
             mq = MeltQuenchMaker(
-                name="melt-quench", backend=self.ml_backend, schedule=self.melt_quench
-            ).make(start, parent=parent)
+                name="melt-quench", backend=md, schedule=self.melt_quench,
+                backend_options=self.backend_options if md == self.dft_backend else {},
+            ).make(start, parent=parent)  # fmt: skip
             jobs.append(mq)
             _tag(mq, "melt-quench")
             host = mq.output["cells"][0].structure
-            uuids["melt-quench"] = mq.jobs[-2].uuid  # the analysis job of the cell
+            uuids["melt-quench"] = next(  # the analysis job of the cell
+                j.uuid for j in _all_jobs([mq]) if j.metadata.get("role") == "amorphous analysis"
+            )
         screen = screen_li_sites(
             host, n_sites=2, n_lowest=self.network_sites, backend=self.ml_backend,
             max_candidates=self.max_candidates, fmax=self.screening_fmax,
@@ -284,7 +162,7 @@ class MaterialChainMaker(Maker):
         _tag(screen, "Li site screening")
         jobs.append(screen)
         uuids["screening"] = screen.uuid
-        kw = dict(self.dft_kwargs)
+        kw = self.calculator_kwargs()
         li0 = screen.output.selected_structures[0]
         host_kw = {**kw, "spin_polarized": False}
         band_kw = {**kw, "spin_polarized": False}
@@ -404,22 +282,15 @@ class MaterialChainMaker(Maker):
         band = None
         spin_band = self.neb_charge == 0
         band_kw = {**kw, "charge": float(self.neb_charge), "spin_polarized": spin_band}
-        lim = net.output.limiting_band
-        if self.neb_dft == "energies":
-            band = dft_band_energies(lim, dft.name, band_kw, path_uuid=net.uuid)
-            band.name = f"{dft.name} energies on the limiting band"
-            _tag(band, "DFT energies on the band")
-        elif self.neb_dft == "ci-neb":
-            band = neb_hop(
-                lim["images"][0], lim["images"][-1], lim["hop"], dft.name, self.neb_images,
-                self.neb_fmax, seed_images=lim["images"], seed_fidelity="ml",
-                calculator_kwargs=band_kw, max_steps=self.neb_max_steps,
-            )  # fmt: skip
-            band.name = f"{dft.name} CI-NEB of the limiting hop"
-            _tag(band, "DFT CI-NEB")
-        elif self.neb_dft != "none":
+        if self.neb_dft not in ("energies", "ci-neb", "none"):
             raise ValueError(f"neb_dft must be energies, ci-neb or none, got {self.neb_dft!r}")
-        if band is not None:
+        if self.neb_dft != "none":
+            band = dft.dft_band(net.output.limiting_band, self.neb_dft, band_kw,
+                                self.neb_images, self.neb_fmax, self.neb_max_steps,
+                                path_uuid=net.uuid)  # fmt: skip
+            what = "energies on" if self.neb_dft == "energies" else "CI-NEB of"
+            band.name = f"{dft.name} {what} the limiting band"
+            _tag(band, "DFT energies on the band" if self.neb_dft == "energies" else "DFT CI-NEB")
             jobs.append(band)
             uuids["DFT band"] = band.uuid
         params = channel_parameters(
@@ -428,17 +299,49 @@ class MaterialChainMaker(Maker):
             {k: dos_jobs[k].output for k in ("band", "polaron")}, dict(uuids), electron.output,
         )
         params.name = "ECRAM channel parameters"
-        _tag(params, "ECRAM parameters")
         jobs.append(params)
         uuids["parameters"] = params.uuid
+        doc = chain_document(self.material, params.output, dict(uuids), self.ml_backend,
+                             dft.name, kw)  # fmt: skip
+        doc.name = "material chain document"
+        jobs.append(doc)
+        _tag([params, doc], "ECRAM parameters")
         for j in _all_jobs(jobs):
             j.name = f"{self.material}: {j.name}"
             j.metadata["material"] = self.material
-        return Flow(
-            jobs,
-            output={"parameters": params.output, "uuids": uuids, "host": host},
-            name=f"{self.material} chain",
-        )
+        return Flow(jobs, output=doc.output, name=f"{self.material} chain")
+
+    def calculator_kwargs(self) -> dict[str, Any]:
+        """The DFT settings every cell of this chain shares, complete and explicit.
+
+        ``dft_kwargs`` over the defaults of :class:`~mttmat.chain.config.DftConfig` (U of
+        the material's cation from the materials table): fixed when the flow is built, so
+        the environment of a running job cannot change them.
+        """
+        from mttmat.chain.config import DftConfig
+        from mttmat.materials import cation_of
+
+        base = DftConfig().calculator_kwargs([cation_of(self.material), "O", "Li"])
+        return {**base, **self.dft_kwargs}
+
+
+@job(output_schema=MaterialChainDoc)
+def chain_document(
+    material: str,
+    parameters: dict[str, Any],
+    stages: dict[str, str],
+    ml_backend: str,
+    dft_backend: str,
+    dft_settings: dict[str, Any],
+) -> MaterialChainDoc:
+    """The chain's :class:`MaterialChainDoc`: parameters and every stage's uuid by role."""
+    from importlib.metadata import version
+
+    return MaterialChainDoc(
+        material=material, parameters=parameters, stages=stages, ml_backend=ml_backend,
+        dft_backend=dft_backend, dft_settings=dft_settings,
+        mttmat_version=version("mttmat"),
+    )  # fmt: skip
 
 
 def _tag(items: Any, stage: str) -> None:

@@ -188,6 +188,7 @@ class MeltQuenchMaker(Maker):
                 melt_attempts=attempts,
             )
             ana.name = f"amorphous analysis{tag}"
+            ana.metadata["role"] = "amorphous analysis"
             jobs += [*stage_jobs, relax, fmax, ana]
             analyses.append(ana.output)
         summary = summarize_melt_quench(

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mttmat.chain.config import HpcChainConfig
+
 __all__ = [
     "JOB_TYPES",
     "CustodianSpec",
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 #: job types of the full-size flow (see :func:`mttmat.hpc.flow.job_type`)
-JOB_TYPES = ("aimd", "relax", "static", "dos", "defect", "neb", "ml", "light")
+JOB_TYPES = ("aimd", "relax", "static", "defect", "ml", "light")
 
 #: the mongo_uri that selects the in-process test store (tests and the local harness only)
 MONGOMOCK = "mongomock://"
@@ -166,69 +168,6 @@ def _default_validators() -> tuple[str, ...]:
     return tuple(DEFAULT_CUSTODIAN_VALIDATORS)
 
 
-class HpcMaterial(BaseModel):
-    """The full-size start cell of one material."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    start: Literal["crystal", "random", "file"]
-    crystal: str | None = None
-    supercell: list[int] = Field([1, 1, 1])
-    composition: str | None = None
-    density_g_cm3: float | None = Field(None, gt=0)
-    seed: int = 0
-    path: Path | None = Field(None, description="a cell (e.g. a melt-quenched one) to start from")
-    melt_quench: bool = Field(True, description="VASP AIMD melt-quench of the start cell first")
-
-    @model_validator(mode="after")
-    def _complete(self) -> HpcMaterial:
-        need = {"crystal": ("crystal",), "random": ("composition", "density_g_cm3"),
-                "file": ("path",)}[self.start]  # fmt: skip
-        missing = [k for k in need if getattr(self, k) is None]
-        if missing:
-            raise ValueError(f"a {self.start} start needs {missing}")
-        if self.path is not None and not self.path.is_file():
-            raise ValueError(f"structure file {self.path} does not exist")
-        return self
-
-
-def _default_hpc_materials() -> dict[str, HpcMaterial]:
-    return {
-        "WOx": HpcMaterial(start="crystal", crystal="gamma-WO3", supercell=[2, 2, 1]),
-        "NbOx": HpcMaterial(start="random", composition="Nb48O120", density_g_cm3=4.5),
-    }
-
-
-class WorkflowSpec(BaseModel):
-    """Options of the full-size stages."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    materials: dict[str, HpcMaterial] = Field(default_factory=_default_hpc_materials)
-    schedule: Path | None = Field(
-        None, description="melt-quench schedule YAML (default workflows/melt_quench_hpc.yaml)"
-    )
-    n_sites: int = Field(3, gt=0, description="Li sites for the DOS and the formation energies")
-    max_candidates: int = Field(24, gt=1)
-    dielectric: dict[str, float] = Field(
-        default_factory=lambda: {"WOx": 25.0, "NbOx": 25.0},
-        description="ε per material for the Freysoldt correction (supplied)",
-    )
-    dielectric_source: str = "assumed: order of the static ε of amorphous WO3 and Nb2O5 films"
-    neb_images: int = Field(5, gt=0, description="interior images of the VASP CI-NEB (IMAGES)")
-
-    @model_validator(mode="after")
-    def _check(self) -> WorkflowSpec:
-        for m in self.materials:
-            if m not in ("WOx", "NbOx"):
-                raise ValueError(f"unknown material {m!r}; known: ['NbOx', 'WOx']")
-            if self.dielectric.get(m, 0) <= 0:
-                raise ValueError(f"dielectric needs a value > 0 for {m}")
-        if self.schedule is not None and not self.schedule.is_file():
-            raise ValueError(f"schedule file {self.schedule} does not exist")
-        return self
-
-
 class HpcConfig(BaseModel):
     """Everything the submission needs; see ``workflows/hpc.yaml``."""
 
@@ -243,7 +182,10 @@ class HpcConfig(BaseModel):
     workers: dict[str, WorkerSpec]
     resources: dict[str, ResourceSpec] = Field(description=f"per job type: {JOB_TYPES}")
     custodian: CustodianSpec = Field(default_factory=CustodianSpec)
-    workflow: WorkflowSpec = Field(default_factory=WorkflowSpec)
+    workflow: HpcChainConfig = Field(
+        default_factory=HpcChainConfig,
+        description="the material chain (the local main job's chain fields, full-size defaults)",
+    )
     runner: dict[str, Any] = Field(
         default_factory=dict, description="jobflow-remote RunnerOptions (delays, retries)"
     )
@@ -301,15 +243,13 @@ class HpcConfig(BaseModel):
             if walltime_seconds(r.walltime) > walltime_seconds(p.max_walltime):
                 raise ValueError(
                     f"resources.{jt}: walltime {r.walltime} exceeds the {p.max_walltime} limit "
-                    f"of partition {r.partition!r}; shorten it (VASP jobs restart from their "
-                    "folder) or choose another partition"
+                    f"of partition {r.partition!r}; shorten it or choose another partition"
                 )
-        neb = self.resources["neb"]
-        n = self.workflow.neb_images
-        if neb.ranks % n:
+        if self.workflow.neb.dft == "ci-neb":
             raise ValueError(
-                f"resources.neb: {neb.ranks} MPI ranks cannot be split over IMAGES = {n} (VASP "
-                f"needs a multiple); use e.g. {n} nodes or cores_per_node divisible by {n}"
+                "workflow.neb.dft: a VASP CI-NEB is not available with VASP yet (its endpoints "
+                "must be VASP minima and its output collected); use energies (VASP single "
+                "points on the ML band)"
             )
         return self
 

@@ -18,7 +18,13 @@ from mttmat.backends import get_backend
 from mttmat.flows.li_migration import HopSpec
 from mttmat.structures.io import atomic_write_text
 
-__all__ = ["BAND_PROGRESS_FILE", "BandEnergiesDoc", "dft_band_energies", "hop_between_sites"]
+__all__ = [
+    "BAND_PROGRESS_FILE",
+    "BandEnergiesDoc",
+    "band_from_statics",
+    "dft_band_energies",
+    "hop_between_sites",
+]
 
 BAND_PROGRESS_FILE = "band_energies.json"
 
@@ -200,14 +206,24 @@ def dft_band_energies(
                 progress_file,
                 json.dumps({"calculator_kwargs": kw, "n_images": len(images), "energies": done}),
             )
-    e = np.array([done[str(k)] for k in range(len(images))])
+    e = [done[str(k)] for k in range(len(images))]
+    return _band_doc(doc, images, e, be.name, be.fidelity, kw, path_uuid, closest, n_scf,
+                     time.perf_counter() - t0)  # fmt: skip
+
+
+def _band_doc(
+    doc: dict[str, Any], images: list[Structure], energies: list[float], backend: str,
+    fidelity: str, kw: dict[str, Any], path_uuid: str | None, closest: float, n_scf: int,
+    wall_time_s: float,
+) -> BandEnergiesDoc:  # fmt: skip
+    e = np.asarray(energies, float)
     rel = e - e[0]
     top = int(np.argmax(rel))
     ml = np.asarray(doc["energies_ev"], float)
     steps = _image_steps(images)
     return BandEnergiesDoc(
-        backend=be.name,
-        fidelity=f"{be.fidelity} energies on the {doc['fidelity']} path",
+        backend=backend,
+        fidelity=f"{fidelity} energies on the {doc['fidelity']} path",
         charge=float(kw.get("charge", 0.0)),
         spin_polarized=bool(kw.get("spin_polarized", False)),
         calculator_kwargs=kw,
@@ -228,5 +244,23 @@ def dft_band_energies(
         closest_pair_a=closest,
         hop_length_a=float(doc["hop_length_a"]),
         n_scf=n_scf,
-        wall_time_s=time.perf_counter() - t0,
+        wall_time_s=wall_time_s,
     )
+
+
+@job
+def band_from_statics(
+    neb: Any, statics: list[Any], backend: str, calculator_kwargs: dict[str, Any],
+    path_uuid: str | None = None,
+) -> BandEnergiesDoc:  # fmt: skip
+    """The :class:`BandEnergiesDoc` of a band whose images were computed one static job each
+    (codes run as separate jobs, e.g. VASP on HPC); ``statics`` in image order."""
+    doc = _doc(neb)
+    images = [_structure(s) for s in doc["images"]]
+    if len(statics) != len(images):
+        raise ValueError(f"{len(statics)} statics for a band of {len(images)} images")
+    energies = [float(_doc(t)["output"]["energy"]) for t in statics]
+    be = get_backend(backend)
+    closest = min(_closest_pair(s) for s in images)
+    return _band_doc(doc, images, energies, be.name, be.fidelity, dict(calculator_kwargs),
+                     path_uuid, closest, len(statics), 0.0)  # fmt: skip

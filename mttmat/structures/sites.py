@@ -31,6 +31,7 @@ __all__ = [
     "InterstitialSite",
     "check_site_free",
     "find_interstitial_sites",
+    "insert_li",
 ]
 
 ANIONS = frozenset({"O", "F", "S", "N"})
@@ -156,3 +157,30 @@ def check_site_free(
             f"site {list(np.round(frac_coords, 4))}: choose another site, or start from the "
             f"{species}-free host"
         )
+
+
+def insert_li(host: Structure, frac_coords: list[list[float]] | None, n_li: int = 1) -> Structure:
+    """Host plus Li at ``frac_coords`` (or in the ``n_li`` largest voids when None).
+
+    Refuses sites too close to host atoms, and a host that already holds Li there.
+    """
+    from mttmat.materials import CATIONS
+    from mttmat.structures.validate import check_min_distances, require_elements
+    from mttmat.structures.voids import find_voids
+
+    require_elements(host, CATIONS, "Li insertion")
+    if frac_coords is None:
+        frac_coords = [v[0].tolist() for v in find_voids(host, n=n_li)]
+        if len(frac_coords) < n_li:
+            raise StructureError(
+                f"the host holds only {len(frac_coords)} separate Li voids, {n_li} requested"
+            )
+    doped = host.copy()
+    for fc in frac_coords:
+        check_site_free(doped, fc, "Li")  # Li already there (host or an earlier site)
+        doped.append("Li", fc)
+    try:
+        check_min_distances(doped)
+    except StructureError as err:
+        raise StructureError(f"Li site {frac_coords} is not a void of the host: {err}") from err
+    return doped

@@ -1,0 +1,111 @@
+"""One material chain for every backend: settings fixed at build time, and the local and the
+HPC flows built from one config with the same stages in the same order."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from monty.json import MontyDecoder, MontyEncoder
+
+from mttmat.chain.build import build_chain_flows
+from mttmat.chain.config import ChainConfig, HpcChainConfig
+from mttmat.settings import get_settings
+
+SMALL = {"WOx": {"start": "random", "composition": "W4O12", "density_g_cm3": 6.5}}
+
+
+def _jobs(flow):
+    return [j for j, _ in flow.iterflow()]
+
+
+def _by_role(flow, role: str):
+    """The job whose uuid the chain document lists under ``role``."""
+    doc = next(j for j in _jobs(flow) if j.function.__name__ == "chain_document")
+    stages = doc.function_args[2]
+    return next(j for j in _jobs(flow) if j.uuid == stages[role]), stages
+
+
+def test_dft_settings_are_fixed_when_the_flow_is_built(monkeypatch):
+    """U, cutoff, mesh and smearing are inputs of every DFT job: a different U in the
+    environment of the process that runs an already-built job changes nothing, and the
+    resume key does not depend on the process settings."""
+    pytest.importorskip("gpaw")
+    from mttmat.workflow import MainJobConfig, _key, build_main_flow
+
+    cfg = MainJobConfig(materials=SMALL, dft={"hubbard_u_ev": {"W": 5.0}, "ecut_ev": 280})
+    flow, _ = build_main_flow(cfg)
+    key = _key(cfg, flow)
+    saved = json.dumps(flow, cls=MontyEncoder)  # as run_resumable keeps it
+    monkeypatch.setenv("MTTMAT_HUBBARD_U_EV", '{"W": 0.0, "O": 3.0}')
+    monkeypatch.setenv("MTTMAT_GPAW_ECUT_EV", "500")
+    get_settings.cache_clear()
+    try:
+        assert get_settings().hubbard_u_ev == {"W": 0.0, "O": 3.0}
+        loaded = json.loads(saved, cls=MontyDecoder)
+        host, _ = _by_role(loaded, "host")
+        dft_jobs = [j for j in _jobs(loaded) if getattr(j.maker, "backend", "") == "gpaw"]
+        assert len(dft_jobs) >= 6  # bcc Li, host, band, polaron, Li_i^+, two Li
+        for j in dft_jobs:
+            calc = j.maker._get_calculator()  # what the job builds when it runs
+            meta = calc.mttmat_meta
+            want = {} if j.name.startswith("bcc Li") else {"W": 5.0}
+            assert meta["hubbard_u_ev"] == want, j.name
+            assert meta["ecut_ev"] == 280.0 and meta["smearing_ev"] == 0.05, j.name
+        assert host.maker._get_calculator().parameters.setups == {"W": ":d,5"}  # GPAW reads it
+        assert _key(cfg, build_main_flow(cfg)[0]) == key
+    finally:
+        get_settings.cache_clear()
+
+
+def test_local_and_hpc_flows_from_one_config_have_the_same_stages():
+    """The HPC flow is the local chain with VASP makers and resources: the same stages in the
+    same order, the same roles in the chain document, ending in the ECRAM parameters."""
+    pytest.importorskip("jobflow_remote")
+    from mttmat.hpc.config import HpcConfig
+    from mttmat.hpc.flow import build_material_flow
+    from tests.test_hpc import SHIPPED, _with  # the shipped cluster config
+
+    data = _with(workflow={"materials": SMALL, "neb": {"n_images": 3}})
+    hpc = HpcConfig(**data)
+    local_flows, _ = build_chain_flows(hpc.workflow, dft_backend="gpaw", shared_li_metal=False)
+    local, remote = local_flows["WOx"], build_material_flow(hpc, "WOx")
+    assert SHIPPED.is_file()
+
+    def stages(flow):
+        """The stage of each step of the chain, in the order the chain puts them."""
+        from jobflow import Flow
+
+        chain = next(f for f in flow.jobs if isinstance(f, Flow) and f.name == "WOx chain")
+        seq = []
+        for item in chain.jobs:
+            first = item if not isinstance(item, Flow) else _jobs(item)[0]
+            st = first.metadata.get("stage")
+            if st and (not seq or seq[-1] != st):
+                seq.append(st)
+        return seq
+
+    assert stages(local) == stages(remote)
+    assert stages(local)[-1] == "ECRAM parameters"
+    params_l, roles_l = _by_role(local, "parameters")
+    params_r, roles_r = _by_role(remote, "parameters")
+    assert list(roles_l) == list(roles_r)
+    assert params_l.function.__name__ == params_r.function.__name__ == "channel_parameters"
+    # they differ in the makers of the DFT stages and in the resources only
+    host_l, _ = _by_role(local, "host")
+    host_r, _ = _by_role(remote, "host")
+    assert type(host_l.maker).__name__ == "CalculatorRelaxMaker"
+    assert type(host_r.maker).__name__ == "ChargedStaticMaker"
+    assert host_r.config.manager_config["worker"] == "cluster"
+    assert not host_l.config.manager_config
+    # the same settings reach both codes
+    incar = host_r.maker.input_set_generator.user_incar_settings
+    assert incar["LDAUU"]["O"]["W"] == host_l.maker.calculator_kwargs["hubbard_u_ev"]["W"]
+    assert incar["ENCUT"] == host_l.maker.calculator_kwargs["ecut_ev"] == 520.0
+
+
+def test_hpc_chain_defaults_are_full_size():
+    cfg = HpcChainConfig()
+    assert cfg.materials["WOx"].crystal == "gamma-WO3" and cfg.materials["WOx"].melts
+    assert cfg.dft.hubbard_u_ev == {"W": 6.2, "Nb": 4.0}
+    assert ChainConfig().materials["WOx"].composition == "W4O12"
