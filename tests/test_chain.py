@@ -109,3 +109,33 @@ def test_hpc_chain_defaults_are_full_size():
     assert cfg.materials["WOx"].crystal == "gamma-WO3" and cfg.materials["WOx"].melts
     assert cfg.dft.hubbard_u_ev == {"W": 6.2, "Nb": 4.0}
     assert ChainConfig().materials["WOx"].composition == "W4O12"
+
+
+def test_every_job_of_every_flow_binds_its_arguments():
+    """Each job of the main chain, the HPC chain and the Li-electron study is called with
+    arguments its function accepts (a missing argument once failed the study at its end)."""
+    import inspect
+
+    pytest.importorskip("jobflow_remote")
+    from pymatgen.core import Structure
+
+    from mttmat.flows.li_electron_study import LiElectronStudyMaker
+    from mttmat.hpc.config import HpcConfig
+    from mttmat.hpc.flow import build_material_flow
+    from mttmat.workflow import MainJobConfig, build_main_flow
+    from tests.test_hpc import _with
+
+    host = Structure.from_file("structures/a-WOx-32.cif")
+    flows = [
+        build_main_flow(MainJobConfig())[0],
+        build_material_flow(HpcConfig(**_with()), "NbOx"),
+        LiElectronStudyMaker(u_values=(0.0, 6.2), geometries=("unrelaxed", "ml", "dft")).make(
+            {"a": host}
+        ),
+    ]
+    n = 0
+    for flow in flows:
+        for j in _jobs(flow):
+            inspect.signature(j.function).bind(*j.function_args, **j.function_kwargs)
+            n += 1
+    assert n > 100

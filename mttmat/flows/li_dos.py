@@ -56,7 +56,11 @@ def dos_document(calc: Any, uuid: str | None = None, width_ev: float = 0.1) -> D
 
 @job(output_schema=LiDosSummary)
 def summarize_li_dos(
-    host: Any, doped: list[Any], n_li: int, labels: list[str], uuids: dict[str, str]
+    host: Any,
+    doped: list[Any],
+    n_li: int,
+    labels: list[str],
+    uuids: dict[str, str] | None = None,
 ) -> LiDosSummary:
     """Derived numbers of every doped cell against the host."""
 
