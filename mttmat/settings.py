@@ -117,8 +117,6 @@ class MttmatSettings(BaseSettings):
         description="Folder of the live-run slots that share the cores (default: "
         "<tmp>/mttmat-<uid>/runs). Runs that should share cores must see the same folder.",
     )
-    vasp_cmd: str = Field("vasp_std", description="Command custodian runs for VASP.")
-    vasp_gamma_cmd: str = Field("vasp_gam", description="Γ-only VASP command.")
 
     @field_validator("hubbard_u_ev")
     @classmethod

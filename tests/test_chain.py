@@ -139,3 +139,57 @@ def test_every_job_of_every_flow_binds_its_arguments():
             inspect.signature(j.function).bind(*j.function_args, **j.function_kwargs)
             n += 1
     assert n > 100
+
+
+def test_vasp_chain_jobs_follow_the_config_not_the_environment(tmp_path, monkeypatch):
+    """On HPC every VASP cell takes the chain's settings, whatever the environment of the
+    process that builds or runs the flow says: AIMD and relax included, spin-paired melt,
+    the polaron start's single moment, no +U on bcc Li, the VASP command from the job's
+    environment (set per job type), not baked into the Maker."""
+    pytest.importorskip("jobflow_remote")
+    from pymatgen.io.vasp import Incar, Poscar
+
+    from mttmat.backends.vasp import write_vasp_inputs
+    from mttmat.hpc.config import HpcConfig
+    from mttmat.hpc.flow import build_material_flow
+    from mttmat.jobs.li_electron import polaron_start
+    from mttmat.structures.io import read_structure
+    from mttmat.structures.sites import insert_li
+    from tests.test_hpc import _with
+
+    monkeypatch.setenv("MTTMAT_HUBBARD_U_EV", '{"W": 0.0}')
+    get_settings.cache_clear()
+    try:
+        cfg = HpcConfig(**_with(workflow={"dft": {"hubbard_u_ev": {"W": 3.0}, "ecut_ev": 450}}))
+        flow = build_material_flow(cfg, "WOx")
+    finally:
+        get_settings.cache_clear()
+    host = read_structure("structures/a-WOx-32.cif")
+    li = insert_li(host, None)
+    pol = polaron_start.original(li, None, 0.1, 1.0)
+    cells = {"host": host, "Li_i q=+0 polaron": pol, "Li_i q=+1": li}
+    jobs = {j.name.split(": ", 1)[-1]: j for j in _jobs(flow)}
+    written = {}
+    for name, cell in [("init 0 AIMD", host), ("relax", host), ("bcc Li (μ_Li)", None),
+                       *((f"vasp {k}", c) for k, c in cells.items())]:  # fmt: skip
+        j = jobs[name]
+        assert "vasp_cmd" not in j.maker.run_vasp_kwargs, name
+        export = j.config.manager_config["exec_config"].export
+        assert export["ATOMATE2_VASP_CMD"].startswith("srun"), name
+        assert export["ATOMATE2_VASP_GAMMA_CMD"].startswith("srun"), name
+        cell = cell if cell is not None else j.function_args[0]
+        d = write_vasp_inputs(j.maker, cell, tmp_path / name.replace(" ", "_"))
+        written[name] = (Incar.from_file(d / "INCAR"), Poscar.from_file(d / "POSCAR"))
+    for name, (incar, poscar) in written.items():
+        if name.startswith("bcc Li"):
+            assert not incar.get("LDAU") and "LDAUU" not in incar  # no +U channel on Li
+            continue
+        u = dict(zip(poscar.site_symbols, incar["LDAUU"], strict=True))
+        assert u["W"] == 3.0 and u["O"] == 0.0, name  # the config's, not the environment's
+        assert incar["ENCUT"] == 450, name
+    assert written["init 0 AIMD"][0]["ISPIN"] == 1 and written["relax"][0]["ISPIN"] == 1
+    incar, poscar = written["vasp Li_i q=+0 polaron"]
+    assert incar["ISPIN"] == 2
+    moments = [m for m in incar["MAGMOM"] if abs(m) > 1e-6]
+    assert moments == [1.0]  # one cation, as the polaron start says
+    assert written["vasp Li_i q=+1"][0]["NELECT"] == 8 * 14 + 24 * 6 + 3 - 1

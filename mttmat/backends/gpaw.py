@@ -89,7 +89,8 @@ class GpawBackend(AseCalculatorBackend):
     default True; False gives Monkhorst-Pack points, fewer of them in low symmetry),
     ``spin_polarized``,
     ``hubbard_u_ev`` (U per species, the whole set: species absent get none; the settings'
-    table when not given), ``smearing_ev``, ``mixer`` (dict for
+    table when not given), ``hubbard_l`` (angular momentum per species, d = 2),
+    ``smearing_ev``, ``mixer`` (dict for
     ``gpaw.Mixer``), ``symmetry`` (GPAW's, e.g. ``"off"``), ``charge``, ``txt``,
     ``convergence``, ``maxiter``.
     """
@@ -118,7 +119,7 @@ class GpawBackend(AseCalculatorBackend):
         params: dict[str, Any] = {
             "mode": PW(ecut := kwargs.pop("ecut_ev", s.gpaw_ecut_ev)),
             "xc": "PBE",
-            "setups": gpaw_setups(u, s.hubbard_l),
+            "setups": gpaw_setups(u, kwargs.pop("hubbard_l", None) or s.hubbard_l),
             "occupations": FermiDirac(smearing := kwargs.pop("smearing_ev", s.smearing_width_ev)),
             "spinpol": kwargs.pop("spin_polarized", s.spin_polarized),
             "txt": kwargs.pop("txt", GPAW_TXT),

@@ -115,21 +115,30 @@ def vasp_nelect(maker: Maker, structure: Structure, charge: int) -> float:
 
 
 def dft_u_incar(
-    hubbard_u_ev: dict[str, float] | None = None, spin_polarized: bool | None = None
+    hubbard_u_ev: dict[str, float] | None = None,
+    spin_polarized: bool | None = None,
+    hubbard_l: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """INCAR settings for Dudarev DFT+U (U per species; the settings' when None).
 
     LDAUU/LDAUL/LDAUJ are given per element under the most electronegative element ("O"),
     pymatgen's convention; pymatgen writes them as arrays in POSCAR species order. Elements
-    without U get L = -1 (no +U channel) and U = 0.
+    without U get L = -1 (no +U channel) and U = 0. With no positive U at all, LDAU is off
+    (no +U channel anywhere: VASP's default LDAUL would otherwise put one on every species).
+    MAGMOM is per element (0.6 μ_B on the +U cations); a cell whose sites carry ``magmom``
+    keeps those instead (:func:`cell_incar`).
     """
     s = get_settings()
     u = dict(s.hubbard_u_ev if hubbard_u_ev is None else hubbard_u_ev)
+    lmap = dict(s.hubbard_l if hubbard_l is None else hubbard_l)
     spin = s.spin_polarized if spin_polarized is None else spin_polarized
     elements = sorted({*u, *s.hubbard_u_ev, "O", "Li"})
     ldauu = {el: float(u.get(el, 0.0)) for el in elements}
-    ldaul = {el: (s.hubbard_l.get(el, 2) if ldauu[el] > 0 else -1) for el in elements}
+    ldaul = {el: (lmap.get(el, 2) if ldauu[el] > 0 else -1) for el in elements}
     ldauj = dict.fromkeys(elements, 0.0)
+    if not any(x > 0 for x in ldauu.values()):
+        return {"LDAU": False, "ISPIN": 2 if spin else 1, "EDIFFG": -s.force_tolerance_ev_a,
+                "ENCUT": s.vasp_encut_ev, "GGA": "PE"}  # fmt: skip
     return {
         "LDAU": True,
         "LDAUTYPE": s.ldau_type,
@@ -147,9 +156,8 @@ def dft_u_incar(
 
 
 #: calculator settings the chain gives every DFT backend (GPAW's keyword names)
-CALCULATOR_KEYS = frozenset(
-    {"hubbard_u_ev", "spin_polarized", "ecut_ev", "smearing_ev", "kpts", "kpts_gamma", "charge"}
-)
+CALCULATOR_KEYS = frozenset({"hubbard_u_ev", "hubbard_l", "spin_polarized", "ecut_ev",
+                             "smearing_ev", "kpts", "kpts_gamma", "charge"})  # fmt: skip
 
 
 def calculator_inputs(kw: dict[str, Any] | None) -> tuple[dict[str, Any], Any, float | None]:
@@ -170,7 +178,7 @@ def calculator_inputs(kw: dict[str, Any] | None) -> tuple[dict[str, Any], Any, f
             f"unknown VASP calculator option(s) {unknown}; known: {sorted(CALCULATOR_KEYS)} "
             "(INCAR tags go in user_incar_settings)"
         )
-    incar = dft_u_incar(kw.get("hubbard_u_ev"), kw.get("spin_polarized"))
+    incar = dft_u_incar(kw.get("hubbard_u_ev"), kw.get("spin_polarized"), kw.get("hubbard_l"))
     if "ecut_ev" in kw:
         incar["ENCUT"] = float(kw["ecut_ev"])
     if "smearing_ev" in kw:
@@ -215,11 +223,14 @@ class VaspBackend(Backend):
         custodian_validators(self.validators)
 
     def run_vasp_kwargs(self, gamma_only: bool = False) -> dict[str, Any]:
-        """Keyword arguments for :func:`atomate2.vasp.run.run_vasp` (custodian set-up)."""
-        s = get_settings()
+        """Keyword arguments for :func:`atomate2.vasp.run.run_vasp` (custodian set-up).
+
+        No ``vasp_cmd``: atomate2 then takes ``ATOMATE2_VASP_CMD`` and
+        ``ATOMATE2_VASP_GAMMA_CMD`` from the environment of the running job, which the HPC
+        run sets per job type (``srun vasp_std`` on the allocation). ``gamma_only`` is kept
+        for the callers; custodian picks the Γ binary for a 1×1×1 mesh itself.
+        """
         return {
-            "vasp_cmd": s.vasp_gamma_cmd if gamma_only else s.vasp_cmd,
-            "vasp_gamma_cmd": s.vasp_gamma_cmd,
             "max_errors": self.max_errors,
             "handlers": custodian_handlers(self.handlers),
             "validators": custodian_validators(self.validators),
@@ -392,7 +403,13 @@ class VaspBackend(Backend):
             if isinstance(temperature_k, tuple | list)
             else (temperature_k, temperature_k)
         )
-        incar = self._incar({"PREC": "Normal", "EDIFF": 1e-4})
+        ckw = kwargs.pop("calculator_kwargs", None)
+        if ckw is not None:  # the chain's settings (U, spin, ENCUT); the mesh stays Γ
+            drop = ("kpts", "kpts_gamma", "charge")
+            incar, _, _ = calculator_inputs({k: v for k, v in ckw.items() if k not in drop})
+            incar.update({"PREC": "Normal", "EDIFF": 1e-4})
+        else:
+            incar = self._incar({"PREC": "Normal", "EDIFF": 1e-4})
         incar.pop("EDIFFG")
         if ensemble == "nvt" and thermostat not in (None, "nose-hoover"):
             if thermostat == "langevin":
@@ -426,6 +443,19 @@ class VaspBackend(Backend):
         )
 
 
+def cell_incar(maker: Maker, structure: Structure) -> dict[str, Any]:
+    """``maker``'s INCAR settings for this very cell, as the chain's static sets them when it
+    runs: NELECT for a charged cell (``maker.charge``), and the cell's own ``magmom`` site
+    moments (e.g. the polaron start: one cation) instead of the per-element MAGMOM."""
+    incar = dict(maker.input_set_generator.user_incar_settings)
+    charge = getattr(maker, "charge", None)
+    if charge is not None:
+        incar["NELECT"] = vasp_nelect(maker, structure, charge)
+    if "magmom" in structure.site_properties and incar.get("ISPIN") == 2:
+        incar.pop("MAGMOM", None)  # pymatgen then writes the site moments
+    return incar
+
+
 def write_vasp_inputs(maker: Maker, structure: Structure, directory: str | Path) -> Path:
     """Write the inputs ``maker`` would run (POTCAR.spec unless a POTCAR dir is configured).
 
@@ -437,11 +467,9 @@ def write_vasp_inputs(maker: Maker, structure: Structure, directory: str | Path)
 
     from atomate2.vasp.files import write_vasp_input_set
 
-    if getattr(maker, "charge", None) is not None:  # what ChargedStaticMaker sets when it runs
-        maker = copy.deepcopy(maker)
-        nelect = vasp_nelect(maker, structure, maker.charge)
-        gen = maker.input_set_generator
-        gen.user_incar_settings = {**gen.user_incar_settings, "NELECT": nelect}
+    maker = copy.deepcopy(maker)
+    gen = maker.input_set_generator
+    gen.user_incar_settings = cell_incar(maker, structure)  # what the job sets when it runs
 
     write_vasp_input_set(
         structure,

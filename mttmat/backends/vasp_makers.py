@@ -15,21 +15,22 @@ __all__ = ["ChargedStaticMaker"]
 
 @dataclass
 class ChargedStaticMaker(StaticMaker):
-    """atomate2's ``StaticMaker`` for a cell with net ``charge`` (e; None: VASP's default).
+    """atomate2's ``StaticMaker`` for the chain's cells, set up for the cell it receives.
 
-    NELECT = Σ ZVAL − charge of the structure the job receives, set when the job runs, so a
-    cell that a previous job made (a melt-quenched host with Li) gets its own count.
+    ``charge`` (e; None: VASP's neutral default): NELECT = Σ ZVAL − charge of the structure
+    the job receives, counted when the job runs, so a cell that a previous job made (a
+    melt-quenched host with Li) gets its own count. A spin-polarised cell whose sites carry
+    ``magmom`` (the polaron start) starts from those moments, not the per-element MAGMOM.
     """
 
     charge: float | None = None
 
     @vasp_job
     def make(self, structure: Structure, prev_dir: str | Path | None = None) -> Any:
-        """Run the static (NELECT first, for a charged cell)."""
-        from mttmat.backends.vasp import vasp_nelect
+        """Run the static: NELECT of a charged cell and the cell's own site moments first
+        (:func:`mttmat.backends.vasp.cell_incar`)."""
+        from mttmat.backends.vasp import cell_incar
 
-        if self.charge is not None:
-            nelect = vasp_nelect(self, structure, self.charge)
-            gen = self.input_set_generator
-            gen.user_incar_settings = {**gen.user_incar_settings, "NELECT": nelect}
+        gen = self.input_set_generator
+        gen.user_incar_settings = cell_incar(self, structure)
         return BaseVaspMaker.make.original(self, structure, prev_dir=prev_dir)

@@ -154,7 +154,9 @@ class DftConfig(BaseModel):
         """
         u = {el: float(x) for el, x in self.hubbard_u_ev.items()
              if species is None or el in species}  # fmt: skip
-        return {"hubbard_u_ev": u, "kpts": list(self.kpts), "kpts_gamma": self.kpts_gamma,
+        lmap = {m.cation: m.hubbard_l for m in MATERIALS.values()}
+        return {"hubbard_u_ev": u, "hubbard_l": {el: lmap.get(el, 2) for el in u},
+                "kpts": list(self.kpts), "kpts_gamma": self.kpts_gamma,
                 "ecut_ev": self.ecut_ev, "smearing_ev": self.smearing_ev}  # fmt: skip
 
 

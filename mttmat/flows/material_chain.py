@@ -143,9 +143,12 @@ class MaterialChainMaker(Maker):
         host: Any = start
         if self.melt_quench is not None:
             md = self.md_backend or self.ml_backend
+            dft_md = md == self.dft_backend  # AIMD: the chain's DFT settings, spin-paired
             mq = MeltQuenchMaker(
                 name="melt-quench", backend=md, schedule=self.melt_quench,
-                backend_options=self.backend_options if md == self.dft_backend else {},
+                backend_options=self.backend_options if dft_md else {},
+                calculator_kwargs={**self.calculator_kwargs(), "spin_polarized": False}
+                if dft_md else {},
             ).make(start, parent=parent)  # fmt: skip
             jobs.append(mq)
             _tag(mq, "melt-quench")

@@ -168,7 +168,11 @@ class MeltQuenchMaker(Maker):
                 melt_msd = stage_jobs[1].output.msd_a2
                 attempts = stage_jobs[1].output.melt_attempts
             fmax_tol = sched.relax_fmax_ev_a or get_settings().force_tolerance_ev_a
-            extra = {} if be.name == "vasp" else {"steps": sched.relax_steps}
+            extra: dict[str, Any] = {"steps": sched.relax_steps}
+            if be.name == "vasp" and self.calculator_kwargs:  # the chain's DFT settings
+                extra = {"calculator_kwargs": self.calculator_kwargs}
+            elif be.name == "vasp":
+                extra = {}
             relax = be.relax_maker(
                 relax_cell=sched.relax_cell, relax_kwargs={"fmax": fmax_tol}, **extra
             ).make(final_structure)
@@ -244,7 +248,9 @@ class MeltQuenchMaker(Maker):
                     friction_per_ps=sched.friction_per_ps,
                     taut_fs=sched.taut_fs,
                     andersen_prob=sched.andersen_prob,
-                )
+                    **({"calculator_kwargs": self.calculator_kwargs}
+                       if self.calculator_kwargs else {}),
+                )  # fmt: skip
                 j = maker.make(current, prev_dir=prev_dir)
                 j.name = f"{stage} {n} AIMD{tag}"
                 uuids[f"{stage}{n}"] = j.uuid

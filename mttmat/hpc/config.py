@@ -111,6 +111,10 @@ class ResourceSpec(BaseModel):
     vasp_cmd: str | None = Field(
         None, description="VASP command of the job type (ATOMATE2_VASP_CMD), e.g. 'srun vasp_std'"
     )
+    vasp_gamma_cmd: str | None = Field(
+        None, description="Γ-only VASP command (ATOMATE2_VASP_GAMMA_CMD), e.g. 'srun vasp_gam'; "
+        "default: vasp_cmd (custodian switches a 1×1×1 mesh to it)",
+    )
     export: dict[str, str] = Field(default_factory=dict, description="extra environment")
 
     @field_validator("walltime")

@@ -100,8 +100,9 @@ def run_config_map(cfg: HpcConfig) -> dict[str, dict[str, Any]]:
         if r.qos:
             resources["qos"] = r.qos
         export = dict(r.export)
-        if r.vasp_cmd:
+        if r.vasp_cmd:  # atomate2's run_vasp reads both from the job's environment
             export["ATOMATE2_VASP_CMD"] = r.vasp_cmd
+            export["ATOMATE2_VASP_GAMMA_CMD"] = r.vasp_gamma_cmd or r.vasp_cmd
         out[jt] = {
             "worker": r.worker,
             "resources": resources,

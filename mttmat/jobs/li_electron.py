@@ -116,7 +116,7 @@ def _solution(
     )
 
 
-@job
+@job(data=["ground_state_doc"])  # the full calculation document: in the blob store
 def compare_li_solutions(
     band: Any,
     polaron: Any,
