@@ -16,7 +16,7 @@ __all__ = ["add_study_parser"]
 
 def _cmd_li_electron_study(args: argparse.Namespace) -> int:
     from mttmat.analysis.dos import save_figure
-    from mttmat.flows.li_electron_study import LiElectronStudyMaker, plot_study
+    from mttmat.flows.li_electron_study import LiElectronStudyMaker, plot_study, study_markdown
     from mttmat.store import get_store, run_resumable
     from mttmat.structures import check_min_distances, read_structure
     from mttmat.structures.io import atomic_write_text, ensure_writable_dir
@@ -49,14 +49,7 @@ def _cmd_li_electron_study(args: argparse.Namespace) -> int:
     doc = store.get_output(flow.jobs[-1].uuid, load=True)
     atomic_write_text(out / "li_electron_study.json", json.dumps(doc, indent=1))
     save_figure(plot_study(doc), out / "li_electron_study.png")
-    print("| cell | atoms | geometry | U (eV) | E_pol − E_band (eV) | ground | E_F − CBM "
-          "band / polaron (eV) | n-type |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in doc["rows"]:
-        print(f"| {r['cell']} | {r['n_atoms']} | {r['geometry']} | {r['u_ev']:g} | "
-              f"{r['delta_e_polaron_minus_band_ev']:+.3f} | {r['ground_state']} | "
-              f"{r['ef_minus_cbm_band_ev']:+.2f} / {r['ef_minus_cbm_polaron_ev']:+.2f} | "
-              f"{r['n_type']} |")  # fmt: skip
+    print(study_markdown(doc["rows"]))
     _progress(f"wrote li_electron_study.json and li_electron_study.png to {out}")
     return 0
 

@@ -30,7 +30,14 @@ from mttmat.flows.li_sites import screen_li_sites
 from mttmat.jobs.li_electron import compare_li_solutions, polaron_start
 from mttmat.settings import get_settings
 
-__all__ = ["LiElectronStudyDoc", "LiElectronStudyMaker", "li_at_void_centre", "study_table"]
+__all__ = [
+    "LiElectronStudyDoc",
+    "LiElectronStudyMaker",
+    "li_at_void_centre",
+    "plot_study",
+    "study_markdown",
+    "study_table",
+]
 
 GEOMETRIES = ("unrelaxed", "ml", "dft")
 
@@ -187,6 +194,24 @@ class LiElectronStudyMaker(Maker):
         table.name = "study table"
         jobs.append(table)
         return Flow(jobs, output=table.output, name=self.name)
+
+
+def study_markdown(rows: list[dict[str, Any]]) -> str:
+    """The study's rows as a Markdown table."""
+    lines = [
+        "| cell | atoms | geometry | U (eV) | E_pol − E_band (eV) | ground | polaron max moment "
+        "(μ_B) | E_F − CBM band / polaron (eV) | e above CBM, band | n-type |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['cell']} | {r['n_atoms']} | {r['geometry']} | {r['u_ev']:g} | "
+            f"{r['delta_e_polaron_minus_band_ev']:+.3f} | {r['ground_state']} | "
+            f"{r.get('max_moment_polaron_mub') or 0:.2f} | "
+            f"{r['ef_minus_cbm_band_ev']:+.2f} / {r['ef_minus_cbm_polaron_ev']:+.2f} | "
+            f"{r['electrons_above_cbm_band']:.2f} | {'yes' if r['n_type'] else 'no'} |"
+        )
+    return "\n".join(lines)
 
 
 def plot_study(doc: dict[str, Any]) -> Any:
