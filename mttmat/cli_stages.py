@@ -15,7 +15,7 @@ from typing import Any
 from mttmat.cli_common import UserError
 from mttmat.cli_common import progress as _progress
 
-__all__ = ["stages_for_replica"]
+__all__ = ["stages_of"]
 
 
 def _load_schedule(path: str | None, overrides: Sequence[str]) -> Any:
@@ -117,19 +117,12 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
     )
     flow = run_resumable(flow, store, root, root / f"flow-{key}.json", progress=_progress)
     store.connect()
-    cells = [
-        store.get_output(j.uuid, load=True)
-        for j in flow.jobs
-        if j.name.startswith("amorphous analysis")
-    ]
-    summary = next(store.get_output(j.uuid) for j in flow.jobs if j.name == "melt-quench summary")
+    # the flow's own output names its documents: no lookup by job display name
+    cells = [store.get_output(c.uuid, load=True) for c in flow.output["cells"]]
+    summary = store.get_output(flow.output["summary"].uuid)
     from pymatgen.core import Structure
 
-    stages = {
-        j.name: store.get_output(j.uuid, load=True)
-        for j in flow.jobs
-        if j.name.split(" r")[0] in ("initialization", "melting-diffusion", "quenching")
-    }
+    md_stages = [stages_of(store, cell) for cell in cells]  # per replica, in stage order
     from mttmat.flows.melt_quench import is_melted
 
     written = []
@@ -138,7 +131,7 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
         if parent is None:  # no parent crystal: an order ratio vs the start would mislead
             cell["long_range_order"] = None
         if cell.get("melted") is None:  # cells analysed before the melt check existed
-            melt_doc = stages_for_replica(stages, k)[1]
+            melt_doc = md_stages[k][1]
             msd = melt_doc["msd_a2"]
             cell["melt_msd_a2"] = msd
             cell["melted"] = is_melted(msd)
@@ -168,11 +161,7 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
                 )
             },
             "angles_mean_deg": {a: v["mean_deg"] for a, v in cell["angles"].items()},
-            "stage_wall_s": {
-                n: round(d["wall_time_s"], 1)
-                for n, d in stages.items()
-                if n.endswith(f"r{k}") or " r" not in n
-            },
+            "stage_wall_s": {d["title"]: round(d["wall_time_s"], 1) for d in md_stages[k]},
         }
         written.append(write_structure(s, path, metadata=meta))
     atomic_write_text(
@@ -182,7 +171,7 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
         from mttmat.analysis.melt_quench_plots import save_melt_quench_figures
 
         figs = save_melt_quench_figures(
-            stages_for_replica(stages, 0), cells[0], parent, out.with_name(out.name + "-figures")
+            md_stages[0], cells[0], parent, out.with_name(out.name + "-figures")
         )
         _progress(f"figures: {', '.join(str(f) for f in figs)}")
     for w, cell in zip(written, cells, strict=False):
@@ -201,14 +190,9 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
     return 0
 
 
-def stages_for_replica(stages: dict[str, Any], k: int) -> list[Any]:
-    """The MD-stage documents of replica ``k`` in stage order."""
-    order = ("initialization", "melting-diffusion", "quenching")
-    tag = f" r{k}"
-    picked = [d for n, d in stages.items() if n.endswith(tag)] or [
-        d for n, d in stages.items() if " r" not in n
-    ]
-    return sorted(picked, key=lambda d: order.index(d["title"]))
+def stages_of(store: Any, cell: dict[str, Any]) -> list[Any]:
+    """The MD-stage documents (init, melt, quench) of one analysed cell, by its stage uuids."""
+    return [store.get_output(cell["stage_uuids"][k], load=True) for k in ("init", "melt", "quench")]
 
 
 def _cmd_li_migration(args: argparse.Namespace) -> int:
@@ -233,14 +217,15 @@ def _cmd_li_migration(args: argparse.Namespace) -> int:
         dft_calculator_kwargs=json.loads(args.calc_kwargs) if args.calc_kwargs else {},
     )  # fmt: skip
     flow = maker.make(host, sites)
-    n_neb = sum("NEB" in j.name for j in flow.jobs)
+    n_neb = sum(j.metadata.get("role") in ("ml neb", "dft neb") for j in flow.jobs)
     _progress(f"{len(sites)} Li sites, {n_neb} NEB jobs in {out}; rerun to resume after a kill")
     store = get_store(args.store)
     flow = run_resumable(flow, store, out / "jobs", out / "flow.json", progress=_progress)
     store.connect()
-    net = next(store.get_output(j.uuid) for j in flow.jobs if j.name == "Li network")
+    net = store.get_output(flow.output.uuid)  # the flow's output: the network document
     final_fid = "dft" if args.dft else "ml"
-    hops = [store.get_output(j.uuid, load=True) for j in flow.jobs if "NEB" in j.name]
+    hops = [store.get_output(j.uuid, load=True) for j in flow.jobs
+            if j.metadata.get("role") in ("ml neb", "dft neb")]  # fmt: skip
     atomic_write_text(out / "li_network.json", json.dumps(net, indent=2, default=str))
     atomic_write_text(out / "neb_hops.json", json.dumps(hops, default=str))
     shown = [h for h in hops if h["fidelity"] == final_fid]

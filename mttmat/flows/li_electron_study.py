@@ -204,9 +204,12 @@ def study_markdown(rows: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        ground = r["ground_state"]
+        if ground == "polaron" and not r.get("polaron_localized", True):
+            ground = "spin-polarised, delocalised"
         lines.append(
             f"| {r['cell']} | {r['n_atoms']} | {r['geometry']} | {r['u_ev']:g} | "
-            f"{r['delta_e_polaron_minus_band_ev']:+.3f} | {r['ground_state']} | "
+            f"{r['delta_e_polaron_minus_band_ev']:+.3f} | {ground} | "
             f"{r.get('max_moment_polaron_mub') or 0:.2f} | "
             f"{r['ef_minus_cbm_band_ev']:+.2f} / {r['ef_minus_cbm_polaron_ev']:+.2f} | "
             f"{r['electrons_above_cbm_band']:.2f} | {'yes' if r['n_type'] else 'no'} |"

@@ -410,6 +410,7 @@ class LiMigrationMaker(Maker):
                 max_steps=self.max_neb_steps,
             )  # fmt: skip
             nm.name = f"{tag} {ml.name} NEB"
+            nm.metadata["role"] = "ml neb"
             jobs.append(nm)
             uuids[nm.name] = nm.uuid
             out = nm.output
@@ -420,6 +421,7 @@ class LiMigrationMaker(Maker):
                     calculator_kwargs=self.dft_calculator_kwargs, max_steps=self.max_neb_steps,
                 )  # fmt: skip
                 nd.name = f"{tag} {dft.name} NEB"
+                nd.metadata["role"] = "dft neb"
                 jobs.append(nd)
                 uuids[nd.name] = nd.uuid
                 out = nd.output
