@@ -90,7 +90,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
     cfg = _cfg(args)
     flows = _flows(cfg, args.material)  # built and checked before anything is submitted
-    for m, uuid in submit(cfg, flows).items():
+    for m, uuid in submit(cfg, flows, again=args.again).items():
         print(f"{m}: flow {uuid}")
     print("start the runner (`jf runner start`), follow with `mttmat hpc status`")
     return 0
@@ -116,7 +116,7 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     _import_jfr()
     from mttmat.hpc.remote import rerun
 
-    print("rerun: " + ", ".join(rerun(_cfg(args), args.db_id)))
+    print("rerun: " + ", ".join(rerun(_cfg(args), args.db_id, force=args.force)))
     return 0
 
 
@@ -145,6 +145,8 @@ def add_hpc_parser(sub: Any) -> None:
     s = hs.add_parser("submit", help="submit the full-size flows")
     common(s)
     s.add_argument("--material", nargs="+")
+    s.add_argument("--again", action="store_true",
+                   help="submit even if flows of the same name are already queued")  # fmt: skip
     s.set_defaults(func=_cmd_submit)
     st = hs.add_parser("status", help="state of the submitted jobs (exit 1 if any failed)")
     common(st)
@@ -153,4 +155,6 @@ def add_hpc_parser(sub: Any) -> None:
     r = hs.add_parser("rerun", help="rerun failed jobs after fixing their cause")
     common(r)
     r.add_argument("db_id", nargs="+")
+    r.add_argument("--force", action="store_true",
+                   help="also rerun COMPLETED jobs (deletes their results)")  # fmt: skip
     r.set_defaults(func=_cmd_rerun)

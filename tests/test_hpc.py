@@ -278,3 +278,37 @@ def test_flow_through_real_slurm_fails_is_fixed_and_completes(tmp_path, monkeypa
     for pid in pids.values():  # the harness stopped the daemons it started
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_submit_twice_and_rerun_of_a_completed_job_are_refused(tmp_path, monkeypatch):
+    """A second submission of the same flows, and a rerun of a COMPLETED job (which would
+    delete its results), are refused with the flag that allows them."""
+    from types import SimpleNamespace
+
+    from jobflow import Flow
+
+    from mttmat.hpc import remote
+    from mttmat.hpc.flow import structure_from_file
+
+    monkeypatch.setattr(jfr.SETTINGS, "projects_folder", str(tmp_path / "projects"))
+    cfg = HpcConfig(**_with(mongo_uri="mongomock://", project="mttmat-twice"))
+    remote.write_project(cfg)
+    job = structure_from_file(str(tmp_path / "start.cif"))
+    flow = Flow([job], name="mttmat WOx full-size")
+    remote.submit(cfg, {"WOx": flow})
+    with pytest.raises(ConfigError, match="already in the queue"):
+        remote.submit(cfg, {"WOx": Flow([structure_from_file("x")], name=flow.name)})
+    again = Flow([structure_from_file("x")], name=flow.name)
+    assert remote.submit(cfg, {"WOx": again}, again=True) == {"WOx": again.uuid}
+
+    class Done:
+        def get_job_info(self, db_id):
+            return SimpleNamespace(state=SimpleNamespace(value="COMPLETED"), name="WOx: host")
+
+        def rerun_job(self, db_id, force):
+            return [db_id]
+
+    monkeypatch.setattr(remote, "job_controller", lambda cfg: Done())
+    with pytest.raises(ConfigError, match=r"COMPLETED.*--force"):
+        remote.rerun(cfg, ["7"])
+    assert remote.rerun(cfg, ["7"], force=True) == ["7"]

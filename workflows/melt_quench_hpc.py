@@ -1,6 +1,6 @@
 """HPC recipe: full-size melt-quench with VASP AIMD (PBE+U), 128-atom WOx or 168-atom NbOx.
 
-Builds the flow from ``workflows/melt_quench_hpc.yaml`` with the ``vasp`` backend (atomate2
+Builds the flow from ``mttmat/data/melt_quench_hpc.yaml`` with the ``vasp`` backend (atomate2
 ``MDMaker`` per schedule segment: TEBEG→TEEND ramps, Langevin, Γ-point, the DFT+U INCAR of
 ``mttmat.backends.vasp``; then an ISIF=3 relax to EDIFFG = −0.02 eV/Å, then the amorphous
 analysis). Without ``--submit`` it writes the flow JSON and one job's VASP inputs for
@@ -46,7 +46,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--material", choices=["WOx", "NbOx"], required=True)
     ap.add_argument("--replicas", type=int, default=1)
-    ap.add_argument("--schedule", type=Path, default=HERE / "melt_quench_hpc.yaml")
+    default = HERE.parent / "mttmat" / "data" / "melt_quench_hpc.yaml"
+    ap.add_argument("--schedule", type=Path, default=default)
     ap.add_argument("--inspect", type=Path, help="write the first AIMD job's VASP inputs here")
     ap.add_argument("--submit", action="store_true", help="submit with jobflow-remote")
     ap.add_argument("--worker", default=None, help="jobflow-remote worker name")

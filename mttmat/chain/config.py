@@ -259,15 +259,19 @@ def _full_cells() -> dict[str, StartCell]:
 
 
 def _hpc_schedule() -> MeltQuenchSchedule:
-    path = Path(__file__).parents[2] / "workflows" / "melt_quench_hpc.yaml"
-    return MeltQuenchSchedule.model_validate(yaml.safe_load(path.read_text())["schedule"])
+    # package data: there after `pip install mttmat[hpc]` too, not only in a source checkout
+    from importlib.resources import files
+
+    text = files("mttmat").joinpath("data/melt_quench_hpc.yaml").read_text()
+    return MeltQuenchSchedule.model_validate(yaml.safe_load(text)["schedule"])
 
 
 class HpcChainConfig(ChainConfig):
     """The chain of the full-size HPC run: the same fields, full-size defaults.
 
     ``schedule`` names a melt-quench schedule YAML (its ``schedule:`` mapping) that replaces
-    ``melt_quench``; by default the HPC recipe ``workflows/melt_quench_hpc.yaml``.
+    ``melt_quench``; by default the HPC recipe ``mttmat/data/melt_quench_hpc.yaml`` (package
+    data).
     """
 
     materials: dict[str, StartCell] = Field(default_factory=_full_cells)

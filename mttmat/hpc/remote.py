@@ -123,8 +123,12 @@ def initialise(cfg: HpcConfig) -> bool:
     return True
 
 
-def submit(cfg: HpcConfig, flows: dict[str, Any]) -> dict[str, str]:
-    """Submit each flow (run configuration already set on its jobs); returns flow uuids."""
+def submit(cfg: HpcConfig, flows: dict[str, Any], again: bool = False) -> dict[str, str]:
+    """Submit each flow (run configuration already set on its jobs); returns flow uuids.
+
+    A flow whose name is already in the queue is refused (a second ``mttmat hpc submit``
+    would run the whole workflow twice) unless ``again``.
+    """
     from jobflow_remote import submit_flow
 
     project = _project(cfg)
@@ -136,6 +140,16 @@ def submit(cfg: HpcConfig, flows: dict[str, Any]) -> dict[str, str]:
             f"the jobflow-remote project {cfg.project!r} has no worker {missing}: rewrite it "
             "with `mttmat hpc project --config ...`"
         )
+    if not again and flows:
+        jc = job_controller(cfg)
+        queued = {n: jc.count_flows(name=f.name) for n, f in flows.items()}
+        dup = sorted(n for n, k in queued.items() if k)
+        if dup:
+            raise ConfigError(
+                f"flows of {dup} are already in the queue of project {cfg.project!r} "
+                "(`mttmat hpc status` shows them): submitting again would run them twice; "
+                "rerun failed jobs with `mttmat hpc rerun`, or pass --again to submit anyway"
+            )
     out = {}
     for name, flow in flows.items():
         submit_flow(flow, project=cfg.project)
@@ -159,9 +173,22 @@ def status(cfg: HpcConfig, flow_ids: list[str] | None = None) -> list[dict[str, 
     return rows
 
 
-def rerun(cfg: HpcConfig, db_ids: list[str]) -> list[str]:
-    """Rerun failed jobs (after the cause was fixed); their children then continue."""
+def rerun(cfg: HpcConfig, db_ids: list[str], force: bool = False) -> list[str]:
+    """Rerun failed jobs (after the cause was fixed); their children then continue.
+
+    A COMPLETED job is refused unless ``force`` (a mistyped id would wipe its results and
+    rerun everything after it); an unknown id is refused with the ids' source.
+    """
     jc = job_controller(cfg)
+    for db_id in db_ids:
+        info = jc.get_job_info(db_id=db_id)
+        if info is None:
+            raise ConfigError(f"no job {db_id} in project {cfg.project!r}: see `mttmat hpc status`")
+        if info.state.value == "COMPLETED" and not force:
+            raise ConfigError(
+                f"job {db_id} ({info.name}) is COMPLETED: rerunning it deletes its results and "
+                "reruns every job after it; pass --force if that is what you want"
+            )
     done = []
     for db_id in db_ids:
         done += jc.rerun_job(db_id=db_id, force=True)
