@@ -60,10 +60,16 @@ def get_store(
     s = get_settings()
     mongo_uri = mongo_uri or s.mongo_uri
     if mongo_uri:
+        # the layout of the jobflow-remote project that `mttmat hpc project` writes: outputs
+        # in `outputs`, blobs in GridFS `outputs_blobs`; the database named in the URI path
+        # (mongodb://host/<db>?...) or the settings' mongo_database
         from maggma.stores import MongoURIStore
+        from maggma.stores.gridfs import GridFSURIStore
+        from pymongo.uri_parser import parse_uri
 
-        docs = MongoURIStore(mongo_uri, collection_name="outputs", database=s.mongo_database)
-        data = MongoURIStore(mongo_uri, collection_name="outputs_blobs", database=s.mongo_database)
+        db = parse_uri(mongo_uri).get("database") or s.mongo_database
+        docs = MongoURIStore(mongo_uri, collection_name="outputs", database=db)
+        data = GridFSURIStore(mongo_uri, collection_name="outputs_blobs", database=db)
         return JobStore(docs, additional_stores={"data": data})
     path = Path(store_dir or s.store_dir).expanduser().resolve()
     if not create:  # read only: write nothing, not even a probe (a colleague's store)

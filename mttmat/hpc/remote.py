@@ -31,7 +31,8 @@ def _store(cfg: HpcConfig, collection: str, gridfs: bool = False) -> Any:
         from mttmat.hpc.mock_mongo import SharedMongomockStore
 
         return SharedMongomockStore(cfg.database, collection)
-    from maggma.stores import GridFSURIStore, MongoURIStore
+    from maggma.stores import MongoURIStore
+    from maggma.stores.gridfs import GridFSURIStore
 
     cls = GridFSURIStore if gridfs else MongoURIStore
     return cls(uri=cfg.mongo_uri, database=cfg.database, collection_name=collection)
