@@ -48,7 +48,10 @@ class LiElectronStudyDoc(BaseModel):
     rows: list[dict[str, Any]] = Field(
         description="cell, n_atoms, geometry, u_ev, e_band_ev, e_polaron_ev, "
         "delta_e_polaron_minus_band_ev, ground_state, n_type, polaron_localized, "
-        "ef_minus_cbm_band_ev, ef_minus_cbm_polaron_ev, electrons_above_cbm_band, verdict"
+        "ef_minus_cbm_band_ev, ef_minus_cbm_polaron_ev, highest_occupied_minus_cbm_{band,"
+        "polaron}_ev (Kohn-Sham levels; E_F of a smeared cell with a gap lies between the "
+        "highest occupied and lowest empty level), participation_{band,polaron} (cations "
+        "holding the Li electron), band_localized, electrons_above_cbm_band, verdict"
     )
     settings: dict[str, Any]
 
@@ -85,6 +88,11 @@ def study_table(
             "highest_occupied_minus_cbm_band_ev": sol["band"]["highest_occupied_above_host_cbm_ev"],
             "electrons_above_cbm_band": sol["band"]["electrons_above_host_cbm_per_li"],
             "max_moment_polaron_mub": sol["polaron"]["max_local_moment_mub"],
+            "highest_occupied_minus_cbm_polaron_ev":
+                sol["polaron"]["highest_occupied_above_host_cbm_ev"],
+            "participation_band": sol["band"]["participation"],
+            "participation_polaron": sol["polaron"]["participation"],
+            "band_localized": sol["band"]["localized"],
             "verdict": el["verdict"],
         })  # fmt: skip
     return LiElectronStudyDoc(rows=rows, settings=settings)
@@ -197,28 +205,41 @@ class LiElectronStudyMaker(Maker):
 
 
 def study_markdown(rows: list[dict[str, Any]]) -> str:
-    """The study's rows as a Markdown table."""
+    """The study's rows as a Markdown table (levels: highest occupied Kohn-Sham level of the
+    Li electron − aligned host CBM; participation: cations holding it)."""
     lines = [
-        "| cell | atoms | geometry | U (eV) | E_pol − E_band (eV) | ground | polaron max moment "
-        "(μ_B) | E_F − CBM band / polaron (eV) | e above CBM, band | n-type |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| cell | atoms | geometry | U (eV) | E_pol − E_band (eV) | ground | spin-paired: level "
+        "− CBM (eV), cations | spin-polarised: level − CBM (eV), cations, max moment (μ_B) |"
+        " e above CBM, spin-paired |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def num(x: Any, f: str) -> str:
+        return "–" if x is None else format(x, f)
+
     for r in rows:
         ground = r["ground_state"]
         if ground == "polaron" and not r.get("polaron_localized", True):
             ground = "spin-polarised, delocalised"
+        elif ground == "polaron":
+            ground = "spin-polarised, localised"
+        else:
+            ground = "spin-paired"
         lines.append(
             f"| {r['cell']} | {r['n_atoms']} | {r['geometry']} | {r['u_ev']:g} | "
             f"{r['delta_e_polaron_minus_band_ev']:+.3f} | {ground} | "
+            f"{r['highest_occupied_minus_cbm_band_ev']:+.2f}, "
+            f"{num(r.get('participation_band'), '.1f')} | "
+            f"{num(r.get('highest_occupied_minus_cbm_polaron_ev'), '+.2f')}, "
+            f"{num(r.get('participation_polaron'), '.1f')}, "
             f"{r.get('max_moment_polaron_mub') or 0:.2f} | "
-            f"{r['ef_minus_cbm_band_ev']:+.2f} / {r['ef_minus_cbm_polaron_ev']:+.2f} | "
-            f"{r['electrons_above_cbm_band']:.2f} | {'yes' if r['n_type'] else 'no'} |"
+            f"{r['electrons_above_cbm_band']:.2f} |"
         )
     return "\n".join(lines)
 
 
 def plot_study(doc: dict[str, Any]) -> Any:
-    """ΔE(polaron − band) and the ground state's E_F − CBM against U, per cell and geometry."""
+    """ΔE(polaron − band) and the Li electron's level − CBM of both solutions against U."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -236,15 +257,16 @@ def plot_study(doc: dict[str, Any]) -> Any:
             lab = f"{cell} ({rr[0]['n_atoms']} at.), {geom}"
             a1.plot(u, [r["delta_e_polaron_minus_band_ev"] for r in rr], marker=marker,
                     label=lab)  # fmt: skip
-            ef = [r["ef_minus_cbm_polaron_ev"] if r["ground_state"] == "polaron"
-                  else r["ef_minus_cbm_band_ev"] for r in rr]  # fmt: skip
-            a2.plot(u, ef, marker=marker, label=lab)
+            line = a2.plot(u, [r.get("highest_occupied_minus_cbm_polaron_ev") for r in rr],
+                           marker=marker, label=f"{lab}, spin-polarised")[0]  # fmt: skip
+            a2.plot(u, [r["highest_occupied_minus_cbm_band_ev"] for r in rr], marker=marker,
+                    ls="--", mfc="none", color=line.get_color(), label=f"{lab}, spin-paired")
     a1.axhline(0, color="k", lw=0.6)
     a1.set(xlabel="U$_{eff}$ (eV)", ylabel="E(polaron) − E(band) (eV)",
            title="< 0: the localised solution is lower")  # fmt: skip
     a2.axhline(0, color="k", lw=0.6)
-    a2.set(xlabel="U$_{eff}$ (eV)", ylabel="E$_F$ − host CBM, ground state (eV)",
-           title="> 0: E$_F$ in the CB (the paper's n-type picture)")  # fmt: skip
+    a2.set(xlabel="U$_{eff}$ (eV)", ylabel="Li electron's level − aligned host CBM (eV)",
+           title="highest occupied Kohn-Sham level; > 0: in the CB (the paper's)")  # fmt: skip
     for a in (a1, a2):
         a.title.set_fontsize(8)
         a.legend(fontsize=6, frameon=False)
