@@ -59,8 +59,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  {jt:7s} → {r.worker}/{r.partition}: {r.nodes}×{r.cores_per_node} ranks, "
               f"{r.walltime}{', ' + r.vasp_cmd if r.vasp_cmd else ''}")  # fmt: skip
     c = cfg.custodian
-    print(f"custodian: max_errors {c.max_errors}; handlers {c.handlers}; validators "
-          f"{c.validators}")  # fmt: skip
+    print(f"custodian: atomate2's defaults per Maker; + handlers {c.add_handlers}, − "
+          f"{c.remove_handlers}; + validators {c.add_validators}, − {c.remove_validators}; "
+          f"max_errors {c.max_errors or 'atomate2'}")  # fmt: skip
     return 0
 
 

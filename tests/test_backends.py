@@ -76,8 +76,10 @@ def test_custodian_setup():
     assert kw["max_errors"] == 3
     with pytest.raises(BackendError, match="unknown custodian handler"):
         custodian_handlers(["NoSuchHandler"])
-    with pytest.raises(BackendError):
-        get_backend("vasp", handlers=["Nope"])
+    with pytest.raises(BackendError, match="unknown custodian handler"):
+        get_backend("vasp", add_handlers=["Nope"])
+    with pytest.raises(BackendError, match="unknown VASP backend option"):
+        get_backend("vasp", handlers=["VaspErrorHandler"])  # the old, replacing option
 
 
 # ------------------------------------------------------------------ GPAW (real DFT, ~30 s)

@@ -71,7 +71,8 @@ def _with(**changes) -> dict:
         ({"resources__ml__walltime": "12:00:00"}, "exceeds the 04:00:00 limit"),
         ({"workflow__neb": {"dft": "ci-neb"}}, "not available with VASP"),
         ({"resources__defect": None}, "missing \\['defect'\\]"),
-        ({"custodian__handlers": ["VaspErrorHandler", "NoSuchHandler"]}, "NoSuchHandler"),
+        ({"custodian__add_handlers": ["VaspErrorHandler", "NoSuchHandler"]}, "NoSuchHandler"),
+        ({"custodian": {"handlers": ["VaspErrorHandler"]}}, "add_handlers/remove_handlers"),
         ({"workflow__materials": {"TiOx": {"start": "random", "composition": "Ti4O8",
                                            "density_g_cm3": 4.0}}}, "unknown material"),
         ({"resources__aimd__walltime": "two days"}, "HH:MM:SS"),
@@ -157,22 +158,36 @@ def test_vasp_inputs_of_every_full_size_job(tmp_path, material):
 
 
 def test_custodian_config_reaches_every_vasp_job():
-    """Handlers, validators and max_errors of the config in every VASP Maker of the chain,
-    each job with the resources of its type."""
+    """The config's custodian changes apply on top of each atomate2 Maker's own defaults:
+    the AIMD keeps MDMaker's set (no handler restarts an unconverged step), statics and
+    relaxations atomate2's run_vasp set; every job has the resources of its type."""
+    from atomate2.vasp.jobs.md import MDMaker
+    from atomate2.vasp.run import DEFAULT_HANDLERS
+
     from mttmat.hpc.flow import build_material_flow
 
-    data = _with(custodian={"handlers": ["VaspErrorHandler", "UnconvergedErrorHandler"],
-                            "validators": ["VasprunXMLValidator"], "max_errors": 3})  # fmt: skip
+    data = _with(custodian={
+        "add_handlers": ["AliasingErrorHandler"], "remove_handlers": ["LargeSigmaHandler"],
+        "remove_validators": ["VaspFilesValidator"], "max_errors": 3,
+    })  # fmt: skip
     cfg = HpcConfig(**data)
     jobs = [j for j, _ in build_material_flow(cfg, "WOx").iterflow()]
     vasp = [j for j in jobs if "vasp" in type(j.maker).__module__]
     types = {j.metadata["mttmat_job_type"] for j in vasp}
     assert types == {"aimd", "relax", "static", "defect"}
+
+    def names(objs):
+        return [type(h).__name__ for h in objs]
+
+    md_own = names(MDMaker().run_vasp_kwargs["handlers"])
+    assert "UnconvergedErrorHandler" not in md_own  # atomate2's choice for AIMD, kept
     for j in vasp:
         kw = j.maker.run_vasp_kwargs
-        assert [type(h).__name__ for h in kw["handlers"]] == data["custodian"]["handlers"]
-        assert [type(v).__name__ for v in kw["validators"]] == ["VasprunXMLValidator"]
-        assert kw["max_errors"] == 3
+        own = md_own if j.metadata["mttmat_job_type"] == "aimd" else names(DEFAULT_HANDLERS)
+        want = [n for n in own if n != "LargeSigmaHandler"] + ["AliasingErrorHandler"]
+        assert names(kw["handlers"]) == want, j.name
+        assert names(kw["validators"]) == ["VasprunXMLValidator"], j.name
+        assert kw["max_errors"] == 3 and "vasp_cmd" not in kw
     for job in jobs:
         jt = job.metadata["mttmat_job_type"]
         assert job.config.manager_config["resources"].nodes == cfg.resources[jt].nodes

@@ -487,3 +487,31 @@ def test_ecram_from_the_store_of_a_finished_chain(tiny_run, tmp_path):
         assert mine.site_energy_mean_ev.value == run.site_energy_mean_ev.value
     assert main(["ecram", "--from-store", str(out.parent / "store"), "--chain-material",
                  "TiOx", "-o", str(tmp_path / "x")]) == 2  # fmt: skip
+
+
+@pytest.mark.integration
+@pytest.mark.gpaw
+@pytest.mark.chgnet
+def test_tiny_chain_with_dft_relax_and_a_dft_ci_neb(tmp_path):
+    """The chain's other options run end to end: DFT relax of host and both Li_i^0
+    solutions before the statics, and a GPAW CI-NEB of the limiting hop seeded by its ML
+    band; the barrier is labelled with what it came from."""
+    cfg = {**TINY, "name": "options", "materials": {"WOx": TINY["materials"]["WOx"]},
+           "dft": {**TINY["dft"], "relax": True, "relax_steps": 8},
+           "neb": {**TINY["neb"], "dft": "ci-neb", "max_steps": 30},
+           "device": {"k_sweep": False, "reference": "WOx"}}  # fmt: skip
+    path = tmp_path / "options.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = run_main_job(path, tmp_path / "results", progress=lambda m: None)
+    electron = json.loads((out / "WOx" / "li_electron.json").read_text())
+    assert "DFT-relaxed" in electron["solutions"][0]["treatment"]
+    assert "each at its own relaxed geometry" in electron["verdict"] or not electron[
+        "polaron_localized"
+    ]
+    neb = json.loads((out / "WOx" / "neb.json").read_text())
+    band = neb["band"]
+    assert band is not None and band["backend"] == "gpaw"
+    assert band["fidelity"].startswith("dft")  # a DFT CI-NEB seeded by the ML band
+    params = json.loads((out / "device" / "ecram_parameters_WOx.json").read_text())
+    note = params["channel_barrier_ev"]["source"]["note"]
+    assert "CI-NEB seeded by the ml band" in note or "no winding path" in note

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DFT_CI_NEB_ML_SITES",
     "DFT_SADDLE_ML_SITES",
     "SADDLE_MIN_EV",
     "has_saddle",
@@ -71,6 +72,8 @@ def hop_barrier(mig: dict[str, Any]) -> tuple[float, str, str] | None:
 #: fidelity of a percolation barrier whose limiting saddle is a DFT one on an ML band, with
 #: ML site energies: neither a DFT nor an ML number, and labelled so
 DFT_SADDLE_ML_SITES = "dft saddle on ml band, ml site energies"
+#: fidelity of a percolation barrier whose limiting saddle is a DFT CI-NEB's (seeded by ML)
+DFT_CI_NEB_ML_SITES = "dft ci-neb saddle, ml site energies"
 #: |ΔE_DFT(end − start) − ΔE_ML(site j − site i)| (eV) above which the note flags the hop
 END_MISMATCH_EV = 0.05
 
@@ -115,7 +118,10 @@ def network_barrier(
     if band is None:
         return value, fidelity, f"{head}; limiting {tag}{ml_note}", k
     e = np.asarray(band.get("energies_ev") or [], float)
+    ci_neb = "seed" in band  # a CI-NEB document (NebHopDoc), not energies on the ML band
     what = band.get("fidelity", "dft")
+    if ci_neb:
+        what = f"{what} CI-NEB seeded by the {band['seed']} band"
     e_site = [float(x["energy_ev"]) for x in sites]
     de_ml = e_site[lim["j"]] - e_site[lim["i"]]
     mismatch = ""
@@ -147,4 +153,4 @@ def network_barrier(
         return float(res["barrier_ev"]), fidelity, (
             f"{note}; hop {h2['i']}→{h2['j']} {tuple(h2['image'])} (ML) then limits"
         ), k2
-    return float(res["barrier_ev"]), DFT_SADDLE_ML_SITES, note, k
+    return float(res["barrier_ev"]), DFT_CI_NEB_ML_SITES if ci_neb else DFT_SADDLE_ML_SITES, note, k

@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 # custodian error handlers by class name (custodian.vasp.handlers); atomate2's default set.
-DEFAULT_CUSTODIAN_HANDLERS: tuple[str, ...] = (
+DEFAULT_CUSTODIAN_HANDLERS: tuple[str, ...] = (  # for reference; each Maker keeps its own
     "VaspErrorHandler",
     "MeshSymmetryErrorHandler",
     "UnconvergedErrorHandler",
@@ -58,6 +58,13 @@ def custodian_handlers(names: Sequence[str]) -> list[Any]:
             )
         out.append(cls())
     return out
+
+
+def _edited(items: list[Any], remove: Sequence[str], add: list[Any]) -> list[Any]:
+    """``items`` without the classes named in ``remove``, plus ``add`` (no duplicates)."""
+    kept = [x for x in items if type(x).__name__ not in remove]
+    names = {type(x).__name__ for x in kept}
+    return kept + [x for x in add if type(x).__name__ not in names]
 
 
 def custodian_validators(names: Sequence[str]) -> list[Any]:
@@ -197,10 +204,13 @@ class VaspBackend(Backend):
 
     Options
     -------
-    handlers, validators
-        custodian class names (default: atomate2's set).
+    add_handlers, remove_handlers, add_validators, remove_validators
+        custodian class names added to or removed from **each atomate2 Maker's own
+        defaults** (atomate2's ``run_vasp`` set for statics and relaxations; ``MDMaker``'s
+        reduced set, without the handlers that restart an unconverged step; the NEB
+        validator for NEBs): mttmat extends atomate2's choices, it does not replace them.
     max_errors
-        custodian's maximum number of corrections per job.
+        custodian's maximum number of corrections per job (None: atomate2's setting).
     """
 
     name = "vasp"
@@ -208,33 +218,59 @@ class VaspBackend(Backend):
 
     def __init__(
         self,
-        handlers: Sequence[str] = DEFAULT_CUSTODIAN_HANDLERS,
-        validators: Sequence[str] = DEFAULT_CUSTODIAN_VALIDATORS,
-        max_errors: int = 5,
+        add_handlers: Sequence[str] = (),
+        remove_handlers: Sequence[str] = (),
+        add_validators: Sequence[str] = (),
+        remove_validators: Sequence[str] = (),
+        max_errors: int | None = None,
         **options: Any,
     ) -> None:
-        super().__init__(**options)
-        if max_errors < 1:
+        if options:
+            raise BackendError(
+                f"unknown VASP backend option(s) {sorted(options)}; known: add_handlers, "
+                "remove_handlers, add_validators, remove_validators, max_errors"
+            )
+        super().__init__()
+        if max_errors is not None and max_errors < 1:
             raise BackendError(f"max_errors must be >= 1, got {max_errors}")
-        self.handlers = tuple(handlers)
-        self.validators = tuple(validators)
+        self.add_handlers, self.remove_handlers = tuple(add_handlers), tuple(remove_handlers)
+        self.add_validators = tuple(add_validators)
+        self.remove_validators = tuple(remove_validators)
         self.max_errors = max_errors
-        custodian_handlers(self.handlers)  # validate names now, not on the cluster
-        custodian_validators(self.validators)
+        custodian_handlers([*self.add_handlers, *self.remove_handlers])  # names checked now
+        custodian_validators([*self.add_validators, *self.remove_validators])
 
-    def run_vasp_kwargs(self, gamma_only: bool = False) -> dict[str, Any]:
-        """Keyword arguments for :func:`atomate2.vasp.run.run_vasp` (custodian set-up).
+    def run_vasp_kwargs(self, maker_class: type | None = None) -> dict[str, Any]:
+        """Keyword arguments for :func:`atomate2.vasp.run.run_vasp` of a ``maker_class`` job:
+        that Maker's own defaults, with the configured handlers/validators added or removed.
 
         No ``vasp_cmd``: atomate2 then takes ``ATOMATE2_VASP_CMD`` and
         ``ATOMATE2_VASP_GAMMA_CMD`` from the environment of the running job, which the HPC
-        run sets per job type (``srun vasp_std`` on the allocation). ``gamma_only`` is kept
-        for the callers; custodian picks the Γ binary for a 1×1×1 mesh itself.
+        run sets per job type (``srun vasp_std`` on the allocation).
         """
-        return {
-            "max_errors": self.max_errors,
-            "handlers": custodian_handlers(self.handlers),
-            "validators": custodian_validators(self.validators),
-        }
+        from atomate2.vasp.run import DEFAULT_HANDLERS, JobType
+
+        own: dict[str, Any] = {}
+        if maker_class is not None:
+            f = maker_class.__dataclass_fields__["run_vasp_kwargs"]
+            own = dict(f.default_factory())  # type: ignore[misc]
+        handlers = list(own.get("handlers", DEFAULT_HANDLERS))
+        if own.get("validators"):
+            validators = list(own["validators"])
+        elif own.get("job_type") == JobType.NEB:
+            from custodian.vasp.validators import VaspNebFilesValidator
+
+            validators = [VaspNebFilesValidator()]
+        else:
+            validators = custodian_validators(DEFAULT_CUSTODIAN_VALIDATORS)
+        handlers = _edited(handlers, self.remove_handlers,
+                           custodian_handlers(self.add_handlers))  # fmt: skip
+        validators = _edited(validators, self.remove_validators,
+                             custodian_validators(self.add_validators))  # fmt: skip
+        out = {**own, "handlers": handlers, "validators": validators}
+        if self.max_errors is not None:
+            out["max_errors"] = self.max_errors
+        return out
 
     def _incar(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         return {**dft_u_incar(), **(extra or {})}
@@ -255,7 +291,8 @@ class VaspBackend(Backend):
         from mttmat.backends.vasp_makers import ChargedStaticMaker
 
         return ChargedStaticMaker(input_set_generator=gen, charge=charge,
-                                  run_vasp_kwargs=self.run_vasp_kwargs(), **kwargs)  # fmt: skip
+                                  run_vasp_kwargs=self.run_vasp_kwargs(ChargedStaticMaker),
+                                  **kwargs)  # fmt: skip
 
     def relax_maker(self, relax_cell: bool = False, **kwargs: Any) -> Maker:
         from atomate2.vasp.jobs.core import RelaxMaker
@@ -275,7 +312,8 @@ class VaspBackend(Backend):
             user_incar_settings=incar,
             user_kpoints_settings=kpts,
         )
-        return RelaxMaker(input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs(), **kwargs)
+        return RelaxMaker(input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs(RelaxMaker),
+                          **kwargs)  # fmt: skip
 
     def dft_band(
         self,
@@ -338,7 +376,8 @@ class VaspBackend(Backend):
             user_incar_settings=incar,
         )
         nscf = NonSCFMaker(
-            name="vasp non-scf dos", input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs()
+            name="vasp non-scf dos", input_set_generator=gen,
+            run_vasp_kwargs=self.run_vasp_kwargs(NonSCFMaker),
         )
         return {"relax": relax, "static": static, "nscf": nscf}
 
@@ -368,11 +407,7 @@ class VaspBackend(Backend):
             user_incar_settings=incar,
             user_kpoints_settings={"reciprocal_density": get_settings().vasp_reciprocal_density},
         )
-        run_kwargs = self.run_vasp_kwargs()
-        from atomate2.vasp.run import JobType
-        from custodian.vasp.jobs import VaspJob  # noqa: F401  (custodian is needed on HPC)
-
-        run_kwargs["job_type"] = JobType.NEB
+        run_kwargs = self.run_vasp_kwargs(NebFromImagesMaker)  # job_type NEB, NEB validator
         return NebFromImagesMaker(input_set_generator=gen, run_vasp_kwargs=run_kwargs, **kwargs)
 
     def md_maker(
@@ -438,7 +473,7 @@ class VaspBackend(Backend):
         )
         return MDMaker(
             input_set_generator=gen,
-            run_vasp_kwargs=self.run_vasp_kwargs(gamma_only=True),
+            run_vasp_kwargs=self.run_vasp_kwargs(MDMaker),
             **kwargs,
         )
 

@@ -98,7 +98,7 @@ class LiSitesDosMaker(Maker):
         GPAW only; VASP takes ISPIN from the settings.
     backend_options
         Options of the DFT backend, e.g. the VASP custodian set
-        (``{"handlers": [...], "validators": [...], "max_errors": 5}``).
+        (``{"add_handlers": [...], "remove_handlers": [...], "max_errors": 5}``).
     """
 
     name: str = "li sites dos"

@@ -91,7 +91,7 @@ class MaterialChainMaker(Maker):
         the flow is the same, only the makers differ) and the melt-quench's code (default:
         the ML potential; ``vasp`` for AIMD).
     backend_options
-        Options of the DFT backend (VASP: custodian handlers, validators, max_errors).
+        Options of the DFT backend (VASP: custodian changes to atomate2's defaults, max_errors).
     melt_quench
         A :class:`MeltQuenchSchedule` (or dict), or None when the start cell is already the
         host (e.g. a shipped amorphous cell).

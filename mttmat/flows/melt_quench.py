@@ -125,7 +125,7 @@ class MeltQuenchMaker(Maker):
     calculator_kwargs
         Passed to the backend's ASE calculator (e.g. GPAW ``ecut_ev``).
     backend_options
-        Options of the backend itself (VASP: the custodian handlers, validators, max_errors).
+        Options of the backend itself (VASP: custodian changes to atomate2's defaults, max_errors).
     """
 
     name: str = "melt-quench"

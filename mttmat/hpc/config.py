@@ -129,47 +129,49 @@ class ResourceSpec(BaseModel):
 
 
 class CustodianSpec(BaseModel):
-    """Custodian around every VASP run: error handlers, validators, error budget."""
+    """Custodian around the VASP runs: changes to each atomate2 Maker's own defaults.
+
+    atomate2 chooses handlers and validators per job type (its ``run_vasp`` set for statics
+    and relaxations; ``MDMaker`` leaves out the handlers that would restart an unconverged
+    AIMD step; NEB runs are validated with ``VaspNebFilesValidator``). This section adds or
+    removes class names on top of those choices, for every VASP job.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    handlers: list[str] = Field(
-        default_factory=lambda: list(_default_handlers()),
-        description="custodian.vasp.handlers class names",
+    add_handlers: list[str] = Field(default_factory=list, description="custodian.vasp.handlers")
+    remove_handlers: list[str] = Field(default_factory=list)
+    add_validators: list[str] = Field(default_factory=list, description="custodian validators")
+    remove_validators: list[str] = Field(default_factory=list)
+    max_errors: int | None = Field(
+        None, gt=0, description="corrections before custodian gives up (default: atomate2's)"
     )
-    validators: list[str] = Field(
-        default_factory=lambda: list(_default_validators()),
-        description="custodian.vasp.validators class names",
-    )
-    max_errors: int = Field(5, gt=0, description="corrections before custodian gives up")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ({"handlers", "validators"} & set(data)):
+            raise ValueError(
+                "custodian.handlers/validators replaced atomate2's per-job defaults and are gone: "
+                "list only the changes, as add_handlers/remove_handlers and "
+                "add_validators/remove_validators"
+            )
+        return data
 
     @model_validator(mode="after")
     def _known(self) -> CustodianSpec:
         from mttmat.backends.vasp import custodian_handlers, custodian_validators
 
         try:
-            custodian_handlers(self.handlers)
-            custodian_validators(self.validators)
+            custodian_handlers([*self.add_handlers, *self.remove_handlers])
+            custodian_validators([*self.add_validators, *self.remove_validators])
         except Exception as err:
             raise ValueError(str(err)) from None
         return self
 
     def backend_options(self) -> dict[str, Any]:
         """Options of :class:`~mttmat.backends.vasp.VaspBackend`."""
-        return {"handlers": self.handlers, "validators": self.validators,
-                "max_errors": self.max_errors}  # fmt: skip
-
-
-def _default_handlers() -> tuple[str, ...]:
-    from mttmat.backends.vasp import DEFAULT_CUSTODIAN_HANDLERS
-
-    return tuple(DEFAULT_CUSTODIAN_HANDLERS)
-
-
-def _default_validators() -> tuple[str, ...]:
-    from mttmat.backends.vasp import DEFAULT_CUSTODIAN_VALIDATORS
-
-    return tuple(DEFAULT_CUSTODIAN_VALIDATORS)
+        return self.model_dump()
 
 
 class HpcConfig(BaseModel):
