@@ -250,6 +250,10 @@ def test_vasp_neb_inputs_carry_images_climbing_and_dft_u():
     assert incar["LDAU"] is True and incar["LDAUU"][:1] == [6.2]  # W first in POSCAR order
     assert incar["GGA"].upper() == "PE"
     assert maker.run_vasp_kwargs["job_type"].value == "neb"
+    # atomate2's NEB validator, not the vasprun.xml/CONTCAR one an NEB never satisfies
+    assert [type(v).__name__ for v in maker.run_vasp_kwargs["validators"]] == [
+        "VaspNebFilesValidator"
+    ]
     with pytest.raises(ValueError, match="at least one image"):
         get_backend("vasp").neb_maker(n_images=0)
 

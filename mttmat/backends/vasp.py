@@ -258,7 +258,7 @@ class VaspBackend(Backend):
         if own.get("validators"):
             validators = list(own["validators"])
         elif own.get("job_type") == JobType.NEB:
-            from custodian.vasp.validators import VaspNebFilesValidator
+            from atomate2.vasp.run import VaspNebFilesValidator  # atomate2 defines it
 
             validators = [VaspNebFilesValidator()]
         else:
