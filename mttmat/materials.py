@@ -13,7 +13,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CATIONS", "MATERIALS", "MaterialSpec", "cation_of", "hubbard_u_of", "material_spec"]
+__all__ = [
+    "CATIONS",
+    "MATERIALS",
+    "MaterialSpec",
+    "cation_of",
+    "check_hubbard_u",
+    "hubbard_u_of",
+    "material_spec",
+]
 
 DIELECTRIC_SOURCE = "assumed: order of the static ε of amorphous WO3 and Nb2O5 films (20-50)"
 
@@ -50,6 +58,14 @@ MATERIALS: dict[str, MaterialSpec] = {
 
 #: the cations of the known materials (what makes a cell an ECRAM channel cell)
 CATIONS: tuple[str, ...] = tuple(m.cation for m in MATERIALS.values())
+
+
+def check_hubbard_u(u: dict[str, float]) -> dict[str, float]:
+    """``u`` (U_eff per species, eV) if no value is negative; else a ValueError naming them."""
+    bad = {k: x for k, x in u.items() if x < 0}
+    if bad:
+        raise ValueError(f"Hubbard U must be >= 0 eV, got {bad}")
+    return u
 
 
 def material_spec(name: str) -> MaterialSpec:

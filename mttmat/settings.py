@@ -121,10 +121,9 @@ class MttmatSettings(BaseSettings):
     @field_validator("hubbard_u_ev")
     @classmethod
     def _non_negative_u(cls, v: dict[str, float]) -> dict[str, float]:
-        bad = {k: u for k, u in v.items() if u < 0}
-        if bad:
-            raise ValueError(f"Hubbard U must be >= 0 eV, got {bad}")
-        return v
+        from mttmat.materials import check_hubbard_u
+
+        return check_hubbard_u(v)
 
     @classmethod
     def settings_customise_sources(

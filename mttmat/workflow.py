@@ -40,7 +40,6 @@ from mttmat.chain.config import (
 )
 from mttmat.errors import ConfigError
 from mttmat.main_files import collect, write_material
-from mttmat.materials import MATERIALS
 from mttmat.structures.io import atomic_write_text
 from mttmat.timings import StageTimer
 
@@ -56,7 +55,6 @@ __all__ = [
     "run_main_job",
 ]
 
-MATERIAL_CATION = {name: m.cation for name, m in MATERIALS.items()}
 MaterialConfig = StartCell  # the start cell of one material (the chain config's)
 
 

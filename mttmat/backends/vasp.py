@@ -15,10 +15,15 @@ from jobflow import Maker
 from pymatgen.core import Structure
 
 from mttmat.backends.base import Backend, BackendError, register_backend
+from mttmat.backends.vasp_custodian import (
+    DEFAULT_CUSTODIAN_VALIDATORS,
+    custodian_handlers,
+    custodian_validators,
+    edited,
+)
 from mttmat.settings import get_settings
 
 __all__ = [
-    "DEFAULT_CUSTODIAN_HANDLERS",
     "DEFAULT_CUSTODIAN_VALIDATORS",
     "POTCARS",
     "VaspBackend",
@@ -27,58 +32,6 @@ __all__ = [
     "vasp_nelect",
     "write_vasp_inputs",
 ]
-
-# custodian error handlers by class name (custodian.vasp.handlers); atomate2's default set.
-DEFAULT_CUSTODIAN_HANDLERS: tuple[str, ...] = (  # for reference; each Maker keeps its own
-    "VaspErrorHandler",
-    "MeshSymmetryErrorHandler",
-    "UnconvergedErrorHandler",
-    "NonConvergingErrorHandler",
-    "PotimErrorHandler",
-    "PositiveEnergyErrorHandler",
-    "FrozenJobErrorHandler",
-    "StdErrHandler",
-    "LargeSigmaHandler",
-    "IncorrectSmearingHandler",
-)
-DEFAULT_CUSTODIAN_VALIDATORS: tuple[str, ...] = ("VasprunXMLValidator", "VaspFilesValidator")
-
-
-def custodian_handlers(names: Sequence[str]) -> list[Any]:
-    """Instantiate custodian VASP error handlers by class name."""
-    from custodian.vasp import handlers
-
-    out = []
-    for n in names:
-        cls = getattr(handlers, n, None)
-        if cls is None:
-            raise BackendError(
-                f"unknown custodian handler {n!r}; see custodian.vasp.handlers "
-                f"(e.g. {', '.join(DEFAULT_CUSTODIAN_HANDLERS[:3])})"
-            )
-        out.append(cls())
-    return out
-
-
-def _edited(items: list[Any], remove: Sequence[str], add: list[Any]) -> list[Any]:
-    """``items`` without the classes named in ``remove``, plus ``add`` (no duplicates)."""
-    kept = [x for x in items if type(x).__name__ not in remove]
-    names = {type(x).__name__ for x in kept}
-    return kept + [x for x in add if type(x).__name__ not in names]
-
-
-def custodian_validators(names: Sequence[str]) -> list[Any]:
-    """Instantiate custodian VASP validators by class name."""
-    from custodian.vasp import validators
-
-    out = []
-    for n in names:
-        cls = getattr(validators, n, None)
-        if cls is None:
-            raise BackendError(f"unknown custodian validator {n!r}; see custodian.vasp.validators")
-        out.append(cls())
-    return out
-
 
 # ZVAL of the PBE_54 POTCARs the input sets choose (used when no POTCAR directory is set;
 # with one, the POTCAR files themselves are read).
@@ -263,9 +216,9 @@ class VaspBackend(Backend):
             validators = [VaspNebFilesValidator()]
         else:
             validators = custodian_validators(DEFAULT_CUSTODIAN_VALIDATORS)
-        handlers = _edited(handlers, self.remove_handlers,
+        handlers = edited(handlers, self.remove_handlers,
                            custodian_handlers(self.add_handlers))  # fmt: skip
-        validators = _edited(validators, self.remove_validators,
+        validators = edited(validators, self.remove_validators,
                              custodian_validators(self.add_validators))  # fmt: skip
         out = {**own, "handlers": handlers, "validators": validators}
         if self.max_errors is not None:

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mttmat.jobs.melt_quench import MeltQuenchSchedule
-from mttmat.materials import DIELECTRIC_SOURCE, MATERIALS, hubbard_u_of
+from mttmat.materials import DIELECTRIC_SOURCE, MATERIALS, check_hubbard_u, hubbard_u_of
 
 __all__ = [
     "ChainConfig",
@@ -141,10 +141,7 @@ class DftConfig(BaseModel):
     @field_validator("hubbard_u_ev")
     @classmethod
     def _u(cls, v: dict[str, float]) -> dict[str, float]:
-        bad = {k: u for k, u in v.items() if u < 0}
-        if bad:
-            raise ValueError(f"Hubbard U must be >= 0 eV, got {bad}")
-        return v
+        return check_hubbard_u(v)
 
     def calculator_kwargs(self, species: list[str] | None = None) -> dict[str, Any]:
         """The settings every DFT cell of a chain shares, as backend calculator kwargs.
