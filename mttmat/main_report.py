@@ -301,7 +301,8 @@ def timing_lines(timings: dict[str, Any], mats: list[str]) -> list[str]:
         "",
         f"This invocation: {timings['total_s']:.0f} s ({timings['jobs_run_now']} jobs run, "
         f"{timings['jobs_read_back']} read back from the store). Compute over every "
-        f"invocation of this run: {timings['compute_s']:.0f} s. Per job: `timings.json`.",
+        f"invocation of this run: {timings['compute_s']:.0f} s (job wall times added up; "
+        f"up to {timings.get('workers', 1)} jobs ran at once). Per job: `timings.json`.",
         "",
         "| stage | " + " | ".join(used) + " |",
         "|---|" + "---|" * len(used),

@@ -168,6 +168,7 @@ def run_resumable(
     progress: Callable[[str], None] = lambda _m: None,
     on_job: Callable[[dict[str, Any]], None] | None = None,
     wait_s: float = 0.0,
+    workers: int | None = None,
 ) -> Flow:
     """Run ``flow`` job by job, skipping jobs whose output is already in ``store``.
 
@@ -187,6 +188,11 @@ def run_resumable(
     the store) and whether it ran now. Between jobs the thread budget is re-read
     (:func:`mttmat.threads.rebalance`).
 
+    ``workers`` (default ``settings.workers``: one per core, at most 4) jobs whose parents
+    have finished run at once, each in its own process (:mod:`mttmat.pool`); 1, a store
+    that lives in memory, or a job function defined inside another function runs them one
+    by one in this process.
+
     Returns the flow that ran (the loaded one on a resume).
     """
     flow_file = Path(flow_file)
@@ -198,8 +204,14 @@ def run_resumable(
             flow = json.loads(flow_file.read_text(), cls=MontyDecoder)
         else:
             atomic_write_text(flow_file, json.dumps(flow, cls=MontyEncoder))
-        _run_jobs(flow, store, Path(root_dir).resolve(), progress, on_job)
+        _run_jobs(flow, store, Path(root_dir).resolve(), progress, on_job, workers)
     return flow
+
+
+def job_record(job: Job) -> dict[str, Any]:
+    """What ``on_job`` is told about a job (uuid, name, its metadata's stage and material)."""
+    return {"uuid": job.uuid, "name": job.name, "stage": job.metadata.get("stage"),
+            "material": job.metadata.get("material")}  # fmt: skip
 
 
 def _run_jobs(
@@ -208,18 +220,27 @@ def _run_jobs(
     root: Path,
     progress: Callable[[str], None],
     on_job: Callable[[dict[str, Any]], None] | None,
+    workers: int | None = None,
 ) -> None:
+    from mttmat.pool import can_share, default_workers, importable, run_jobs_in_pool
+
     store.connect()
     done = {
         d["uuid"] for d in store.query({"uuid": {"$in": list(flow.job_uuids)}}, properties=["uuid"])
     }
-    for job, _parents in flow.iterflow():
-        record = {"uuid": job.uuid, "name": job.name, "stage": job.metadata.get("stage"),
-                  "material": job.metadata.get("material")}  # fmt: skip
+    jobs = list(flow.iterflow())
+    for job, _parents in jobs:
         if job.uuid in done:
             progress(f"  {job.name}: finished earlier, read from the store")
             if on_job is not None:
-                on_job({**record, "seconds": None, "ran": False})
+                on_job({**job_record(job), "seconds": None, "ran": False})
+    workers = default_workers() if workers is None else workers
+    if workers > 1 and can_share(store) and all(importable(j) for j, _ in jobs):
+        progress(f"  {len(jobs) - len(done)} jobs to run, up to {workers} at once")
+        run_jobs_in_pool(jobs, done, store, root, workers, progress, on_job)
+        return
+    for job, _parents in jobs:
+        if job.uuid in done:
             continue
         rebalance()
         job_dir = root / f"job_{job.uuid}"
@@ -229,6 +250,6 @@ def _run_jobs(
         with contextlib.chdir(job_dir):
             response = job.run(store=store)
         if on_job is not None:
-            on_job({**record, "seconds": time.perf_counter() - t0, "ran": True})
+            on_job({**job_record(job), "seconds": time.perf_counter() - t0, "ran": True})
         if response.replace or response.detour or response.addition:
             raise RuntimeError(f"job {job.name} changed the flow; use run_flow for such flows")

@@ -29,7 +29,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["RunSlot", "apply_threads", "budget", "cpu_count", "live_runs", "rebalance"]
+__all__ = [
+    "RunSlot", "apply_threads", "budget", "cpu_count", "lend_slot", "live_runs", "rebalance",
+    "slot_dir",
+]  # fmt: skip
 
 _ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 #: set next to OMP_NUM_THREADS when mttmat chose the value: a child process that inherits it
@@ -46,6 +49,7 @@ _USER_OMP = _user_omp()  # as the user started the process
 _current: int | None = None
 _slot_dir: Path | None = None
 _limiter = None  # threadpoolctl limiter of the first apply_threads: restores the pools
+_active: RunSlot | None = None  # the slot this process holds
 
 
 def cpu_count() -> int:
@@ -166,7 +170,7 @@ class RunSlot:
         self._saved: _SavedPools | None = None
 
     def __enter__(self) -> RunSlot:
-        global _slot_dir
+        global _slot_dir, _active
         self.dir.mkdir(parents=True, exist_ok=True)
         # lock under a name live_runs does not count, then rename: a counter never sees an
         # unlocked fresh slot (it would take it for a killed run's and delete it)
@@ -176,6 +180,7 @@ class RunSlot:
             os.replace(self._pending, self.path)
             self._saved = _SavedPools()
             _slot_dir = self.dir
+            _active = self
             rebalance()
         except BaseException:
             self.__exit__()
@@ -183,8 +188,10 @@ class RunSlot:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        global _slot_dir
+        global _slot_dir, _active
         _slot_dir = None
+        if _active is self:
+            _active = None
         if self._saved is not None:
             self._saved.restore()
             self._saved = None
@@ -194,6 +201,31 @@ class RunSlot:
                     f.unlink()
             os.close(self.fd)
             self.fd = None
+
+
+def slot_dir() -> Path:
+    """The folder of run slots this process counts in (its own slot's, or the settings')."""
+    if _active is not None:
+        return _active.dir
+    from mttmat.settings import get_settings
+
+    return Path(get_settings().runtime_dir or default_runtime_dir())
+
+
+@contextlib.contextmanager
+def lend_slot() -> Iterator[None]:
+    """Give up this process's run slot while worker processes, each holding its own slot,
+    do its computing (:mod:`mttmat.pool`); the slot is taken again afterwards. Without
+    this, an idle parent would count as one more run and shrink every worker's threads."""
+    slot = _active
+    if slot is None:
+        yield
+        return
+    slot.__exit__()
+    try:
+        yield
+    finally:
+        slot.__enter__()
 
 
 @contextlib.contextmanager

@@ -19,11 +19,13 @@ class StageTimer:
 
     Jobs read back from the store on a resume keep the seconds an earlier invocation
     measured (from the previous ``timings.json``); ``total_s`` is this invocation's wall time,
-    ``compute_s`` the sum over every job and step, whichever invocation ran it.
+    ``compute_s`` the sum over every job and step, whichever invocation ran it. With
+    ``workers`` > 1 jobs ran at once, so the job times add up to more than the wall time.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, workers: int = 1) -> None:
         self.path = path
+        self.workers = workers
         self.jobs: list[dict[str, Any]] = []
         self.steps: dict[str, float] = {}
         self.earlier: dict[str, float] = {}
@@ -67,6 +69,7 @@ class StageTimer:
         doc = {
             "total_s": total_s,
             "finished": total_s is not None,
+            "workers": self.workers,
             "compute_s": sum(sum(r.values()) for r in stages.values()),
             "jobs_run_now": sum(j["ran"] for j in jobs),
             "jobs_read_back": sum(not j["ran"] for j in jobs),

@@ -218,8 +218,12 @@ def run_main_job(
     name: str | None = None,
     progress: Callable[[str], None] = print,
     wait_s: float = 0.0,
+    workers: int | None = None,
 ) -> Path:
     """Run the main job and return its results folder.
+
+    ``workers`` jobs run at once (default ``settings.workers``: one per core, at most 4;
+    see :mod:`mttmat.pool`); the results do not depend on it.
 
     Everything is validated (config, start cells, writable folders) before any folder is
     created. The run then owns ``<output_root>/<name>`` through a file lock: a second run of
@@ -227,6 +231,8 @@ def run_main_job(
     host (:class:`~mttmat.locks.LockBusyError`); the lock of a killed run is taken over.
     """
     cfg = load_config(config_path, name=name)
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
     out = Path(output_root) / cfg.name
     store_dir = Path(cfg.store_dir or Path(output_root) / "store")
     _check_writable(out)
@@ -234,7 +240,10 @@ def run_main_job(
     flow, starts = build_main_flow(cfg)  # every start cell made and checked: still no compute
 
     from mttmat.locks import RunLock
+    from mttmat.pool import default_workers
     from mttmat.store import get_store, run_resumable
+
+    workers = default_workers() if workers is None else workers
     from mttmat.threads import RunSlot
 
     tp = _timed(progress)
@@ -246,10 +255,11 @@ def run_main_job(
         atomic_write_text(out / "config.yaml", yaml.safe_dump(json.loads(cfg.model_dump_json())))
         key = _key(cfg, flow)
         tp(f"{len(flow.job_uuids)} jobs for {', '.join(cfg.materials)}; store {store_dir}")
-        timer = StageTimer(out / "timings.json")
+        timer = StageTimer(out / "timings.json", workers=workers)
         flow = run_resumable(
-            flow, store, out / "jobs", out / "flows" / f"main-{key}.json", tp, timer.add
-        )
+            flow, store, out / "jobs", out / "flows" / f"main-{key}.json", tp, timer.add,
+            workers=workers,
+        )  # fmt: skip
         store.connect()
         chain_docs = {m: store.get_output(flow.output[m].uuid, load=True) for m in cfg.materials}
         docs = {m: collect(store, c["stages"]) for m, c in chain_docs.items()}

@@ -1,7 +1,6 @@
-"""``mttmat melt-quench``, ``li-dos`` and ``li-migration``: the MD, DOS and NEB stage commands.
+"""``mttmat melt-quench`` and ``li-migration``: the MD and NEB stage commands, resumable.
 
-Kept apart from :mod:`mttmat.cli` (parser, structure/DFT/device commands); the parser there
-wires these in. Bad input raises :class:`mttmat.cli.UserError` or a library error (exit 2).
+Bad input raises :class:`mttmat.cli.common.UserError` or a library error (exit 2).
 """
 
 from __future__ import annotations
@@ -12,10 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mttmat.cli_common import UserError
-from mttmat.cli_common import progress as _progress
+from mttmat.cli.common import UserError, add_store_argument, store_path
+from mttmat.cli.common import progress as _progress
+from mttmat.materials import CATIONS
 
-__all__ = ["stages_of"]
+__all__ = ["add_parsers", "stages_of"]
 
 
 def _load_schedule(path: str | None, overrides: Sequence[str]) -> Any:
@@ -108,8 +108,8 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
             default=str,
         ).encode()
     ).hexdigest()[:10]
-    store = get_store(args.store)
-    root = Path(args.store).resolve() / "melt_quench"
+    store = get_store(store_path(args.store))
+    root = store_path(args.store).resolve() / "melt_quench"
     steps = schedule.n_steps()
     _progress(
         f"melt-quench of {start.composition.formula} ({len(start)} atoms) with {args.backend}: "
@@ -144,7 +144,7 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
             "schedule": schedule.model_dump(mode="json"),
             "md_steps": steps,
             "stage_uuids": cell["stage_uuids"],
-            "store": str(Path(args.store).resolve()),
+            "store": str(store_path(args.store).resolve()),
             "software": software_versions(),
             "metrics": {
                 key_: cell.get(key_)
@@ -205,7 +205,7 @@ def _cmd_li_migration(args: argparse.Namespace) -> int:
 
     host = read_structure(args.structure)
     check_min_distances(host)
-    require_elements(host, ("W", "Nb"), "Li migration")
+    require_elements(host, CATIONS, "Li migration")
     if args.sites_file:
         sites = json.loads(Path(args.sites_file).read_text())
     else:
@@ -219,7 +219,7 @@ def _cmd_li_migration(args: argparse.Namespace) -> int:
     flow = maker.make(host, sites)
     n_neb = sum(j.metadata.get("role") in ("ml neb", "dft neb") for j in flow.jobs)
     _progress(f"{len(sites)} Li sites, {n_neb} NEB jobs in {out}; rerun to resume after a kill")
-    store = get_store(args.store)
+    store = get_store(store_path(args.store))
     flow = run_resumable(flow, store, out / "jobs", out / "flow.json", progress=_progress)
     store.connect()
     net = store.get_output(flow.output.uuid)  # the flow's output: the network document
@@ -239,137 +239,34 @@ def _cmd_li_migration(args: argparse.Namespace) -> int:
     return 0
 
 
-def _json_arg(text: str | None, what: str) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise UserError(f"{what} is not valid JSON ({err}), e.g. '{{\"kpts\": [1, 2]}}'") from err
-    if not isinstance(value, dict):
-        raise UserError(f"{what} must be a JSON object, e.g. '{{\"kpts\": [1, 2, 2]}}'")
-    return value
+def add_parsers(sub: Any) -> None:
+    m = sub.add_parser("melt-quench", help="melt-quench MD: amorphous cells, resumable")
+    m.add_argument("--structure", help="start from this structure file")
+    m.add_argument("--crystal", help="start from a parent crystal (gamma-WO3, cubic-WO3)")
+    m.add_argument("--supercell", type=int, nargs=3, help="supercell of --crystal")
+    m.add_argument("--pack", help="start from a random packing of this formula (Nb48O120)")
+    m.add_argument("--density", type=float, help="g/cm³ of --pack")
+    m.add_argument("--seed", type=int, default=0, help="seed of --pack")
+    m.add_argument("--parent", help="crystal (name or file) for the long-range-order check")
+    m.add_argument("--schedule", help="YAML schedule (workflows/melt_quench_local.yaml)")
+    m.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override schedule fields")
+    m.add_argument("--backend", default="chgnet", help="chgnet | gpaw (tiny cells) | vasp")
+    m.add_argument("--replicas", type=int, default=1)
+    add_store_argument(m, "job store folder (resumes from it)")
+    m.add_argument("--no-figures", action="store_true")
+    m.add_argument("-o", "--output", required=True, help="output prefix, e.g. structures/a-WOx")
+    m.set_defaults(func=_cmd_melt_quench, heavy=True)
 
-
-def _cmd_li_dos(args: argparse.Namespace) -> int:
-    from mttmat.analysis.dos_plots import save_li_dos_figures
-    from mttmat.flows.li_dos import LiSitesDosMaker
-    from mttmat.store import get_store, run_resumable
-    from mttmat.structures import check_min_distances, read_structure, write_structure
-    from mttmat.structures.io import atomic_write_text, ensure_writable_dir
-
-    host = read_structure(args.structure)
-    check_min_distances(host)
-    if args.n_sites < 1 or args.n_lowest < 0 or args.max_candidates < args.n_sites:
-        raise UserError(
-            f"need n_sites >= 1, n_lowest >= 0 and max_candidates >= n_sites (got "
-            f"{args.n_sites}, {args.n_lowest}, {args.max_candidates})"
-        )
-    out = ensure_writable_dir(Path(args.output))
-    maker = LiSitesDosMaker(
-        dft_backend=args.dft, n_sites=args.n_sites, n_lowest=args.n_lowest,
-        max_candidates=args.max_candidates, dft_relax=not args.no_dft_relax,
-        relax_steps=args.relax_steps, dft_kwargs=_json_arg(args.calc_kwargs, "--calc-kwargs"),
-        dos_kwargs=_json_arg(args.dos_kwargs, "--dos-kwargs"),
-        spin_polarized_doped=not args.spin_paired,
-        screening_kwargs={"rattle_a": args.rattle},
-    )  # fmt: skip
-    flow = maker.make(host)
-    if args.dft == "vasp":
-        atomic_write_text(out / "flow.json", flow.to_json())
-        _progress(
-            f"wrote the VASP flow ({len(flow.jobs)} jobs) to {out / 'flow.json'}; VASP runs on "
-            "HPC: submit it with jobflow-remote (see the README's HPC section)"
-        )
-        return 0
-    _progress(f"{len(flow.jobs)} jobs in {out}; rerun the same command to resume after a kill")
-    store = get_store(args.store)
-    flow = run_resumable(flow, store, out / "jobs", out / "flow.json", progress=_progress)
-    store.connect()
-    outs = {j.name: store.get_output(j.uuid, load=True) for j in flow.jobs}
-    screening, summary = outs["Li site screening"], outs["Li DOS summary"]
-    host_dos = outs["DOS host"]
-    doped = [outs[f"DOS {c['label']}"] for c in summary["cells"]]
-    for i, s in enumerate(screening["selected_structures"]):
-        from pymatgen.core import Structure
-
-        write_structure(Structure.from_dict(s), out / f"site_{i + 1}.cif")
-    slim = {k: v for k, v in screening.items() if k != "selected_structures"}
-    atomic_write_text(out / "li_sites.json", json.dumps(slim, indent=1, default=str))
-    atomic_write_text(out / "li_dos_summary.json", json.dumps(summary, indent=1, default=str))
-    atomic_write_text(
-        out / "dos.json",
-        json.dumps({"host": host_dos, **{c["label"]: d for c, d in zip(summary["cells"], doped,
-                                                                       strict=True)}}),
-    )  # fmt: skip
-    figs = save_li_dos_figures(screening, host_dos, doped, summary, out / "figures")
-    for c in summary["cells"]:
-        _progress(
-            f"{c['label']}: E_F − host CBM {c['fermi_above_host_cbm_ev']:+.2f} eV, "
-            f"{c['electrons_donated_per_li']:.2f} e in the CB per Li, moment "
-            f"{c['total_magnetic_moment_mub'] or 0:.2f} μB, polaron-like {c['polaron_like']}"
-        )
-    _progress(
-        f"host gap {summary['host_band_gap_ev']:.2f} eV; min site similarity "
-        f"{summary['min_site_similarity']:.2f}; wrote li_sites.json, li_dos_summary.json, "
-        f"dos.json, site_*.cif and {len(figs)} figures to {out}"
-    )
-    return 0
-
-
-def _labelled(items: Sequence[str], what: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        label, sep, value = item.partition("=")
-        if not sep or not label or not value:
-            raise UserError(f"{what} takes LABEL=VALUE (e.g. a-WOx=structures/a-WOx-32.cif), "
-                            f"got {item!r}")  # fmt: skip
-        if label in out:
-            raise UserError(f"{what} label {label!r} given twice")
-        out[label] = value
-    return out
-
-
-def _cmd_li_formation(args: argparse.Namespace) -> int:
-    from mttmat.analysis.defect_plots import comparison_markdown, save_formation_figures
-    from mttmat.flows.li_formation import LiFormationMaker
-    from mttmat.store import get_store, run_resumable
-    from mttmat.structures import check_min_distances, read_structure
-    from mttmat.structures.io import atomic_write_text, ensure_writable_dir
-
-    hosts = _labelled(args.host, "--host")
-    eps = {k: float(v) for k, v in _labelled(args.dielectric, "--dielectric").items()}
-    if set(eps) == {"all"}:
-        eps = dict.fromkeys(hosts, eps["all"])
-    if missing := sorted(set(hosts) - set(eps)):
-        raise UserError(f"no --dielectric for {missing}: give LABEL=ε per host or all=ε")
-    out = ensure_writable_dir(Path(args.output))
-    calc = _json_arg(args.calc_kwargs, "--calc-kwargs")
-    flows = {}
-    for label, path in hosts.items():  # build every flow first: bad input fails before DFT
-        host = read_structure(path)
-        check_min_distances(host)
-        maker = LiFormationMaker(
-            dielectric=eps[label], dielectric_source=args.dielectric_source,
-            n_sites=args.n_sites, n_lowest=args.n_sites, max_candidates=args.max_candidates,
-            dft_kwargs=calc, multi_li=args.multi_li, temperature_k=args.temperature,
-            spin_polarized_neutral=not args.spin_paired_neutral,
-        )  # fmt: skip
-        flows[label] = maker.make(host)
-    store = get_store(args.store)
-    docs = {}
-    for label, flow in flows.items():
-        _progress(f"{label}: {len(flow.jobs)} jobs in {out / label}")
-        d = ensure_writable_dir(out / label)
-        flow = run_resumable(flow, store, d / "jobs", d / "flow.json", progress=_progress)
-        store.connect()
-        docs[label] = store.get_output(flow.jobs[-1].uuid, load=True)
-        atomic_write_text(d / "li_formation.json", json.dumps(docs[label], indent=1, default=str))
-    atomic_write_text(out / "comparison.json", json.dumps(docs, default=str))
-    table = comparison_markdown(docs)
-    atomic_write_text(out / "comparison.md", table)
-    figs = save_formation_figures(docs, out / "figures")
-    print(table)
-    _progress(f"wrote comparison.md, comparison.json, <host>/li_formation.json and "
-              f"{len(figs)} figures to {out}")  # fmt: skip
-    return 0
+    li = sub.add_parser("li-migration", help="Li hops: ML(-seeded DFT) CI-NEB, percolation")
+    li.add_argument("structure", help="host structure file (no Li)")
+    li.add_argument("--n-sites", type=int, default=4, help="largest voids used as Li sites")
+    li.add_argument("--sites-file", help="JSON list of fractional Li sites instead")
+    li.add_argument("--cutoff", type=float, default=4.0, help="longest hop (Å)")
+    li.add_argument("--images", type=int, default=3)
+    li.add_argument("--max-steps", type=int, default=300, help="NEB optimizer steps")
+    li.add_argument("--dft", choices=["gpaw"], help="DFT CI-NEB seeded by the ML band")
+    li.add_argument("--calc-kwargs", help='JSON for the DFT calculator, e.g. {"kpts": [1,1,1]}')
+    li.add_argument("--temperature", type=float, default=300.0, help="K, for D")
+    add_store_argument(li)
+    li.add_argument("-o", "--output", default="li_migration")
+    li.set_defaults(func=_cmd_li_migration, heavy=True)

@@ -18,9 +18,9 @@ import argparse
 from collections import Counter
 from typing import Any
 
-from mttmat.cli_common import UserError
+from mttmat.cli.common import UserError
 
-__all__ = ["add_hpc_parser"]
+__all__ = ["add_parsers"]
 
 
 def _cfg(args: argparse.Namespace) -> Any:
@@ -53,8 +53,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"{m}: {len(jobs)} jobs " + str(dict(types)))
         params = next(j for j in jobs if j.function.__name__ == "channel_parameters")
         end = next(j for j in jobs if j.function.__name__ == "chain_document")
-        print(f"  EcramParameters: job {params.uuid} ({params.name!r}, "
-              f"{params.metadata['mttmat_job_type']}); chain document {end.uuid}")
+        print(
+            f"  EcramParameters: job {params.uuid} ({params.name!r}, "
+            f"{params.metadata['mttmat_job_type']}); chain document {end.uuid}"
+        )
     for jt, r in cfg.resources.items():
         print(f"  {jt:7s} → {r.worker}/{r.partition}: {r.nodes}×{r.cores_per_node} ranks, "
               f"{r.walltime}{', ' + r.vasp_cmd if r.vasp_cmd else ''}")  # fmt: skip
@@ -121,7 +123,7 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_hpc_parser(sub: Any) -> None:
+def add_parsers(sub: Any) -> None:
     """Register ``mttmat hpc ...`` on the main parser's subparsers."""
     h = sub.add_parser("hpc", help="full-size VASP workflow via jobflow-remote (Slurm)")
     hs = h.add_subparsers(dest="hpc_command", required=True, metavar="ACTION")

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mttmat.cli_common import progress as _progress
-from mttmat.cli_stages import _json_arg, _labelled
+from mttmat.cli.common import progress as _progress
+from mttmat.cli.li_dft import json_arg, labelled
 
-__all__ = ["add_study_parser"]
+__all__ = ["add_parsers"]
 
 
 def _cmd_li_electron_study(args: argparse.Namespace) -> int:
@@ -22,14 +22,14 @@ def _cmd_li_electron_study(args: argparse.Namespace) -> int:
     from mttmat.structures.io import atomic_write_text, ensure_writable_dir
 
     hosts = {}
-    for label, path in _labelled(args.host, "--host").items():
+    for label, path in labelled(args.host, "--host").items():
         s = read_structure(path)
         check_min_distances(s)
         hosts[label] = s
     out = ensure_writable_dir(Path(args.output))
     kw: dict[str, Any] = {"kpts": [1, 1, 1], "kpts_gamma": True, "ecut_ev": 300.0,
                           "smearing_ev": 0.05}  # the main job's settings  # fmt: skip
-    kw.update(_json_arg(args.calc_kwargs, "--calc-kwargs"))
+    kw.update(json_arg(args.calc_kwargs, "--calc-kwargs"))
     flow = LiElectronStudyMaker(
         u_values=tuple(args.u), u_reference=args.u_reference,
         geometries=tuple(args.geometries), dft_kwargs=kw,
@@ -54,7 +54,7 @@ def _cmd_li_electron_study(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_study_parser(sub: Any) -> None:
+def add_parsers(sub: Any) -> None:
     """Register ``li-electron-study``."""
     st = sub.add_parser(
         "li-electron-study",
@@ -73,4 +73,4 @@ def add_study_parser(sub: Any) -> None:
     st.add_argument("--calc-kwargs", help='JSON for GPAW, e.g. {"ecut_ev": 350}')
     st.add_argument("--store", default=None, help="store folder (default: OUTPUT/store)")
     st.add_argument("-o", "--output", default="li_electron_study")
-    st.set_defaults(func=_cmd_li_electron_study)
+    st.set_defaults(func=_cmd_li_electron_study, heavy=True)
