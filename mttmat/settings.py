@@ -1,15 +1,23 @@
-"""One settings object for the whole package.
+"""One settings object for the whole package: the environment, never the physics.
+
+Settings say where things are and how to run them: the store, MongoDB, the default backend,
+the VASP pseudopotential folder, threads and workers, the local GPAW size limit. Like
+atomate2's and quacc's settings, they hold no physics: U per species, cutoffs, k-meshes,
+smearing, spin and force tolerances are inputs of the makers, set from the run config when a
+flow is built (:mod:`mttmat.chain.config`), with code defaults for direct calls
+(:mod:`mttmat.backends.defaults`). So a settings file or variable on a cluster worker cannot
+change what a job computes.
 
 Values come, in increasing priority, from the defaults below, an optional YAML file
 (``~/.mttmat.yaml`` or the path in ``MTTMAT_CONFIG_FILE``) and environment variables with the
-prefix ``MTTMAT_`` (e.g. ``MTTMAT_FORCE_TOLERANCE_EV_A=0.01``; nested dicts as JSON,
-``MTTMAT_HUBBARD_U_EV='{"W": 6.2}'``). This is the only module that reads the environment.
+prefix ``MTTMAT_`` (e.g. ``MTTMAT_STORE_DIR=/scratch/runs``). This is the only module that
+reads the environment, with :mod:`mttmat.threads` (``OMP_NUM_THREADS``).
 
 Examples
 --------
 >>> from mttmat.settings import get_settings
->>> get_settings().hubbard_u_ev["W"]
-6.2
+>>> get_settings().default_backend
+'chgnet'
 """
 
 from __future__ import annotations
@@ -17,10 +25,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -43,6 +51,16 @@ class _YamlSource(PydanticBaseSettingsSource):
         data = yaml.safe_load(path.read_text()) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: settings file must hold a mapping of setting: value")
+        retired = sorted(set(data) & set(RETIRED))
+        if retired:  # ignored, as the variables are (see get_settings)
+            import warnings
+
+            warnings.warn(
+                f"{path}: {retired} ignored: physics settings are inputs of the flow now "
+                f"({RETIRED[retired[0]]}); remove them from the file",
+                stacklevel=2,
+            )
+            data = {k: v for k, v in data.items() if k not in RETIRED}
         unknown = set(data) - set(MttmatSettings.model_fields)
         if unknown:
             raise ValueError(
@@ -52,42 +70,33 @@ class _YamlSource(PydanticBaseSettingsSource):
         return data
 
 
+_IN_CONFIG = "set it in the run config (dft: ... of workflows/main_job.yaml or hpc.yaml)"
+#: settings of earlier versions that are physics: where each now lives
+RETIRED: dict[str, str] = {
+    "hubbard_u_ev": f"U per species is `dft.hubbard_u_ev`; {_IN_CONFIG}, or --calc-kwargs",
+    "hubbard_l": f"`dft.hubbard_l`; {_IN_CONFIG}",
+    "ldau_type": "VASP runs Dudarev DFT+U (LDAUTYPE = 2)",
+    "force_tolerance_ev_a": f"relax tolerances are maker and config fields; {_IN_CONFIG}",
+    "neb_force_tolerance_ev_a": f"`neb.fmax_ev_a`; {_IN_CONFIG}",
+    "gpaw_ecut_ev": f"`dft.ecut_ev`; {_IN_CONFIG}, or --calc-kwargs",
+    "vasp_encut_ev": f"`dft.ecut_ev`; {_IN_CONFIG}",
+    "kpoint_density": f"`dft.kpts`; {_IN_CONFIG}, or --calc-kwargs",
+    "vasp_reciprocal_density": f"`dft.kpts`; {_IN_CONFIG}",
+    "smearing_width_ev": f"`dft.smearing_ev`; {_IN_CONFIG}",
+    "spin_polarized": "the spin treatment is chosen per cell by the chain",
+}
+
+
+def retired_in_environment() -> list[str]:
+    """``MTTMAT_*`` variables of retired physics settings that are set (they are ignored)."""
+    return sorted(f"MTTMAT_{k.upper()}" for k in RETIRED if f"MTTMAT_{k.upper()}" in os.environ)
+
+
 class MttmatSettings(BaseSettings):
-    """Settings of mttmat: physics defaults, DFT presets and where results are stored."""
+    """Settings of mttmat: where results are stored and how jobs run (no physics)."""
 
     model_config = SettingsConfigDict(env_prefix="MTTMAT_", extra="forbid")
 
-    # --- DFT+U (Dudarev, on d states) -------------------------------------------------
-    hubbard_u_ev: dict[str, float] = Field(
-        default_factory=lambda: {"W": 6.2, "Nb": 4.0},
-        description="Dudarev U_eff (eV) on the d shell, per element. Elements absent get U = 0.",
-    )
-    hubbard_l: dict[str, int] = Field(
-        default_factory=lambda: {"W": 2, "Nb": 2},
-        description="Angular momentum the U acts on, per element (2 = d).",
-    )
-    ldau_type: Literal[2] = Field(2, description="VASP LDAUTYPE; 2 = Dudarev (only U-J enters).")
-
-    # --- convergence -------------------------------------------------------------------
-    force_tolerance_ev_a: float = Field(
-        0.02, gt=0, description="Relaxation stops when max |F| < this (eV/Å)."
-    )
-    neb_force_tolerance_ev_a: float = Field(
-        0.05, gt=0, description="CI-NEB stops when max |F| on the images < this (eV/Å)."
-    )
-    gpaw_ecut_ev: float = Field(300.0, gt=0, description="GPAW plane-wave cutoff (eV).")
-    vasp_encut_ev: float = Field(520.0, gt=0, description="VASP ENCUT (eV).")
-    kpoint_density: float = Field(
-        2.0,
-        gt=0,
-        description="GPAW/ASE k-point density (points per Å⁻¹, 2π included): "
-        "n_i = ceil(density·|b_i|). 3.8 Å cubic WO3 → 4, 15 Å amorphous cells → Γ.",
-    )
-    vasp_reciprocal_density: int = Field(
-        64, gt=0, description="VASP k-points per Å⁻³ (pymatgen reciprocal_density)."
-    )
-    smearing_width_ev: float = Field(0.05, gt=0, description="Fermi-Dirac smearing width (eV).")
-    spin_polarized: bool = Field(True, description="Spin-polarised DFT by default.")
     gpaw_max_atoms: int = Field(
         40, gt=0, description="Largest cell GPAW is allowed to run locally (atoms)."
     )
@@ -112,18 +121,17 @@ class MttmatSettings(BaseSettings):
         description="Threads per process for torch/BLAS/OpenMP. Unset: cores // live mttmat "
         "runs on this machine (re-read between jobs), or OMP_NUM_THREADS when that is set.",
     )
+    workers: int | None = Field(
+        None,
+        gt=0,
+        description="Jobs of a local flow run at once, each in its own process (mttmat.pool). "
+        "Unset: one per core, at most 4. 1: one job at a time in the calling process.",
+    )
     runtime_dir: Path | None = Field(
         None,
         description="Folder of the live-run slots that share the cores (default: "
         "<tmp>/mttmat-<uid>/runs). Runs that should share cores must see the same folder.",
     )
-
-    @field_validator("hubbard_u_ev")
-    @classmethod
-    def _non_negative_u(cls, v: dict[str, float]) -> dict[str, float]:
-        from mttmat.materials import check_hubbard_u
-
-        return check_hubbard_u(v)
 
     @classmethod
     def settings_customise_sources(
@@ -136,12 +144,21 @@ class MttmatSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _YamlSource(settings_cls))
 
-    def u_for(self, element: str) -> float:
-        """U_eff (eV) for ``element``; 0 when none is set."""
-        return float(self.hubbard_u_ev.get(element, 0.0))
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> MttmatSettings:
-    """The process-wide settings (cached; call ``get_settings.cache_clear()`` after changes)."""
+    """The process-wide settings (cached; call ``get_settings.cache_clear()`` after changes).
+
+    A retired physics variable in the environment (``MTTMAT_HUBBARD_U_EV`` …) is ignored
+    with a warning that names where the value now goes: on a cluster worker it must not
+    change a job, and it must not fail one either."""
+    old = retired_in_environment()
+    if old:
+        import warnings
+
+        warnings.warn(
+            f"{', '.join(old)} ignored: physics settings are inputs of the flow now "
+            f"({RETIRED[old[0][7:].lower()]})",
+            stacklevel=2,
+        )
     return MttmatSettings()

@@ -7,7 +7,7 @@ from typing import Any
 from jobflow import Maker
 
 from mttmat.backends.base import Backend, register_backend
-from mttmat.settings import get_settings
+from mttmat.backends.defaults import DEFAULTS
 
 __all__ = ["ChgnetBackend"]
 
@@ -35,7 +35,7 @@ class ChgnetBackend(Backend):
         from atomate2.forcefields.jobs import ForceFieldRelaxMaker
 
         kwargs.setdefault("name", "chgnet relax")
-        kwargs.setdefault("relax_kwargs", {"fmax": get_settings().force_tolerance_ev_a})
+        kwargs.setdefault("relax_kwargs", {"fmax": DEFAULTS.relax_fmax_ev_a})
         return ForceFieldRelaxMaker(
             force_field_name=self.force_field_name, relax_cell=relax_cell, **kwargs
         )

@@ -9,6 +9,7 @@ import numpy as np
 from ase.calculators.calculator import kptdensity2monkhorstpack
 
 from mttmat.backends.base import AseCalculatorBackend, BackendError, register_backend
+from mttmat.backends.defaults import DEFAULTS, default_hubbard_l, default_hubbard_u
 from mttmat.settings import get_settings
 
 if TYPE_CHECKING:
@@ -82,14 +83,14 @@ def gpaw_projections(calc: Any) -> dict[str, Any]:
 
 @register_backend
 class GpawBackend(AseCalculatorBackend):
-    """GPAW (PW mode, PBE, Fermi-Dirac smearing, DFT+U from settings).
+    """GPAW (PW mode, PBE, Fermi-Dirac smearing, DFT+U).
 
     Calculator keyword arguments (``calculator_kwargs`` of the Makers): ``ecut_ev``,
-    ``kpts`` (mesh or None for the settings' density), ``kpts_gamma`` (Γ-centred mesh,
+    ``kpts`` (mesh or None for the default k-point density), ``kpts_gamma`` (Γ-centred mesh,
     default True; False gives Monkhorst-Pack points, fewer of them in low symmetry),
     ``spin_polarized``,
-    ``hubbard_u_ev`` (U per species, the whole set: species absent get none; the settings'
-    table when not given), ``hubbard_l`` (angular momentum per species, d = 2),
+    ``hubbard_u_ev`` (U per species, the whole set: species absent get none; the material
+    table's when not given), ``hubbard_l`` (angular momentum per species, d = 2),
     ``smearing_ev``, ``mixer`` (dict for
     ``gpaw.Mixer``), ``symmetry`` (GPAW's, e.g. ``"off"``), ``charge``, ``txt``,
     ``convergence``, ``maxiter``.
@@ -110,25 +111,23 @@ class GpawBackend(AseCalculatorBackend):
                 "the gpaw backend needs GPAW: run the README's bootstrap (make test / make run), "
                 "or `CC=g++ pip install gpaw`; without root use conda-forge's gpaw"
             ) from err
-        s = get_settings()
-        # the chain passes U per species explicitly (it is then the whole U); the settings'
-        # table only serves direct calls that give none
-        u = dict(kwargs.pop("hubbard_u_ev")) if "hubbard_u_ev" in kwargs else dict(s.hubbard_u_ev)
+        d = DEFAULTS  # code defaults for direct calls; the chain passes every setting
+        u = dict(kwargs.pop("hubbard_u_ev")) if "hubbard_u_ev" in kwargs else default_hubbard_u()
         kpts = kwargs.pop("kpts", None)
         gamma = bool(kwargs.pop("kpts_gamma", True))
         params: dict[str, Any] = {
-            "mode": PW(ecut := kwargs.pop("ecut_ev", s.gpaw_ecut_ev)),
+            "mode": PW(ecut := kwargs.pop("ecut_ev", d.gpaw_ecut_ev)),
             "xc": "PBE",
-            "setups": gpaw_setups(u, kwargs.pop("hubbard_l", None) or s.hubbard_l),
-            "occupations": FermiDirac(smearing := kwargs.pop("smearing_ev", s.smearing_width_ev)),
-            "spinpol": kwargs.pop("spin_polarized", s.spin_polarized),
+            "setups": gpaw_setups(u, kwargs.pop("hubbard_l", None) or default_hubbard_l()),
+            "occupations": FermiDirac(smearing := kwargs.pop("smearing_ev", d.smearing_ev)),
+            "spinpol": kwargs.pop("spin_polarized", d.spin_polarized),
             "txt": kwargs.pop("txt", GPAW_TXT),
             "charge": kwargs.pop("charge", 0.0),
             "convergence": kwargs.pop("convergence", {"energy": 1e-5, "density": 1e-5}),
             "maxiter": kwargs.pop("maxiter", 300),
             "kpts": {"size": tuple(kpts), "gamma": gamma}
             if kpts is not None
-            else {"density": s.kpoint_density, "gamma": True},
+            else {"density": d.kpoint_density, "gamma": True},
         }
         if "symmetry" in kwargs:  # e.g. "off": GPAW's analysis can fail on near-symmetric cells
             params["symmetry"] = kwargs.pop("symmetry")
@@ -158,8 +157,11 @@ class GpawBackend(AseCalculatorBackend):
                 "a smaller cell, or raise MTTMAT_GPAW_MAX_ATOMS if you have the time"
             )
 
+    def log_kwargs(self, log: str | None) -> dict[str, Any]:
+        return {"txt": log}
+
     def prepare_atoms(self, atoms: Any, **calculator_kwargs: Any) -> None:
-        spin = calculator_kwargs.get("spin_polarized", get_settings().spin_polarized)
+        spin = calculator_kwargs.get("spin_polarized", DEFAULTS.spin_polarized)
         if not spin:
             # GPAW turns spin polarisation on for any non-zero initial moment
             atoms.set_initial_magnetic_moments(None)
@@ -218,7 +220,7 @@ class GpawBackend(AseCalculatorBackend):
             or [
                 int(n)
                 for n in kptdensity2monkhorstpack(
-                    calc.atoms, get_settings().kpoint_density, even=False
+                    calc.atoms, DEFAULTS.kpoint_density, even=False
                 )
             ],
             "spin_polarized": meta.get("spin_polarized", nspins == 2),

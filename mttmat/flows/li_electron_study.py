@@ -25,10 +25,10 @@ from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
+from mttmat.backends.defaults import default_hubbard_u
 from mttmat.flows.li_dos import dos_document, summarize_li_dos
 from mttmat.flows.li_sites import screen_li_sites
 from mttmat.jobs.li_electron import compare_li_solutions, polaron_start
-from mttmat.settings import get_settings
 
 __all__ = [
     "LiElectronStudyDoc",
@@ -148,7 +148,7 @@ class LiElectronStudyMaker(Maker):
                 un.name = f"{label}: Li at the void centre"
                 jobs.append(un)
                 geoms["unrelaxed"] = un.output
-            u_main = get_settings().hubbard_u_ev.get(cations[0], 0.0) if cations else 0.0
+            u_main = default_hubbard_u().get(cations[0], 0.0) if cations else 0.0
             u_ref = u_main if self.u_reference is None else self.u_reference
             want = [("ml", u) for u in sorted({*map(float, self.u_values), u_main})]
             want += [(g, u_ref) for g in self.geometries if (g, u_ref) not in want]
@@ -196,7 +196,7 @@ class LiElectronStudyMaker(Maker):
                               "u_ev": float(u)})  # fmt: skip
         settings = {"dft_backend": dft.name, "ml_backend": self.ml_backend,
                     "dft_kwargs": self.dft_kwargs, "u_reference": self.u_reference,
-                    "u_main": get_settings().hubbard_u_ev,
+                    "u_main": default_hubbard_u(),
                     "polaron_distortion_a": self.polaron_distortion_a}  # fmt: skip
         table = study_table(comparisons, cases, settings)
         table.name = "study table"

@@ -57,7 +57,7 @@ class MeltQuenchSchedule(BaseModel):
     ``quench`` cools linearly at ``quench_rate_k_per_ps`` to ``quench_end_temperature_k``, or
     walks the stepwise ``quench_ladder`` ``[[T_K, steps], ...]`` (MPMorph's slow-quench
     idea), then optionally anneals; ``relax`` minimises forces (and the cell if
-    ``relax_cell``) to ``relax_fmax_ev_a`` (default: ``settings.force_tolerance_ev_a``).
+    ``relax_cell``) to ``relax_fmax_ev_a`` (default: ``DEFAULTS.relax_fmax_ev_a``).
     """
 
     model_config = ConfigDict(extra="forbid")
