@@ -365,12 +365,13 @@ def test_melt_bounds_are_validated():
 
 def test_cli_stops_with_exit_3_on_a_failed_physical_check(monkeypatch, capsys):
     import mttmat.cli as cli
+    from mttmat.cli import stages
     from mttmat.jobs.melt_quench import MeltNotMeltedError
 
     def boom(args):
         raise MeltNotMeltedError("W4O12 did not melt: 5000 K: W 0.30 Å²")
 
-    monkeypatch.setattr(cli, "_cmd_melt_quench", boom)
+    monkeypatch.setattr(stages, "_cmd_melt_quench", boom)
     rc = cli.main(["melt-quench", "--crystal", "cubic-WO3", "-o", "x"])
     assert rc == 3
     assert "physical check failed: W4O12 did not melt" in capsys.readouterr().err

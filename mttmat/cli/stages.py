@@ -91,10 +91,10 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
     from mttmat.structures.io import atomic_write_text, ensure_writable_dir
 
     schedule = _load_schedule(args.schedule, args.set or [])
-    if get_backend(args.backend).name == "vasp":
+    if not get_backend(args.backend).in_process:
         raise UserError(
-            "the vasp backend runs on HPC: build and submit the flow with "
-            "workflows/melt_quench_hpc.py (jobflow-remote); locally use chgnet or gpaw"
+            f"the {args.backend} backend runs on HPC: submit the chain with `mttmat hpc "
+            "submit` (jobflow-remote); locally use chgnet or gpaw"
         )
     start, parent, info = _melt_quench_start(args)
     out = Path(args.output)

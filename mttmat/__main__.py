@@ -1,0 +1,7 @@
+"""``python -m mttmat``: the ``mttmat`` command."""
+
+import sys
+
+from mttmat.cli.main import main
+
+sys.exit(main())
