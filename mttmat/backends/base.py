@@ -26,6 +26,7 @@ from atomate2.ase.jobs import _ASE_DATA_OBJECTS, AseRelaxMaker
 from atomate2.ase.md import AseMDMaker
 from jobflow import Maker, job
 
+from mttmat.backends.defaults import DEFAULTS
 from mttmat.schemas.calc import CalcTaskDoc
 from mttmat.settings import get_settings
 
@@ -83,11 +84,27 @@ def get_backend(name: str | None = None, **options: Any) -> Backend:
     return cls(**options)
 
 
+@dataclass
+class MeltQuenchMd:
+    """The MD part of a melt-quench as a backend builds it: its jobs, the final structure
+    (a reference), the uuid of each stage, and the melt hold's MSD and attempts (references;
+    None where the backend does not measure them)."""
+
+    jobs: list[Any]
+    structure: Any
+    uuids: dict[str, str]
+    melt_msd_a2: Any = None
+    melt_attempts: Any = None
+
+
 class Backend(ABC):
     """A way to compute energies and forces, as Makers for static, relax and MD."""
 
     name: ClassVar[str]
     fidelity: ClassVar[Fidelity]
+    #: runs in this process through an ASE calculator (MD, NEB loops); False for codes that
+    #: only run as atomate2 jobs on a cluster (VASP)
+    in_process: ClassVar[bool] = True
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -112,7 +129,7 @@ class Backend(ABC):
 
     @abstractmethod
     def relax_maker(self, relax_cell: bool = False, **kwargs: Any) -> Maker:
-        """Relaxation to ``settings.force_tolerance_ev_a``."""
+        """Relaxation to ``DEFAULTS.relax_fmax_ev_a``."""
 
     @abstractmethod
     def md_maker(
@@ -143,6 +160,77 @@ class Backend(ABC):
 
     def prepare_atoms(self, atoms: Any, **calculator_kwargs: Any) -> None:  # noqa: B027
         """Adjust atoms in place before a calculation (e.g. initial magnetic moments)."""
+
+    def log_kwargs(self, log: str | None) -> dict[str, Any]:
+        """Calculator options that send the code's own log to ``log`` (None: no log), e.g.
+        when one job runs several calculators; empty for codes without one."""
+        return {}
+
+    def dos_jobs(
+        self,
+        label: str,
+        structure: Any,
+        calculator_kwargs: dict[str, Any],
+        dos_kwargs: dict[str, Any] | None = None,
+        relax: dict[str, Any] | None = None,
+    ) -> list[Any]:
+        """Jobs that give the DOS of ``structure``; the last one's output is what
+        :func:`~mttmat.flows.li_dos.dos_document` reads.
+
+        Here: an optional relax (``relax``: ``{"fmax": ..., "steps": ...}``), then one SCF
+        with ``calculator_kwargs`` updated by ``dos_kwargs`` (e.g. a denser ``kpts``).
+        VASP overrides this with relax → static → non-SCF DOS.
+        """
+        jobs = []
+        if relax is not None:
+            r = self.relax_maker(
+                name=f"{self.name} relax {label}", calculator_kwargs=calculator_kwargs,
+                relax_kwargs={"fmax": relax["fmax"]}, steps=relax["steps"],
+            ).make(structure)  # fmt: skip
+            structure = r.output.structure
+            jobs.append(r)
+        scf = self.static_maker(
+            name=f"{self.name} dos {label}",
+            calculator_kwargs={**calculator_kwargs, **(dos_kwargs or {})},
+        ).make(structure)
+        return [*jobs, scf]
+
+    def melt_quench_md(
+        self,
+        structure: Structure,
+        schedule: Any,
+        tag: str = "",
+        calculator_kwargs: dict[str, Any] | None = None,
+    ) -> MeltQuenchMd:
+        """The MD jobs of a melt-quench (initialization, melting-diffusion, quenching) on
+        ``schedule`` (a :class:`~mttmat.jobs.melt_quench.MeltQuenchSchedule`).
+
+        Here (in-process backends): three resumable
+        :func:`~mttmat.jobs.melt_quench.md_stage` jobs, the melt with its enforced melt
+        check. External codes override this (VASP: one AIMD job per schedule segment).
+        """
+        from mttmat.jobs.melt_quench import md_stage
+
+        sd = schedule.model_dump(mode="json")
+        kw = calculator_kwargs or {}
+        init = md_stage(structure, "init", sd, self.name, kw)
+        init.name = f"initialization{tag}"
+        melt = md_stage(init.output.structure, "melt", sd, self.name, kw,
+                        velocities=init.output.velocities)  # fmt: skip
+        melt.name = f"melting-diffusion{tag}"
+        quench = md_stage(
+            melt.output.structure, "quench", sd, self.name, kw,
+            velocities=melt.output.velocities,
+            start_temperature_k=melt.output.target_temperature_k,
+        )  # fmt: skip
+        quench.name = f"quenching{tag}"
+        return MeltQuenchMd(
+            jobs=[init, melt, quench],
+            structure=quench.output.structure,
+            uuids={"init": init.uuid, "melt": melt.uuid, "quench": quench.uuid},
+            melt_msd_a2=melt.output.msd_a2,
+            melt_attempts=melt.output.melt_attempts,
+        )
 
     def dft_band(
         self,
@@ -211,7 +299,7 @@ class AseCalculatorBackend(Backend):
 
     def relax_maker(self, relax_cell: bool = False, **kwargs: Any) -> Maker:
         kwargs.setdefault("name", f"{self.name} relax")
-        kwargs.setdefault("relax_kwargs", {"fmax": get_settings().force_tolerance_ev_a})
+        kwargs.setdefault("relax_kwargs", {"fmax": DEFAULTS.relax_fmax_ev_a})
         return CalculatorRelaxMaker(backend=self.name, relax_cell=relax_cell, **kwargs)
 
     def md_maker(

@@ -14,7 +14,8 @@ from typing import Any
 from jobflow import Maker
 from pymatgen.core import Structure
 
-from mttmat.backends.base import Backend, BackendError, register_backend
+from mttmat.backends.base import Backend, BackendError, MeltQuenchMd, register_backend
+from mttmat.backends.defaults import DEFAULTS, default_hubbard_l, default_hubbard_u
 from mttmat.backends.vasp_custodian import (
     DEFAULT_CUSTODIAN_VALIDATORS,
     custodian_handlers,
@@ -79,7 +80,7 @@ def dft_u_incar(
     spin_polarized: bool | None = None,
     hubbard_l: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """INCAR settings for Dudarev DFT+U (U per species; the settings' when None).
+    """INCAR settings for Dudarev DFT+U (U per species; the material table's when None).
 
     LDAUU/LDAUL/LDAUJ are given per element under the most electronegative element ("O"),
     pymatgen's convention; pymatgen writes them as arrays in POSCAR species order. Elements
@@ -88,28 +89,28 @@ def dft_u_incar(
     MAGMOM is per element (0.6 μ_B on the +U cations); a cell whose sites carry ``magmom``
     keeps those instead (:func:`cell_incar`).
     """
-    s = get_settings()
-    u = dict(s.hubbard_u_ev if hubbard_u_ev is None else hubbard_u_ev)
-    lmap = dict(s.hubbard_l if hubbard_l is None else hubbard_l)
-    spin = s.spin_polarized if spin_polarized is None else spin_polarized
-    elements = sorted({*u, *s.hubbard_u_ev, "O", "Li"})
+    d = DEFAULTS
+    u = dict(default_hubbard_u() if hubbard_u_ev is None else hubbard_u_ev)
+    lmap = dict(default_hubbard_l() if hubbard_l is None else hubbard_l)
+    spin = d.spin_polarized if spin_polarized is None else spin_polarized
+    elements = sorted({*u, *default_hubbard_u(), "O", "Li"})
     ldauu = {el: float(u.get(el, 0.0)) for el in elements}
     ldaul = {el: (lmap.get(el, 2) if ldauu[el] > 0 else -1) for el in elements}
     ldauj = dict.fromkeys(elements, 0.0)
     if not any(x > 0 for x in ldauu.values()):
-        return {"LDAU": False, "ISPIN": 2 if spin else 1, "EDIFFG": -s.force_tolerance_ev_a,
-                "ENCUT": s.vasp_encut_ev, "GGA": "PE"}  # fmt: skip
+        return {"LDAU": False, "ISPIN": 2 if spin else 1, "EDIFFG": -d.relax_fmax_ev_a,
+                "ENCUT": d.vasp_encut_ev, "GGA": "PE"}  # fmt: skip
     return {
         "LDAU": True,
-        "LDAUTYPE": s.ldau_type,
+        "LDAUTYPE": d.ldau_type,
         "LDAUU": {"O": ldauu},
         "LDAUL": {"O": ldaul},
         "LDAUJ": {"O": ldauj},
         "LDAUPRINT": 1,
         "LMAXMIX": 4,
         "ISPIN": 2 if spin else 1,
-        "EDIFFG": -s.force_tolerance_ev_a,
-        "ENCUT": s.vasp_encut_ev,
+        "EDIFFG": -d.relax_fmax_ev_a,
+        "ENCUT": d.vasp_encut_ev,
         "GGA": "PE",  # PBE, as in the paper (atomate2's base set is PBEsol)
         "MAGMOM": {el: (0.6 if ldauu[el] > 0 else 0.0) for el in elements},
     }
@@ -126,7 +127,7 @@ def calculator_inputs(kw: dict[str, Any] | None) -> tuple[dict[str, Any], Any, f
     ``hubbard_u_ev`` → LDAU*; ``spin_polarized`` → ISPIN; ``ecut_ev`` → ENCUT;
     ``smearing_ev`` → Fermi smearing (ISMEAR = -1, SIGMA, as GPAW's FermiDirac);
     ``kpts``/``kpts_gamma`` → a Γ-centred or Monkhorst-Pack mesh (the settings'
-    reciprocal density when absent); ``charge`` → NELECT when the job runs (None: no charge
+    default reciprocal density when absent); ``charge`` → NELECT when the job runs (None: no charge
     given, VASP's neutral default).
     """
     from pymatgen.io.vasp import Kpoints
@@ -143,7 +144,7 @@ def calculator_inputs(kw: dict[str, Any] | None) -> tuple[dict[str, Any], Any, f
         incar["ENCUT"] = float(kw["ecut_ev"])
     if "smearing_ev" in kw:
         incar.update(ISMEAR=-1, SIGMA=float(kw["smearing_ev"]))
-    kpts: Any = {"reciprocal_density": get_settings().vasp_reciprocal_density}
+    kpts: Any = {"reciprocal_density": DEFAULTS.vasp_reciprocal_density}
     if kw.get("kpts") is not None:
         mesh = tuple(int(n) for n in kw["kpts"])
         gamma = bool(kw.get("kpts_gamma", True))
@@ -168,6 +169,7 @@ class VaspBackend(Backend):
 
     name = "vasp"
     fidelity = "dft"
+    in_process = False  # atomate2 jobs on a cluster
 
     def __init__(
         self,
@@ -254,8 +256,8 @@ class VaspBackend(Backend):
         incar, kpts, charge = calculator_inputs(kwargs.pop("calculator_kwargs", None))
         if charge is not None:
             raise BackendError("charged VASP relaxations are not part of the chain")
-        incar.update({"ISIF": 3 if relax_cell else 2, "IBRION": 2, "NSW": 200})
-        kwargs.pop("steps", None)  # the ASE step limit; VASP's is NSW
+        steps = kwargs.pop("steps", None)  # the other backends' step limit is VASP's NSW
+        incar.update({"ISIF": 3 if relax_cell else 2, "IBRION": 2, "NSW": int(steps or 200)})
         fmax = (kwargs.pop("relax_kwargs", None) or {}).get("fmax")
         if fmax is not None:  # the ASE-style force limit of the other backends → EDIFFG
             incar["EDIFFG"] = -abs(float(fmax))
@@ -300,8 +302,46 @@ class VaspBackend(Backend):
         doc.name = "vasp energies on the band"
         return Flow([*statics, doc], output=doc.output, name="vasp energies on the band")
 
+    def dos_jobs(
+        self,
+        label: str,
+        structure: Any,
+        calculator_kwargs: dict[str, Any],
+        dos_kwargs: dict[str, Any] | None = None,
+        relax: dict[str, Any] | None = None,
+    ) -> list[Any]:
+        """Optional relax → static → non-SCF DOS (:meth:`dos_makers`), every step with the
+        same ``calculator_kwargs``; ``dos_kwargs``: ``reciprocal_density`` of the non-SCF
+        mesh (default 200 per Å⁻³) or an explicit ``kpts``."""
+        dos_kwargs = dict(dos_kwargs or {})
+        m = self.dos_makers(
+            dos_reciprocal_density=int(dos_kwargs.pop("reciprocal_density", 200)),
+            calculator_kwargs=calculator_kwargs, dos_kpts=dos_kwargs.pop("kpts", None),
+            relax_kwargs={"fmax": relax["fmax"]} if relax else None,
+            steps=relax["steps"] if relax else None,
+        )  # fmt: skip
+        if dos_kwargs:
+            raise BackendError(f"unknown VASP DOS option(s) {sorted(dos_kwargs)}; known: "
+                               "reciprocal_density, kpts")  # fmt: skip
+        jobs, prev = [], None
+        if relax is not None:
+            r = m["relax"].make(structure)
+            r.name = f"vasp relax {label}"
+            structure, prev = r.output.structure, r.output.dir_name
+            jobs.append(r)
+        static = m["static"].make(structure, prev_dir=prev)
+        static.name = f"vasp static {label}"
+        nscf = m["nscf"].make(static.output.structure, prev_dir=static.output.dir_name)
+        nscf.name = f"vasp dos {label}"
+        return [*jobs, static, nscf]
+
     def dos_makers(
-        self, dos_reciprocal_density: int = 200, nedos: int = 3001, **kwargs: Any
+        self,
+        dos_reciprocal_density: int = 200,
+        nedos: int = 3001,
+        calculator_kwargs: dict[str, Any] | None = None,
+        dos_kpts: Any = None,
+        **kwargs: Any,
     ) -> dict[str, Maker]:
         """The relax → static → non-SCF DOS chain, each with DFT+U (atomate2 Makers).
 
@@ -316,18 +356,25 @@ class VaspBackend(Backend):
         from atomate2.vasp.jobs.core import NonSCFMaker
         from atomate2.vasp.sets.core import NonSCFSetGenerator
 
-        relax = self.relax_maker(name="vasp relax (dos chain)", **kwargs)
+        ckw = dict(calculator_kwargs or {})
+        relax = self.relax_maker(name="vasp relax (dos chain)", calculator_kwargs=ckw, **kwargs)
         static = self.static_maker(
-            name="vasp static (dos chain)", user_incar_settings={"LCHARG": True, "LORBIT": 11}
-        )
-        incar = self._incar({"LORBIT": 11, "NEDOS": nedos, "ISMEAR": -5, "LCHARG": False})
+            name="vasp static (dos chain)", calculator_kwargs=ckw,
+            user_incar_settings={"LCHARG": True, "LORBIT": 11},
+        )  # fmt: skip
+        incar, _, _ = calculator_inputs({k: v for k, v in ckw.items() if k != "charge"})
+        incar.update({"LORBIT": 11, "NEDOS": nedos, "ISMEAR": -5, "LCHARG": False})
         incar.pop("EDIFFG")
+        incar.pop("SIGMA", None)  # tetrahedra
+        nscf_kpts: dict[str, Any] = {"reciprocal_density": dos_reciprocal_density}
+        if dos_kpts is not None:
+            from pymatgen.io.vasp import Kpoints
+
+            nscf_kpts = {"user_kpoints_settings": Kpoints.gamma_automatic(tuple(dos_kpts))}
         gen = NonSCFSetGenerator(
-            user_potcar_settings=dict(POTCARS),
-            mode="uniform",
-            reciprocal_density=dos_reciprocal_density,
-            user_incar_settings=incar,
-        )
+            user_potcar_settings=dict(POTCARS), mode="uniform", user_incar_settings=incar,
+            **nscf_kpts,
+        )  # fmt: skip
         nscf = NonSCFMaker(
             name="vasp non-scf dos", input_set_generator=gen,
             run_vasp_kwargs=self.run_vasp_kwargs(NonSCFMaker),
@@ -344,24 +391,61 @@ class VaspBackend(Backend):
 
         Its ``make(images)`` takes the full band (endpoints included), e.g. ML-converged
         images from :func:`mttmat.flows.li_migration.neb_hop`. Force limit:
-        ``settings.neb_force_tolerance_ev_a`` as ``EDIFFG < 0``.
+        ``DEFAULTS.neb_fmax_ev_a`` as ``EDIFFG < 0``.
         """
         from atomate2.vasp.jobs.neb import NebFromImagesMaker
         from atomate2.vasp.sets.core import NebSetGenerator
 
         if n_images < 1:
             raise BackendError(f"a VASP NEB needs at least one image, got {n_images}")
-        incar = self._incar({"EDIFFG": -get_settings().neb_force_tolerance_ev_a})
+        incar = self._incar({"EDIFFG": -DEFAULTS.neb_fmax_ev_a})
         incar.update(kwargs.pop("user_incar_settings", None) or {})
         gen = NebSetGenerator(
             user_potcar_settings=dict(POTCARS),
             num_images=n_images,
             climbing_image=climbing,
             user_incar_settings=incar,
-            user_kpoints_settings={"reciprocal_density": get_settings().vasp_reciprocal_density},
+            user_kpoints_settings={"reciprocal_density": DEFAULTS.vasp_reciprocal_density},
         )
         run_kwargs = self.run_vasp_kwargs(NebFromImagesMaker)  # job_type NEB, NEB validator
         return NebFromImagesMaker(input_set_generator=gen, run_vasp_kwargs=run_kwargs, **kwargs)
+
+    def melt_quench_md(
+        self,
+        structure: Structure,
+        schedule: Any,
+        tag: str = "",
+        calculator_kwargs: dict[str, Any] | None = None,
+    ) -> MeltQuenchMd:
+        """One atomate2 AIMD job per schedule segment (TEBEG→TEEND ramps), each continuing
+        from the previous job's folder: VASP restarts per job, so on HPC the checkpoint
+        unit is the segment. No melt MSD is measured in the jobs (None)."""
+        from mttmat.jobs.melt_quench import _scaled_to_density
+
+        current: Any = _scaled_to_density(structure, schedule.density_g_cm3)
+        prev_dir = None
+        jobs: list[Any] = []
+        uuids: dict[str, str] = {}
+        for stage in ("init", "melt", "quench"):
+            for n, seg in enumerate(schedule.segments(stage)):
+                maker = self.md_maker(
+                    (seg.t_start_k, seg.t_end_k),
+                    seg.n_steps,
+                    timestep_fs=schedule.time_step_fs,
+                    ensemble=schedule.ensemble,
+                    thermostat=schedule.thermostat,
+                    n_species=len(structure.composition.elements),
+                    friction_per_ps=schedule.friction_per_ps,
+                    taut_fs=schedule.taut_fs,
+                    andersen_prob=schedule.andersen_prob,
+                    **({"calculator_kwargs": calculator_kwargs} if calculator_kwargs else {}),
+                )  # fmt: skip
+                j = maker.make(current, prev_dir=prev_dir)
+                j.name = f"{stage} {n} AIMD{tag}"
+                uuids[f"{stage}{n}"] = j.uuid
+                jobs.append(j)
+                current, prev_dir = j.output.structure, j.output.dir_name
+        return MeltQuenchMd(jobs=jobs, structure=current, uuids=uuids)
 
     def md_maker(
         self,

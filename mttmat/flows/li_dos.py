@@ -86,16 +86,16 @@ class LiSitesDosMaker(Maker):
         DFT+U relaxation (positions) of every cell before its DOS; off = DOS on the ML
         geometries (cheaper; fidelity of the geometry then 'ml').
     dft_kwargs
-        GPAW calculator options for every cell (``kpts``, ``ecut_ev``, ``smearing_ev`` ...).
+        Calculator options for every cell (``kpts``, ``ecut_ev``, ``smearing_ev``,
+        ``hubbard_u_ev`` ...; the chain's code-agnostic names, VASP translates them).
     dos_kwargs
-        Extra GPAW options of the DOS SCF only (e.g. a denser ``kpts``).
-    vasp_dos_reciprocal_density
-        k-point density of the VASP non-SCF DOS step.
+        Options of the DOS step only: GPAW, calculator options of the DOS SCF (e.g. a
+        denser ``kpts``); VASP, ``reciprocal_density`` (default 200) or ``kpts`` of the
+        non-SCF mesh.
     width_ev
         Gaussian broadening of the DOS curves (eV).
     spin_polarized_doped
         Spin-polarised doped cells (default; lets the Li electron localise as a polaron).
-        GPAW only; VASP takes ISPIN from the settings.
     backend_options
         Options of the DFT backend, e.g. the VASP custodian set
         (``{"add_handlers": [...], "remove_handlers": [...], "max_errors": 5}``).
@@ -114,7 +114,6 @@ class LiSitesDosMaker(Maker):
     relax_steps: int = 100
     dft_kwargs: dict = field(default_factory=dict)
     dos_kwargs: dict = field(default_factory=dict)
-    vasp_dos_reciprocal_density: int = 200
     width_ev: float = 0.1
     spin_polarized_doped: bool = True
     backend_options: dict = field(default_factory=dict)
@@ -148,36 +147,9 @@ class LiSitesDosMaker(Maker):
         return Flow(jobs, output=summary.output, name=self.name)
 
     def _cell_jobs(self, dft: Any, label: str, structure: Any, spin: bool) -> tuple[list, Any]:
-        if dft.name == "vasp":
-            m = dft.dos_makers(dos_reciprocal_density=self.vasp_dos_reciprocal_density)
-            new = []
-            prev = None
-            if self.dft_relax:
-                relax = m["relax"].make(structure)
-                relax.name = f"vasp relax {label}"
-                structure, prev = relax.output.structure, relax.output.dir_name
-                new.append(relax)
-            static = m["static"].make(structure, prev_dir=prev)
-            static.name = f"vasp static {label}"
-            nscf = m["nscf"].make(static.output.structure, prev_dir=static.output.dir_name)
-            nscf.name = f"vasp dos {label}"
-            new += [static, nscf]
-        else:
-            kw = {**self.dft_kwargs, "spin_polarized": spin}
-            new = []
-            if self.dft_relax:
-                relax = dft.relax_maker(
-                    name=f"{dft.name} relax {label}",
-                    calculator_kwargs=kw,
-                    relax_kwargs={"fmax": self.relax_fmax},
-                    steps=self.relax_steps,
-                ).make(structure)
-                structure = relax.output.structure
-                new.append(relax)
-            scf = dft.static_maker(
-                name=f"{dft.name} dos {label}", calculator_kwargs={**kw, **self.dos_kwargs}
-            ).make(structure)
-            new.append(scf)
+        relax = {"fmax": self.relax_fmax, "steps": self.relax_steps} if self.dft_relax else None
+        kw = {**self.dft_kwargs, "spin_polarized": spin}
+        new = dft.dos_jobs(label, structure, kw, self.dos_kwargs, relax)
         dos = dos_document(new[-1].output, uuid=new[-1].uuid, width_ev=self.width_ev)
         dos.name = f"DOS {label}"
         return new, dos

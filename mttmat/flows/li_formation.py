@@ -216,8 +216,8 @@ class LiFormationMaker(Maker):
         if self.multi_li > self.n_sites:
             raise ValueError(f"multi_li ({self.multi_li}) > n_sites ({self.n_sites})")
         dft = get_backend(self.dft_backend, **self.backend_options)
-        if dft.name not in ("gpaw", "vasp"):
-            raise ValueError(f"LiFormationMaker needs gpaw or vasp, got {dft.name!r}")
+        if dft.fidelity != "dft":
+            raise ValueError(f"LiFormationMaker needs a DFT backend (gpaw, vasp), got {dft.name!r}")
         dft.check_structure(host)
         screen = screening_job(
             host, "Li formation energies", n_sites=self.n_sites, n_lowest=self.n_lowest,
@@ -237,12 +237,6 @@ class LiFormationMaker(Maker):
             )  # fmt: skip
             jobs.append(li_job)
         cells, uuids = [], {"screening": screen.uuid, "host": host_job.uuid}
-        proxy = None
-        if dft.name == "vasp":  # host + one Li: the composition that fixes NELECT
-            from mttmat.structures.sites import find_interstitial_sites
-
-            proxy = host.copy()
-            proxy.append("Li", find_interstitial_sites(host)[0].frac_coords)
         for i in range(self.n_sites):
             for q in self.charges:
                 label = f"site {i + 1}"
@@ -250,7 +244,7 @@ class LiFormationMaker(Maker):
                 spin = q == 0 and self.spin_polarized_neutral
                 j = self._static(
                     dft, f"Li_i {label} q={q:+d}", screen.output.selected_structures[i], q,
-                    {**kw, "charge": float(q), "spin_polarized": spin}, proxy=proxy,
+                    {**kw, "charge": float(q), "spin_polarized": spin},
                 )  # fmt: skip
                 jobs.append(j)
                 cells.append({"label": label, "q": q, "doc": j.output, "uuid": j.uuid})
@@ -278,19 +272,8 @@ class LiFormationMaker(Maker):
         return Flow(jobs, output=summary.output, name=self.name)
 
     @staticmethod
-    def _static(
-        dft: Any, label: str, structure: Any, q: int, kw: dict[str, Any], proxy: Any = None
-    ) -> Any:
-        """One single point: GPAW with ``charge``; VASP with NELECT (charged) and LVHAR.
-
-        ``proxy``: a structure of the same composition, for NELECT when ``structure`` is
-        only known at run time (the screened host + Li).
-        """
-        if dft.name == "vasp":
-            if q != 0:
-                maker = dft.charged_static_maker(proxy or structure, q, name=f"vasp {label}")
-            else:
-                maker = dft.static_maker(name=f"vasp {label}",
-                                         user_incar_settings={"LVHAR": True})  # fmt: skip
-            return maker.make(structure)
-        return dft.static_maker(name=f"gpaw {label}", calculator_kwargs=kw).make(structure)
+    def _static(dft: Any, label: str, structure: Any, q: int, kw: dict[str, Any]) -> Any:
+        """One single point of net charge ``q`` (``kw["charge"]``): GPAW's ``charge``; VASP
+        sets NELECT from the cell it receives when the job runs, and writes LOCPOT (LVHAR)
+        for the potential alignment of the correction."""
+        return dft.static_maker(name=f"{dft.name} {label}", calculator_kwargs=kw).make(structure)

@@ -31,8 +31,8 @@ from pymatgen.core import Lattice, Structure
 
 from mttmat.analysis.network import Hop, diffusion_coefficient, percolation_barrier
 from mttmat.backends import get_backend
+from mttmat.backends.defaults import DEFAULTS
 from mttmat.jobs.neb import NebError, hop_summary, interpolate_images, run_neb
-from mttmat.settings import get_settings
 from mttmat.structures.io import atoms_to_structure
 from mttmat.structures.sites import insert_li
 
@@ -159,8 +159,8 @@ def neb_hop(
     be = get_backend(backend)
     be.check_structure(initial)
     kwargs = dict(calculator_kwargs or {})
-    if be.name == "gpaw":  # one calculator per image: do not let them share one log file
-        kwargs.setdefault("txt", None)
+    for k, v in be.log_kwargs(None).items():  # one calculator per image: no shared log file
+        kwargs.setdefault(k, v)
     a, b = initial.to_ase_atoms(), final.to_ase_atoms()
     li = _mobile_index(initial)
     if seed_images is not None:
@@ -183,7 +183,7 @@ def neb_hop(
         run = run_neb(
             images,
             lambda: be.ase_calculator(**kwargs),
-            fmax=fmax or get_settings().neb_force_tolerance_ev_a,
+            fmax=fmax or DEFAULTS.neb_fmax_ev_a,
             climb=True,
             max_steps=max_steps,
             checkpoint=Path.cwd() / "neb_images.npz",
@@ -374,12 +374,13 @@ class LiMigrationMaker(Maker):
         dft = get_backend(self.dft_backend) if self.dft_backend else None
         if dft is not None:
             dft.check_structure(host)
-            if dft.name == "vasp":
+            if not dft.in_process:
                 raise ValueError(
-                    "VASP CI-NEB runs on HPC: build it with VaspBackend.neb_maker from the ML "
-                    "images (workflows/), not in this in-process flow"
+                    f"{dft.name} runs as atomate2 jobs on HPC: its CI-NEB is built with "
+                    "the backend's neb_maker from the ML images (the HPC chain), not in this "
+                    "in-process flow"
                 )
-        fmax = self.fmax_ev_a or get_settings().neb_force_tolerance_ev_a
+        fmax = self.fmax_ev_a or DEFAULTS.neb_fmax_ev_a
         jobs: list[Any] = []
         uuids: dict[str, str] = {}
         ends_ml, ends_dft = [], []

@@ -1,11 +1,12 @@
 """Melt-quench flow: initialization → melting-diffusion → quenching → relax → analysis.
 
-In-process backends (``chgnet`` by default, ``gpaw`` for tiny cells) run the three MD stages
-as resumable :func:`~mttmat.jobs.melt_quench.md_stage` jobs. The ``vasp`` backend runs every
+The MD jobs come from the backend (:meth:`~mttmat.backends.base.Backend.melt_quench_md`):
+in-process backends (``chgnet`` by default, ``gpaw`` for tiny cells) run the three MD stages
+as resumable :func:`~mttmat.jobs.melt_quench.md_stage` jobs; the ``vasp`` backend runs every
 schedule segment as an atomate2 VASP ``MDMaker`` job (AIMD with the DFT+U INCAR, TEBEG→TEEND
-ramps, each continuing from the previous job's folder) — VASP restarts per job, so the
-checkpoint unit on HPC is the segment. The final relax is the backend's relax Maker
-(atomate2). Replicas are independent seeds of one composition inside one flow.
+ramps, each continuing from the previous job's folder). The flow does not branch on the
+backend. The final relax is the backend's relax Maker. Replicas are independent seeds of one
+composition inside one flow.
 
 Examples
 --------
@@ -25,9 +26,9 @@ from pymatgen.core import Structure
 
 from mttmat.analysis.amorphous import analyze_amorphous, summarize_replicas
 from mttmat.backends import get_backend
-from mttmat.jobs.melt_quench import MeltQuenchSchedule, md_stage, melt_ok, software_versions
+from mttmat.backends.defaults import DEFAULTS
+from mttmat.jobs.melt_quench import MeltQuenchSchedule, melt_ok, software_versions
 from mttmat.schemas.amorphous import AmorphousStructureDoc, MeltQuenchSummary
-from mttmat.settings import get_settings
 
 __all__ = [
     "MELT_MSD_A2",
@@ -160,24 +161,16 @@ class MeltQuenchMaker(Maker):
         for k in range(self.replicas):
             sched = self.schedule.model_copy(update={"seed": self.schedule.seed + k})
             tag = f" r{k}" if self.replicas > 1 else ""
-            melt_msd, attempts = None, None
-            if be.name == "vasp":
-                stage_jobs, final_structure, uuids = self._vasp_stages(structure, sched, tag)
-            else:
-                stage_jobs, final_structure, uuids = self._ase_stages(structure, sched, tag)
-                melt_msd = stage_jobs[1].output.msd_a2
-                attempts = stage_jobs[1].output.melt_attempts
-            fmax_tol = sched.relax_fmax_ev_a or get_settings().force_tolerance_ev_a
+            md = be.melt_quench_md(structure, sched, tag, self.calculator_kwargs)
+            fmax_tol = sched.relax_fmax_ev_a or DEFAULTS.relax_fmax_ev_a
             extra: dict[str, Any] = {"steps": sched.relax_steps}
-            if be.name == "vasp" and self.calculator_kwargs:  # the chain's DFT settings
-                extra = {"calculator_kwargs": self.calculator_kwargs}
-            elif be.name == "vasp":
-                extra = {}
+            if self.calculator_kwargs:  # the chain's DFT settings
+                extra["calculator_kwargs"] = self.calculator_kwargs
             relax = be.relax_maker(
                 relax_cell=sched.relax_cell, relax_kwargs={"fmax": fmax_tol}, **extra
-            ).make(final_structure)
+            ).make(md.structure)
             relax.name = f"relax{tag}"
-            uuids["relax"] = relax.uuid
+            uuids = {**md.uuids, "relax": relax.uuid}
             fmax = max_force(relax.output.output.forces)
             fmax.name = f"max force{tag}"
             ana = analyze_cell(
@@ -187,13 +180,13 @@ class MeltQuenchMaker(Maker):
                 max_force_ev_a=fmax.output,
                 replica=k,
                 seed=sched.seed,
-                melt_msd_a2=melt_msd,
+                melt_msd_a2=md.melt_msd_a2,
                 melt_threshold_a2=sched.melt_check_msd_a2 or MELT_MSD_A2,
-                melt_attempts=attempts,
+                melt_attempts=md.melt_attempts,
             )
             ana.name = f"amorphous analysis{tag}"
             ana.metadata["role"] = "amorphous analysis"
-            jobs += [*stage_jobs, relax, fmax, ana]
+            jobs += [*md.jobs, relax, fmax, ana]
             analyses.append(ana.output)
         summary = summarize_melt_quench(
             analyses, self.schedule.model_dump(mode="json"), self.backend
@@ -205,55 +198,3 @@ class MeltQuenchMaker(Maker):
             output={"summary": summary.output, "cells": analyses},
             name=self.name,
         )
-
-    def _ase_stages(
-        self, structure: Structure, sched: MeltQuenchSchedule, tag: str
-    ) -> tuple[list[Job], Any, dict[str, str]]:
-        sd = sched.model_dump(mode="json")
-        init = md_stage(structure, "init", sd, self.backend, self.calculator_kwargs)
-        init.name = f"initialization{tag}"
-        melt = md_stage(
-            init.output.structure, "melt", sd, self.backend, self.calculator_kwargs,
-            velocities=init.output.velocities,
-        )  # fmt: skip
-        melt.name = f"melting-diffusion{tag}"
-        quench = md_stage(
-            melt.output.structure, "quench", sd, self.backend, self.calculator_kwargs,
-            velocities=melt.output.velocities,
-            start_temperature_k=melt.output.target_temperature_k,
-        )  # fmt: skip
-        quench.name = f"quenching{tag}"
-        uuids = {"init": init.uuid, "melt": melt.uuid, "quench": quench.uuid}
-        return [init, melt, quench], quench.output.structure, uuids
-
-    def _vasp_stages(
-        self, structure: Structure, sched: MeltQuenchSchedule, tag: str
-    ) -> tuple[list[Job], Any, dict[str, str]]:
-        from mttmat.jobs.melt_quench import _scaled_to_density
-
-        be = get_backend("vasp", **self.backend_options)
-        current: Any = _scaled_to_density(structure, sched.density_g_cm3)
-        prev_dir = None
-        jobs: list[Job] = []
-        uuids: dict[str, str] = {}
-        for stage in ("init", "melt", "quench"):
-            for n, seg in enumerate(sched.segments(stage)):
-                maker = be.md_maker(
-                    (seg.t_start_k, seg.t_end_k),
-                    seg.n_steps,
-                    timestep_fs=sched.time_step_fs,
-                    ensemble=sched.ensemble,
-                    thermostat=sched.thermostat,
-                    n_species=len(structure.composition.elements),
-                    friction_per_ps=sched.friction_per_ps,
-                    taut_fs=sched.taut_fs,
-                    andersen_prob=sched.andersen_prob,
-                    **({"calculator_kwargs": self.calculator_kwargs}
-                       if self.calculator_kwargs else {}),
-                )  # fmt: skip
-                j = maker.make(current, prev_dir=prev_dir)
-                j.name = f"{stage} {n} AIMD{tag}"
-                uuids[f"{stage}{n}"] = j.uuid
-                jobs.append(j)
-                current, prev_dir = j.output.structure, j.output.dir_name
-        return jobs, current, uuids

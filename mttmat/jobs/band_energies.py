@@ -196,8 +196,7 @@ def dft_band_energies(
             atoms = image.to_ase_atoms()
             be.prepare_atoms(atoms, **kw)
             if calc is None:
-                extra = {"txt": "gpaw.txt"} if be.name == "gpaw" else {}
-                calc = be.ase_calculator(**{**kw, **extra})
+                calc = be.ase_calculator(**{**kw, **be.log_kwargs(f"{be.name}.txt")})
             atoms.calc = calc
             done[str(k)] = float(atoms.get_potential_energy())
             n_scf += 1
