@@ -1,7 +1,7 @@
 """One settings object for the whole package: the environment, never the physics.
 
 Settings say where things are and how to run them: the store, MongoDB, the default backend,
-the VASP pseudopotential folder, threads and workers, the local GPAW size limit. Like
+threads and workers, the local GPAW size limit (POTCARs are pymatgen's ``PMG_VASP_PSP_DIR``). Like
 atomate2's and quacc's settings, they hold no physics: U per species, cutoffs, k-meshes,
 smearing, spin and force tolerances are inputs of the makers, set from the run config when a
 flow is built (:mod:`mttmat.chain.config`), with code defaults for direct calls
@@ -56,8 +56,8 @@ class _YamlSource(PydanticBaseSettingsSource):
             import warnings
 
             warnings.warn(
-                f"{path}: {retired} ignored: physics settings are inputs of the flow now "
-                f"({RETIRED[retired[0]]}); remove them from the file",
+                f"{path}: {retired} ignored, no longer settings: {RETIRED[retired[0]]}; "
+                "remove them from the file",
                 stacklevel=2,
             )
             data = {k: v for k, v in data.items() if k not in RETIRED}
@@ -71,7 +71,7 @@ class _YamlSource(PydanticBaseSettingsSource):
 
 
 _IN_CONFIG = "set it in the run config (dft: ... of workflows/main_job.yaml or hpc.yaml)"
-#: settings of earlier versions that are physics: where each now lives
+#: settings of earlier versions (physics, and the POTCAR folder): where each now lives
 RETIRED: dict[str, str] = {
     "hubbard_u_ev": f"U per species is `dft.hubbard_u_ev`; {_IN_CONFIG}, or --calc-kwargs",
     "hubbard_l": f"`dft.hubbard_l`; {_IN_CONFIG}",
@@ -84,6 +84,8 @@ RETIRED: dict[str, str] = {
     "vasp_reciprocal_density": f"`dft.kpts`; {_IN_CONFIG}",
     "smearing_width_ev": f"`dft.smearing_ev`; {_IN_CONFIG}",
     "spin_polarized": "the spin treatment is chosen per cell by the chain",
+    "vasp_potcar_dir": "POTCARs are found by pymatgen, as atomate2 finds them: set "
+    "PMG_VASP_PSP_DIR (`pmg config -p`)",
 }
 
 
@@ -111,10 +113,6 @@ class MttmatSettings(BaseSettings):
     )
     mongo_database: str = Field("mttmat", description="MongoDB database name.")
     default_backend: str = Field("chgnet", description="Backend used when none is named.")
-    vasp_potcar_dir: Path | None = Field(
-        None,
-        description="Directory with VASP POTCARs; when unset, POTCAR.spec is written instead.",
-    )
     threads: int | None = Field(
         None,
         gt=0,
@@ -157,8 +155,7 @@ def get_settings() -> MttmatSettings:
         import warnings
 
         warnings.warn(
-            f"{', '.join(old)} ignored: physics settings are inputs of the flow now "
-            f"({RETIRED[old[0][7:].lower()]})",
+            f"{', '.join(old)} ignored, no longer settings: {RETIRED[old[0][7:].lower()]}",
             stacklevel=2,
         )
     return MttmatSettings()

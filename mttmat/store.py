@@ -101,16 +101,26 @@ class LockedMontyStore(MontyStore):
     Every ``MontyStore.connect`` calls montydb's ``set_storage``, which rewrites the
     storage-ident and config files of the database folder (``open(..., "w")``). A process
     connecting at that moment reads an empty file and fails (``No module named
-    'montydb.storage.'``). With the lock, connects of concurrent runs take turns; reads and
-    writes after the connect do not need it (sqlite locks those itself).
+    'montydb.storage.'``). With the lock, connects of concurrent runs take turns; writes take
+    it too (the worker processes of one run write at once); reads need none.
     """
 
     def connect(self, force_reset: bool = False) -> None:
         if self._coll is not None and not force_reset:
             return
-        lock = Path(self.database_path).parent / _LOCK_FILE
-        with exclusive_lock(lock, what="store lock"):
+        with exclusive_lock(self._lock_file, what="store lock"):
             super().connect(force_reset=force_reset)
+
+    def update(self, docs: Any, key: Any = None) -> None:
+        """Write under the store's file lock: the jobs of one run write from several worker
+        processes (:mod:`mttmat.pool`), and sqlite's own lock gives up after 5 s ("database
+        is locked") when another process writes a large document."""
+        with exclusive_lock(self._lock_file, what="store lock"):
+            super().update(docs, key=key)
+
+    @property
+    def _lock_file(self) -> Path:
+        return Path(self.database_path).parent / _LOCK_FILE
 
 
 def _monty_job_store(path: Path) -> JobStore:
@@ -239,6 +249,10 @@ def _run_jobs(
         progress(f"  {len(jobs) - len(done)} jobs to run, up to {workers} at once")
         run_jobs_in_pool(jobs, done, store, root, workers, progress, on_job)
         return
+    if workers > 1:
+        why = ("the store lives in this process" if not can_share(store)
+               else "a job's function cannot be imported by a worker")  # fmt: skip
+        progress(f"  one job at a time: {why}")
     for job, _parents in jobs:
         if job.uuid in done:
             continue

@@ -23,9 +23,8 @@ class StageTimer:
     ``workers`` > 1 jobs ran at once, so the job times add up to more than the wall time.
     """
 
-    def __init__(self, path: Path, workers: int = 1) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.workers = workers
         self.jobs: list[dict[str, Any]] = []
         self.steps: dict[str, float] = {}
         self.earlier: dict[str, float] = {}
@@ -69,7 +68,8 @@ class StageTimer:
         doc = {
             "total_s": total_s,
             "finished": total_s is not None,
-            "workers": self.workers,
+            # jobs at once in this invocation (1: one by one; see mttmat.pool)
+            "workers": max((j.get("workers", 1) for j in jobs if j["ran"]), default=1),
             "compute_s": sum(sum(r.values()) for r in stages.values()),
             "jobs_run_now": sum(j["ran"] for j in jobs),
             "jobs_read_back": sum(not j["ran"] for j in jobs),

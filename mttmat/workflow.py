@@ -255,7 +255,7 @@ def run_main_job(
         atomic_write_text(out / "config.yaml", yaml.safe_dump(json.loads(cfg.model_dump_json())))
         key = _key(cfg, flow)
         tp(f"{len(flow.job_uuids)} jobs for {', '.join(cfg.materials)}; store {store_dir}")
-        timer = StageTimer(out / "timings.json", workers=workers)
+        timer = StageTimer(out / "timings.json")
         flow = run_resumable(
             flow, store, out / "jobs", out / "flows" / f"main-{key}.json", tp, timer.add,
             workers=workers,

@@ -29,6 +29,24 @@ def _isolated_settings(monkeypatch, tmp_path):
         if key.startswith("MTTMAT_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("MTTMAT_CONFIG_FILE", str(tmp_path / "no-such-settings.yaml"))
+    # no POTCARs unless a test makes them (a developer's real PMG_VASP_PSP_DIR changes nothing)
+    from pymatgen.core import SETTINGS
+
+    monkeypatch.delitem(SETTINGS, "PMG_VASP_PSP_DIR", raising=False)
+    monkeypatch.delenv("PMG_VASP_PSP_DIR", raising=False)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def fake_potcars(monkeypatch, tmp_path):
+    """A fake POTCAR tree as pymatgen's PMG_VASP_PSP_DIR (tests/fake_potcars.py)."""
+    from pymatgen.core import SETTINGS
+
+    from tests.fake_potcars import write_fake_potcars
+
+    root = write_fake_potcars(tmp_path / "potcars")
+    monkeypatch.setitem(SETTINGS, "PMG_VASP_PSP_DIR", str(root))
+    monkeypatch.setenv("PMG_VASP_PSP_DIR", str(root))
+    return root

@@ -142,7 +142,7 @@ def test_every_job_of_every_flow_binds_its_arguments():
     assert n > 100
 
 
-def test_vasp_chain_jobs_follow_the_config_not_the_environment(tmp_path, monkeypatch):
+def test_vasp_chain_jobs_follow_the_config_not_the_environment(tmp_path, monkeypatch, fake_potcars):
     """On HPC every VASP cell takes the chain's settings, whatever the environment of the
     process that builds or runs the flow says: AIMD and relax included, spin-paired melt,
     the polaron start's single moment, no +U on bcc Li, the VASP command from the job's

@@ -112,13 +112,14 @@ def test_submit_refuses_a_project_without_the_worker(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("material", ["WOx", "NbOx"])
-def test_vasp_inputs_of_every_full_size_job(tmp_path, material):
-    """AIMD, relax, static and charged static inputs carry the chain's DFT+U, NELECT, mesh."""
-    from pymatgen.io.vasp import Incar, Kpoints, Poscar
+def test_vasp_inputs_of_every_full_size_job(tmp_path, material, fake_potcars):
+    """AIMD, relax, static and charged static inputs carry the chain's DFT+U, NELECT, mesh;
+    the POTCARs are pymatgen's, found through PMG_VASP_PSP_DIR (a fake tree here)."""
+    from pymatgen.io.vasp import Incar, Kpoints, Poscar, Potcar
 
-    from mttmat.backends.vasp import POTCAR_ZVAL
     from mttmat.hpc.inspect import write_job_inputs
     from mttmat.structures.io import read_structure
+    from tests.fake_potcars import ZVAL
 
     cfg = load_hpc_config(SHIPPED)
     host_file = {"WOx": "a-WOx-128.cif", "NbOx": "a-NbOx-168.cif"}[material]
@@ -133,9 +134,10 @@ def test_vasp_inputs_of_every_full_size_job(tmp_path, material):
         assert incar["LDAUU"] == [u[s] for s in species], jt
         assert incar["LDAUL"] == [2 if u[s] else -1 for s in species], jt
         assert incar["GGA"].upper() == "PE", jt
-        assert (d / "POTCAR.spec").read_text().split() == [
+        assert [p.symbol for p in Potcar.from_file(d / "POTCAR")] == [
             {"W": "W_sv", "Nb": "Nb_pv", "O": "O", "Li": "Li_sv"}[s] for s in species
         ]
+        assert not (d / "POTCAR.spec").exists()
     aimd = Incar.from_file(written["aimd"] / "INCAR")
     assert aimd["IBRION"] == 0 and aimd["TEBEG"] == 300
     n_types = len(Poscar.from_file(written["aimd"] / "POSCAR").site_symbols)
@@ -151,9 +153,8 @@ def test_vasp_inputs_of_every_full_size_job(tmp_path, material):
         assert tuple(Kpoints.from_file(written[jt] / "KPOINTS").kpts[0]) == (1, 1, 1)
     defect = Incar.from_file(written["defect"] / "INCAR")
     cell = Poscar.from_file(written["defect"] / "POSCAR").structure
-    potcars = dict(zip(Poscar.from_file(written["defect"] / "POSCAR").site_symbols,
-                       (written["defect"] / "POTCAR.spec").read_text().split(), strict=True))
-    zval = sum(POTCAR_ZVAL[potcars[s.specie.symbol]] for s in cell)  # W_sv 14, Nb_pv 11, Li_sv 3
+    potcars = {p.element: p.symbol for p in Potcar.from_file(written["defect"] / "POTCAR")}
+    zval = sum(ZVAL[potcars[s.specie.symbol]] for s in cell)  # W_sv 14, Nb_pv 11, Li_sv 3
     assert defect["NELECT"] == pytest.approx(zval - 1)  # Li_i^+: one electron fewer
 
 

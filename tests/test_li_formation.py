@@ -184,8 +184,10 @@ def test_cli_li_formation_refuses_bad_input(tmp_path, capsys):
     assert "dielectric constant" in capsys.readouterr().err
 
 
-def test_vasp_charged_cells_carry_nelect_and_dft_u(tmp_path):
-    """Li_i^{+1}: NELECT = Σ ZVAL − 1 (W_sv 14, O 6, Li_sv 3 → 2·14 + 6·6 + 3 − 1 = 66)."""
+def test_vasp_charged_cells_carry_nelect_and_dft_u(tmp_path, fake_potcars):
+    """Li_i^{+1}: NELECT = Σ ZVAL − 1 (W_sv 14, O 6, Li_sv 3 → 2·14 + 6·6 + 3 − 1 = 66),
+    pymatgen's count from the POTCARs (PMG_VASP_PSP_DIR); without POTCARs a charged cell is
+    refused with the fix."""
     from pymatgen.io.vasp import Incar
 
     from mttmat.backends import get_backend
@@ -211,3 +213,10 @@ def test_vasp_charged_cells_carry_nelect_and_dft_u(tmp_path):
     assert charged.maker.charge == 1.0  # NELECT from the cell the job receives, when it runs
     inc = Incar.from_file(write_vasp_inputs(charged.maker, cell, tmp_path / "job") / "INCAR")
     assert inc["NELECT"] == 66.0
+    from pymatgen.core import SETTINGS
+
+    from mttmat.backends.base import BackendError
+
+    SETTINGS.pop("PMG_VASP_PSP_DIR")
+    with pytest.raises(BackendError, match=r"NELECT.*POTCARs.*PMG_VASP_PSP_DIR"):
+        write_vasp_inputs(charged.maker, cell, tmp_path / "nopot")

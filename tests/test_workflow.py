@@ -435,7 +435,7 @@ def test_main_job_killed_at_three_stages_resumes(tmp_path, monkeypatch):
     before = _finished(store_dir)
     monkeypatch.setattr(chain, "atomic_write_text", crash_after_one_image)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        run_main_job(cfg_path, results)
+        run_main_job(cfg_path, results, workers=1)  # the patch lives in this process
     after = _finished(store_dir)
     assert all(after[u] == t for u, t in before.items())  # nothing finished was redone
     assert len(after) > len(before)

@@ -6,7 +6,6 @@ VASP is licensed and runs on HPC only; here the Makers are built and their input
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from mttmat.backends.vasp_custodian import (
     custodian_validators,
     edited,
 )
-from mttmat.settings import get_settings
+from mttmat.backends.vasp_potcars import POTCARS, charged_copy, potcars_available, require_potcars
 
 __all__ = [
     "DEFAULT_CUSTODIAN_VALIDATORS",
@@ -30,50 +29,8 @@ __all__ = [
     "VaspBackend",
     "custodian_handlers",
     "dft_u_incar",
-    "vasp_nelect",
     "write_vasp_inputs",
 ]
-
-# ZVAL of the PBE_54 POTCARs the input sets choose (used when no POTCAR directory is set;
-# with one, the POTCAR files themselves are read).
-#: POTCAR per element for every VASP job (one choice for the whole workflow: energies of
-#: different jobs are compared, and NELECT counts these ZVALs). Materials Project's choice
-#: for W and O; Nb_pv (MP) everywhere, also in the AIMD whose default set would take Nb_sv.
-POTCARS: dict[str, str] = {"W": "W_sv", "Nb": "Nb_pv", "O": "O", "Li": "Li_sv"}
-
-POTCAR_ZVAL: dict[str, float] = {
-    "W_sv": 14.0, "W_pv": 12.0, "W": 6.0, "Nb_sv": 13.0, "Nb_pv": 11.0, "O": 6.0,
-    "O_h": 6.0, "O_s": 6.0, "Li_sv": 3.0, "Li": 1.0,
-}  # fmt: skip
-
-
-def vasp_nelect(maker: Maker, structure: Structure, charge: int) -> float:
-    """NELECT for ``structure`` with net ``charge`` (e) under ``maker``'s POTCAR choice."""
-    import tempfile
-
-    if getattr(maker, "charge", None) is not None:  # the neutral inputs name the POTCARs
-        maker = dataclasses.replace(maker, charge=None)
-    with tempfile.TemporaryDirectory() as tmp:
-        d = write_vasp_inputs(maker, structure, tmp)
-        from pymatgen.io.vasp import Poscar
-
-        species = Poscar.from_file(d / "POSCAR").site_symbols
-        if (d / "POTCAR").exists():
-            from pymatgen.io.vasp import Potcar
-
-            zvals = [p.zval for p in Potcar.from_file(d / "POTCAR")]
-        else:
-            symbols = (d / "POTCAR.spec").read_text().split()
-            try:
-                zvals = [POTCAR_ZVAL[x] for x in symbols]
-            except KeyError as err:
-                raise BackendError(
-                    f"no ZVAL known for POTCAR {err}; set settings.vasp_potcar_dir so that "
-                    "NELECT is read from the POTCAR files"
-                ) from None
-    counts = structure.composition.get_el_amt_dict()
-    return sum(z * counts[el] for el, z in zip(species, zvals, strict=True)) - charge
-
 
 def dft_u_incar(
     hubbard_u_ev: dict[str, float] | None = None,
@@ -517,37 +474,47 @@ class VaspBackend(Backend):
 
 def cell_incar(maker: Maker, structure: Structure) -> dict[str, Any]:
     """``maker``'s INCAR settings for this very cell, as the chain's static sets them when it
-    runs: NELECT for a charged cell (``maker.charge``), and the cell's own ``magmom`` site
-    moments (e.g. the polaron start: one cation) instead of the per-element MAGMOM."""
+    runs: the cell's own ``magmom`` site moments (e.g. the polaron start: one cation) instead
+    of the per-element MAGMOM. (NELECT of a charged cell is pymatgen's: :func:`cell_inputs`.)"""
     incar = dict(maker.input_set_generator.user_incar_settings)
-    charge = getattr(maker, "charge", None)
-    if charge is not None:
-        incar["NELECT"] = vasp_nelect(maker, structure, charge)
     if "magmom" in structure.site_properties and incar.get("ISPIN") == 2:
         incar.pop("MAGMOM", None)  # pymatgen then writes the site moments
     return incar
 
 
+def cell_inputs(maker: Maker, structure: Structure) -> Structure:
+    """Set ``maker``'s input set up for this very cell, as the chain's static does when it
+    runs (:func:`cell_incar`; a charged ``maker.charge`` cell gets pymatgen's NELECT =
+    Σ ZVAL of the POTCARs − charge, ``use_structure_charge``), and return the structure to
+    write (charged copy or the cell itself). Needs the POTCARs for a charged cell."""
+    gen = maker.input_set_generator
+    gen.user_incar_settings = cell_incar(maker, structure)
+    charge = getattr(maker, "charge", None)
+    if charge is None:
+        return structure
+    require_potcars(sorted({e.symbol for e in structure.composition.elements}),
+                    f"NELECT of a cell with charge {charge:+g}")  # fmt: skip
+    gen.use_structure_charge = True
+    return charged_copy(structure, charge)
+
+
 def write_vasp_inputs(maker: Maker, structure: Structure, directory: str | Path) -> Path:
-    """Write the inputs ``maker`` would run (POTCAR.spec unless a POTCAR dir is configured).
+    """Write the inputs ``maker`` would run, as the job writes them when it runs; POTCAR
+    from ``PMG_VASP_PSP_DIR`` when pymatgen finds them, else POTCAR.spec.
 
     Returns the directory. Used for inspection and tests; on HPC atomate2 writes them itself.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     import copy
 
     from atomate2.vasp.files import write_vasp_input_set
 
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     maker = copy.deepcopy(maker)
-    gen = maker.input_set_generator
-    gen.user_incar_settings = cell_incar(maker, structure)  # what the job sets when it runs
-
+    cell = cell_inputs(maker, structure)
+    elements = sorted({e.symbol for e in structure.composition.elements})
     write_vasp_input_set(
-        structure,
-        maker.input_set_generator,
-        directory,
-        potcar_spec=get_settings().vasp_potcar_dir is None,
-        clean_prev=False,
-    )
+        cell, maker.input_set_generator, directory,
+        potcar_spec=not potcars_available(elements), clean_prev=False,
+    )  # fmt: skip
     return directory

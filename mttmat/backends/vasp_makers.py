@@ -17,9 +17,10 @@ __all__ = ["ChargedStaticMaker"]
 class ChargedStaticMaker(StaticMaker):
     """atomate2's ``StaticMaker`` for the chain's cells, set up for the cell it receives.
 
-    ``charge`` (e; None: VASP's neutral default): NELECT = Σ ZVAL − charge of the structure
-    the job receives, counted when the job runs, so a cell that a previous job made (a
-    melt-quenched host with Li) gets its own count. A spin-polarised cell whose sites carry
+    ``charge`` (e; None: VASP's neutral default): the structure the job receives is given
+    this charge and pymatgen writes NELECT = Σ ZVAL of its POTCARs − charge
+    (``use_structure_charge``), counted when the job runs, so a cell that a previous job
+    made (a melt-quenched host with Li) gets its own count. A spin-polarised cell whose sites carry
     ``magmom`` (the polaron start) starts from those moments, not the per-element MAGMOM.
     """
 
@@ -28,9 +29,8 @@ class ChargedStaticMaker(StaticMaker):
     @vasp_job
     def make(self, structure: Structure, prev_dir: str | Path | None = None) -> Any:
         """Run the static: NELECT of a charged cell and the cell's own site moments first
-        (:func:`mttmat.backends.vasp.cell_incar`)."""
-        from mttmat.backends.vasp import cell_incar
+        (:func:`mttmat.backends.vasp.cell_inputs`)."""
+        from mttmat.backends.vasp import cell_inputs
 
-        gen = self.input_set_generator
-        gen.user_incar_settings = cell_incar(self, structure)
-        return BaseVaspMaker.make.original(self, structure, prev_dir=prev_dir)
+        cell = cell_inputs(self, structure)
+        return BaseVaspMaker.make.original(self, cell, prev_dir=prev_dir)
