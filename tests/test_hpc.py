@@ -45,6 +45,36 @@ def test_shipped_hpc_config_builds_both_flows_with_resources():
         assert mc["exec_config"].modules == ["vasp/6.4.2"]
 
 
+def test_hpc_check_names_the_ecram_job_and_resolves_the_workers_potcars(
+    tmp_path, capsys, fake_potcars
+):
+    """`hpc check` lists per material the job that makes EcramParameters, and resolves one
+    POTCAR per element with the PMG_VASP_PSP_DIR the worker's pre_run exports; without
+    POTCARs it exits 1 and names the fix."""
+    pytest.importorskip("jobflow_remote")
+    from mttmat.cli import main
+
+    data = _shipped()
+    pre = "source ~/venvs/mttmat/bin/activate\nexport PMG_VASP_PSP_DIR={}\n"
+    data["workers"]["cluster"]["pre_run"] = pre.format(fake_potcars)
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(data))
+    assert main(["hpc", "check", "--config", str(good)]) == 0
+    out = capsys.readouterr().out
+    for m in ("WOx", "NbOx"):
+        assert f"{m}: " in out
+    assert out.count("EcramParameters: job") == 2
+    assert f"PMG_VASP_PSP_DIR={fake_potcars} (the worker's pre_run)" in out
+    assert "W  W_sv: ZVAL 14" in out and "Nb Nb_pv: ZVAL 11" in out and "Li Li_sv: ZVAL 3" in out
+    assert "hash unknown to pymatgen" in out  # the fake tree is not a released POTCAR set
+    data["workers"]["cluster"]["pre_run"] = pre.format(tmp_path / "nowhere")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    assert main(["hpc", "check", "--config", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "W_sv: NOT FOUND" in out and "pmg config -p" in out
+
+
 def _with(**changes) -> dict:
     data = _shipped()
     for path, value in changes.items():

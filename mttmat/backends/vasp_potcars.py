@@ -25,6 +25,7 @@ __all__ = [
     "POTCAR_FUNCTIONAL",
     "PotcarStatus",
     "charged_copy",
+    "potcar_report",
     "potcars_available",
     "require_potcars",
     "resolve_potcars",
@@ -80,6 +81,30 @@ def resolve_potcars(elements: list[str] | None = None) -> dict[str, PotcarStatus
         out[el] = PotcarStatus(el, sym, zval=float(p.zval), title=p.TITEL,
                                known_to_pymatgen=not unknown)  # fmt: skip
     return out
+
+
+def potcar_report(elements: list[str] | None = None, psp_dir: str | None = None
+                  ) -> tuple[bool, list[str]]:  # fmt: skip
+    """(all found, one line per element) with pymatgen's POTCAR folder, or ``psp_dir``
+    instead of it (e.g. what a worker's ``pre_run`` exports as ``PMG_VASP_PSP_DIR``)."""
+    import contextlib
+
+    from pymatgen.core import SETTINGS
+
+    with contextlib.ExitStack() as stack:
+        if psp_dir is not None:
+            old = SETTINGS.get("PMG_VASP_PSP_DIR")
+            SETTINGS["PMG_VASP_PSP_DIR"] = psp_dir
+            stack.callback(lambda: SETTINGS.__setitem__("PMG_VASP_PSP_DIR", old))
+        status = resolve_potcars(elements)
+    lines = []
+    for st in status.values():
+        if not st.found:
+            lines.append(f"{st.element:2s} {st.symbol}: NOT FOUND ({st.error})")
+            continue
+        note = "" if st.known_to_pymatgen else " (hash unknown to pymatgen: not a released POTCAR?)"
+        lines.append(f"{st.element:2s} {st.symbol}: ZVAL {st.zval:g}, {st.title}{note}")
+    return all(st.found for st in status.values()), lines
 
 
 def potcars_available(elements: list[str] | None = None) -> bool:

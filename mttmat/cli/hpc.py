@@ -64,7 +64,37 @@ def _cmd_check(args: argparse.Namespace) -> int:
     print(f"custodian: atomate2's defaults per Maker; + handlers {c.add_handlers}, − "
           f"{c.remove_handlers}; + validators {c.add_validators}, − {c.remove_validators}; "
           f"max_errors {c.max_errors or 'atomate2'}")  # fmt: skip
-    return 0
+    return 0 if _check_potcars(cfg) else 1
+
+
+def _check_potcars(cfg: Any) -> bool:
+    """Resolve one POTCAR per element for every worker that runs VASP jobs: with the
+    ``PMG_VASP_PSP_DIR`` its ``pre_run`` exports, else with this machine's pymatgen setting
+    (run the check where the worker runs: a login node sees the cluster's file system)."""
+    import re
+
+    from pymatgen.core import SETTINGS
+
+    from mttmat.backends.vasp_potcars import POTCAR_FIX, POTCAR_FUNCTIONAL, potcar_report
+
+    vasp_types = {"aimd", "relax", "static", "defect"}
+    workers = sorted({r.worker for jt, r in cfg.resources.items() if jt in vasp_types})
+    all_ok = True
+    for name in workers:
+        w = cfg.workers[name]
+        m = re.search(r"PMG_VASP_PSP_DIR=(\S+)", w.pre_run or "")
+        psp = m.group(1).strip("'\"") if m else None
+        where = (f"PMG_VASP_PSP_DIR={psp} (the worker's pre_run)" if psp else
+                 f"PMG_VASP_PSP_DIR={SETTINGS.get('PMG_VASP_PSP_DIR') or 'unset'} (this "
+                 "machine; the worker's pre_run sets none)")  # fmt: skip
+        ok, lines = potcar_report(psp_dir=psp)
+        print(f"POTCARs of worker {name!r}, {POTCAR_FUNCTIONAL}, {where}:")
+        for line in lines:
+            print(f"  {line}")
+        if not ok:
+            print(f"  fix: {POTCAR_FIX}")
+        all_ok &= ok
+    return all_ok
 
 
 def _cmd_project(args: argparse.Namespace) -> int:
@@ -82,9 +112,12 @@ def _cmd_inputs(args: argparse.Namespace) -> int:
 
     cfg = _cfg(args)
     host = read_structure(args.host) if args.host else None
-    for jt, path in write_job_inputs(cfg, args.material, args.output, host).items():
+    skipped: dict[str, str] = {}
+    for jt, path in write_job_inputs(cfg, args.material, args.output, host, skipped).items():
         print(f"{jt:7s} {path}")
-    return 0
+    for jt, why in skipped.items():
+        print(f"{jt:7s} NOT WRITTEN: {why}")
+    return 1 if skipped else 0
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:

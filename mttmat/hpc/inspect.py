@@ -29,9 +29,17 @@ def _first(flow: Any, jt: str) -> Any:
 
 
 def write_job_inputs(
-    cfg: HpcConfig, material: str, out: str | Path, host: Structure | None = None
+    cfg: HpcConfig,
+    material: str,
+    out: str | Path,
+    host: Structure | None = None,
+    skipped: dict[str, str] | None = None,
 ) -> dict[str, Path]:
-    """Inputs of the aimd, relax, static and defect jobs of ``material``."""
+    """Inputs of the aimd, relax, static and defect jobs of ``material``.
+
+    A job whose inputs cannot be written here (a charged cell without POTCARs: no NELECT)
+    is left out; with ``skipped`` given, its reason goes there, else the error is raised."""
+    from mttmat.backends.base import BackendError
     from mttmat.backends.vasp import write_vasp_inputs
     from mttmat.chain.build import start_cell
     from mttmat.hpc.flow import build_material_flow
@@ -47,5 +55,10 @@ def write_job_inputs(
         j = _first(flow, jt)
         if j is None:
             continue
-        written[jt] = write_vasp_inputs(j.maker, cell, out / jt)  # NELECT of charged cells
+        try:
+            written[jt] = write_vasp_inputs(j.maker, cell, out / jt)  # NELECT of charged cells
+        except BackendError as err:
+            if skipped is None:
+                raise
+            skipped[jt] = str(err)
     return written
