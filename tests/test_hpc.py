@@ -224,6 +224,42 @@ def test_custodian_config_reaches_every_vasp_job():
         assert job.config.manager_config["resources"].nodes == cfg.resources[jt].nodes
 
 
+def test_aimd_is_chunked_into_restartable_jobs_with_custodians_walltime():
+    """The 8 700-step melt-quench is cut into jobs of at most aimd_chunk_steps, the ramps cut
+    with them (continuous temperatures), each continuing from the previous job's folder;
+    every VASP job gets a custodian wall_time inside its Slurm limit."""
+    import itertools
+
+    from jobflow import OutputReference
+
+    from mttmat.backends.vasp import aimd_chunks
+    from mttmat.hpc.config import walltime_seconds
+    from mttmat.hpc.flow import build_material_flow
+
+    assert aimd_chunks(300, 3500, 1200, 500) == [(300, 1633.333333, 500),
+                                                  (1633.333333, 2966.666667, 500),
+                                                  (2966.666667, 3500, 200)]  # fmt: skip
+    cfg = HpcConfig(**_with(aimd_chunk_steps=400))
+    sched = cfg.workflow.melt_quench
+    flow = build_material_flow(cfg, "WOx")
+    aimd = [j for j, _ in flow.iterflow() if j.metadata["mttmat_job_type"] == "aimd"]
+    steps = [j.maker.input_set_generator.nsteps for j in aimd]
+    assert max(steps) <= 400 and sum(steps) == sched.n_steps()  # nothing lost or added
+    temps = [(j.maker.input_set_generator.start_temp, j.maker.input_set_generator.end_temp)
+             for j in aimd]  # fmt: skip
+    for (_, t_end), (t_begin, _) in itertools.pairwise(temps):
+        assert t_begin == pytest.approx(t_end) or t_begin == pytest.approx(sched.melt_temperature_k)
+    assert temps[-1][1] == pytest.approx(sched.quench_end_k)
+    for prev, nxt in itertools.pairwise(aimd):  # each from the previous one's folder
+        ref = nxt.function_kwargs["prev_dir"]
+        assert isinstance(ref, OutputReference) and ref.uuid == prev.uuid
+    assert any("part 2/" in j.name for j in aimd)
+    for j, _ in flow.iterflow():
+        if hasattr(getattr(j, "maker", None), "run_vasp_kwargs"):
+            limit = walltime_seconds(cfg.resources[j.metadata["mttmat_job_type"]].walltime)
+            assert 0.9 * limit < j.maker.run_vasp_kwargs["wall_time"] < limit, j.name
+
+
 def test_walltime_parsing():
     from mttmat.hpc.config import walltime_seconds
 

@@ -135,13 +135,18 @@ class VaspBackend(Backend):
         add_validators: Sequence[str] = (),
         remove_validators: Sequence[str] = (),
         max_errors: int | None = None,
+        aimd_chunk_steps: int | None = None,
         **options: Any,
     ) -> None:
         if options:
             raise BackendError(
                 f"unknown VASP backend option(s) {sorted(options)}; known: add_handlers, "
-                "remove_handlers, add_validators, remove_validators, max_errors"
+                "remove_handlers, add_validators, remove_validators, max_errors, "
+                "aimd_chunk_steps"
             )
+        if aimd_chunk_steps is not None and aimd_chunk_steps < 1:
+            raise BackendError(f"aimd_chunk_steps must be >= 1, got {aimd_chunk_steps}")
+        self.aimd_chunk_steps = aimd_chunk_steps
         super().__init__()
         if max_errors is not None and max_errors < 1:
             raise BackendError(f"max_errors must be >= 1, got {max_errors}")
@@ -374,9 +379,13 @@ class VaspBackend(Backend):
         tag: str = "",
         calculator_kwargs: dict[str, Any] | None = None,
     ) -> MeltQuenchMd:
-        """One atomate2 AIMD job per schedule segment (TEBEG→TEEND ramps), each continuing
-        from the previous job's folder: VASP restarts per job, so on HPC the checkpoint
-        unit is the segment. No melt MSD is measured in the jobs (None)."""
+        """atomate2 AIMD jobs for every schedule segment (TEBEG→TEEND ramps), each segment cut
+        into chunks of at most ``aimd_chunk_steps`` steps (the ramp split with them), each
+        chunk continuing from the previous job's folder (CONTCAR with velocities).
+
+        VASP restarts per job: a chunk is the unit that a walltime or a node failure loses,
+        and jobflow-remote's rerun of a failed chunk starts from the chunk before it, not
+        from the start of the melt. No melt MSD is measured in the jobs (None)."""
         from mttmat.jobs.melt_quench import _scaled_to_density
 
         current: Any = _scaled_to_density(structure, schedule.density_g_cm3)
@@ -385,23 +394,26 @@ class VaspBackend(Backend):
         uuids: dict[str, str] = {}
         for stage in ("init", "melt", "quench"):
             for n, seg in enumerate(schedule.segments(stage)):
-                maker = self.md_maker(
-                    (seg.t_start_k, seg.t_end_k),
-                    seg.n_steps,
-                    timestep_fs=schedule.time_step_fs,
-                    ensemble=schedule.ensemble,
-                    thermostat=schedule.thermostat,
-                    n_species=len(structure.composition.elements),
-                    friction_per_ps=schedule.friction_per_ps,
-                    taut_fs=schedule.taut_fs,
-                    andersen_prob=schedule.andersen_prob,
-                    **({"calculator_kwargs": calculator_kwargs} if calculator_kwargs else {}),
-                )  # fmt: skip
-                j = maker.make(current, prev_dir=prev_dir)
-                j.name = f"{stage} {n} AIMD{tag}"
-                uuids[f"{stage}{n}"] = j.uuid
-                jobs.append(j)
-                current, prev_dir = j.output.structure, j.output.dir_name
+                chunks = aimd_chunks(seg.t_start_k, seg.t_end_k, seg.n_steps,
+                                     self.aimd_chunk_steps)  # fmt: skip
+                for k, (t0, t1, steps) in enumerate(chunks):
+                    maker = self.md_maker(
+                        (t0, t1), steps,
+                        timestep_fs=schedule.time_step_fs,
+                        ensemble=schedule.ensemble,
+                        thermostat=schedule.thermostat,
+                        n_species=len(structure.composition.elements),
+                        friction_per_ps=schedule.friction_per_ps,
+                        taut_fs=schedule.taut_fs,
+                        andersen_prob=schedule.andersen_prob,
+                        **({"calculator_kwargs": calculator_kwargs} if calculator_kwargs else {}),
+                    )  # fmt: skip
+                    j = maker.make(current, prev_dir=prev_dir)
+                    part = f" part {k + 1}/{len(chunks)}" if len(chunks) > 1 else ""
+                    j.name = f"{stage} {n} AIMD{part}{tag}"
+                    uuids[f"{stage}{n}" + (f".{k}" if len(chunks) > 1 else "")] = j.uuid
+                    jobs.append(j)
+                    current, prev_dir = j.output.structure, j.output.dir_name
         return MeltQuenchMd(jobs=jobs, structure=current, uuids=uuids)
 
     def md_maker(
@@ -470,6 +482,23 @@ class VaspBackend(Backend):
             run_vasp_kwargs=self.run_vasp_kwargs(MDMaker),
             **kwargs,
         )
+
+
+def aimd_chunks(
+    t_start_k: float, t_end_k: float, n_steps: int, chunk_steps: int | None
+) -> list[tuple[float, float, int]]:
+    """``(T_start, T_end, steps)`` of each chunk of a segment: at most ``chunk_steps`` steps
+    each (None: one chunk), the linear ramp cut where the steps are cut."""
+    if not chunk_steps or n_steps <= chunk_steps:
+        return [(float(t_start_k), float(t_end_k), int(n_steps))]
+    out, done = [], 0
+    while done < n_steps:
+        steps = min(chunk_steps, n_steps - done)
+        t0 = t_start_k + (t_end_k - t_start_k) * done / n_steps
+        t1 = t_start_k + (t_end_k - t_start_k) * (done + steps) / n_steps
+        out.append((round(t0, 6), round(t1, 6), steps))
+        done += steps
+    return out
 
 
 def cell_incar(maker: Maker, structure: Structure) -> dict[str, Any]:

@@ -188,6 +188,12 @@ class HpcConfig(BaseModel):
     workers: dict[str, WorkerSpec]
     resources: dict[str, ResourceSpec] = Field(description=f"per job type: {JOB_TYPES}")
     custodian: CustodianSpec = Field(default_factory=CustodianSpec)
+    aimd_chunk_steps: int = Field(
+        500, gt=0,
+        description="AIMD steps per VASP job: every melt-quench segment is cut into chunks of "
+        "at most this many steps, each continuing from the previous one (a chunk must finish "
+        "within the aimd walltime; a failed chunk is rerun alone)",
+    )  # fmt: skip
     workflow: HpcChainConfig = Field(
         default_factory=HpcChainConfig,
         description="the material chain (the local main job's chain fields, full-size defaults)",

@@ -127,6 +127,13 @@ def apply_run_config(flow: Flow | Job, rmap: dict[str, dict[str, Any]]) -> dict[
             exec_config=ExecutionConfig(**c["exec_config"]), dynamic=False,
         )  # fmt: skip
         j.metadata = {**(j.metadata or {}), "mttmat_job_type": jt}
+        maker = getattr(j, "maker", None)
+        if maker is not None and hasattr(maker, "run_vasp_kwargs"):
+            # custodian's WalltimeHandler stops VASP cleanly (STOPCAR: CONTCAR written) before
+            # Slurm kills it; the margin covers staging, parsing and the store upload
+            limit = c["resources"]["time_limit"]
+            wall = int(limit - max(600, 0.03 * limit))
+            maker.run_vasp_kwargs = {**maker.run_vasp_kwargs, "wall_time": max(wall, 60)}
         counts[jt] = counts.get(jt, 0) + 1
     return counts
 
@@ -137,7 +144,9 @@ def build_material_flow(cfg: HpcConfig, material: str) -> Flow:
 
     flows, _ = build_chain_flows(
         cfg.workflow, [material], ml_backend="chgnet", dft_backend="vasp", md_backend="vasp",
-        backend_options=cfg.custodian.backend_options(), shared_li_metal=False,
+        backend_options={**cfg.custodian.backend_options(),
+                         "aimd_chunk_steps": cfg.aimd_chunk_steps},
+        shared_li_metal=False,
     )  # fmt: skip
     flow = flows[material]
     flow.name = f"mttmat {material} full-size"
