@@ -16,7 +16,8 @@ from mttmat.analysis.dos import (
     dos_similarity,
     fermi_occupations,
 )
-from mttmat.schemas.dos import DosDoc, LiDosSummary
+from mttmat.schemas.dos import DosDoc
+from mttmat.schemas.dos_summary import LiDosSummary
 from mttmat.schemas.li_sites import LiSiteCandidate
 from mttmat.structures import StructureError, cubic_wo3, make_supercell, read_structure
 from mttmat.structures.sites import check_site_free, find_interstitial_sites

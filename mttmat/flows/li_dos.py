@@ -9,7 +9,7 @@ One flow per host (:class:`LiSitesDosMaker`):
    per-state PDOS projections. ``vasp``: relax → static (CHGCAR) → non-SCF on a denser mesh
    with ``LORBIT = 11`` (:meth:`~mttmat.backends.vasp.VaspBackend.dos_makers`).
 3. :func:`dos_document`: the code-agnostic :class:`~mttmat.schemas.dos.DosDoc` per cell.
-4. :func:`summarize_li_dos`: :class:`~mttmat.schemas.dos.LiDosSummary` (E_F vs host CBM,
+4. :func:`summarize_li_dos`: :class:`~mttmat.schemas.dos_summary.LiDosSummary` (E_F vs host CBM,
    electrons donated per Li, DOS at E_F, moments and localisation, site-to-site similarity).
 
 The doped cells are spin-polarised (the Li electron may localise), the closed-shell host is
@@ -27,7 +27,8 @@ from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
 from mttmat.flows.li_sites import screening_job
-from mttmat.schemas.dos import DosDoc, LiDosSummary
+from mttmat.schemas.dos import DosDoc
+from mttmat.schemas.dos_summary import LiDosSummary
 
 __all__ = ["LiSitesDosMaker", "dos_document", "summarize_li_dos"]
 

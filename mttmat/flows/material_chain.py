@@ -10,7 +10,7 @@
    Li_i^0 twice (band: spin-paired; polaron: spin-polarised from a symmetry-broken start,
    :mod:`mttmat.jobs.li_electron`), Li_i^+ (closed shell), two Li relaxed together;
    optionally a DFT relax of the host and both Li_i^0 solutions first;
-4. DOS documents, :class:`~mttmat.schemas.dos.LiDosSummary`, the band-vs-polaron
+4. DOS documents, :class:`~mttmat.schemas.dos_summary.LiDosSummary`, the band-vs-polaron
    :class:`~mttmat.schemas.li_electron.LiElectronDoc` (the lower solution is Li_i^0 from
    here on) and :class:`~mttmat.schemas.defects.LiFormationDoc` (μ_Li from a bcc Li job
    shared by all materials);

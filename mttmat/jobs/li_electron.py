@@ -130,7 +130,7 @@ def compare_li_solutions(
     ``same_geometry``: both single points at one geometry (else each relaxed on its own,
     and ΔE includes the relaxation).
 
-    ``dos_summary`` is the :class:`~mttmat.schemas.dos.LiDosSummary` whose cells are
+    ``dos_summary`` is the :class:`~mttmat.schemas.dos_summary.LiDosSummary` whose cells are
     labelled ``band`` and ``polaron``; ``band``/``polaron`` are the two single points.
     """
     band, polaron, dos = _doc(band), _doc(polaron), _doc(dos_summary)
