@@ -394,3 +394,42 @@ def test_submit_twice_and_rerun_of_a_completed_job_are_refused(tmp_path, monkeyp
     with pytest.raises(ConfigError, match=r"COMPLETED.*--force"):
         remote.rerun(cfg, ["7"])
     assert remote.rerun(cfg, ["7"], force=True) == ["7"]
+
+
+@pytest.mark.integration
+def test_wheel_installed_in_a_fresh_venv_checks_the_shipped_config(tmp_path, fake_potcars):
+    """`pip install mttmat-*.whl` outside the source tree: the package data (the HPC
+    melt-quench schedule) is in the wheel, and `mttmat hpc check` on the shipped config
+    builds both flows and resolves the POTCARs (fake tree, PMG_VASP_PSP_DIR)."""
+    import subprocess
+    import sysconfig
+    import venv
+
+    pytest.importorskip("jobflow_remote")
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps",
+                    "--no-build-isolation", "-q", "-w", str(dist)], check=True)  # fmt: skip
+    wheel = next(dist.glob("mttmat-*.whl"))
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    py = env_dir / "bin" / "python"
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = subprocess.run([str(py), "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+    # the dependencies from this environment (a path, not a site dir: its editable mttmat
+    # finder is not loaded, so `import mttmat` can only find the wheel's copy)
+    (Path(site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
+                   check=True)  # fmt: skip
+    where = subprocess.run([str(py), "-c", "import mttmat; print(mttmat.__file__)"],
+                           capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    assert where.startswith(site), where  # the installed wheel, not the source tree
+    data = _shipped()
+    data["workers"]["cluster"]["pre_run"] = f"export PMG_VASP_PSP_DIR={fake_potcars}\n"
+    cfg = tmp_path / "hpc.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    res = subprocess.run([str(env_dir / "bin" / "mttmat"), "hpc", "check", "--config", str(cfg)],
+                         capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count("EcramParameters: job") == 2
+    assert "W  W_sv: ZVAL 14" in res.stdout
