@@ -147,3 +147,23 @@ def test_chgnet_relax_lowers_energy_and_forces(tmp_path):
     f1 = np.abs(np.array(e1["forces"])).max()
     assert e1["energy"] < e0["energy"]
     assert f1 < f0 and f1 < 0.05
+
+
+def test_vasp_charge_rules(tmp_path):
+    """A charge 0 is neutral (inputs without POTCARs); a charge with an explicit NELECT, and
+    a charged cell in the neutral DOS chain, are refused."""
+    from mttmat.backends import get_backend
+    from mttmat.backends.base import BackendError
+    from mttmat.structures import cubic_wo3
+
+    vasp = get_backend("vasp")
+    cell = cubic_wo3()
+    neutral = vasp.static_maker(calculator_kwargs={"charge": 0.0})
+    d = write_vasp_inputs(neutral, cell, tmp_path / "n")
+    assert (d / "POTCAR.spec").exists() and "NELECT" not in (d / "INCAR").read_text()
+    maker = vasp.static_maker(calculator_kwargs={"charge": 1.0},
+                              user_incar_settings={"NELECT": 40})  # fmt: skip
+    with pytest.raises(BackendError, match="explicit NELECT"):
+        write_vasp_inputs(maker, cell, tmp_path / "c")
+    with pytest.raises(BackendError, match="neutral cells"):
+        vasp.dos_jobs("x", cell, {"charge": 1.0})

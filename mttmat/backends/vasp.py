@@ -213,6 +213,11 @@ class VaspBackend(Backend):
         """Optional relax → static → non-SCF DOS (:meth:`dos_makers`), every step with the
         same ``calculator_kwargs``; ``dos_kwargs``: ``reciprocal_density`` of the non-SCF
         mesh (default 200 per Å⁻³) or an explicit ``kpts``."""
+        if calculator_kwargs.get("charge"):
+            raise BackendError(
+                "the VASP DOS chain is for neutral cells (its non-SCF step reads a neutral "
+                "CHGCAR): a charged cell's levels come from its static"
+            )
         dos_kwargs = dict(dos_kwargs or {})
         m = self.dos_makers(
             dos_reciprocal_density=int(dos_kwargs.pop("reciprocal_density", 200)),

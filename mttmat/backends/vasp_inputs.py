@@ -133,12 +133,18 @@ def cell_inputs(maker: Maker, structure: Structure) -> Structure:
     """Set ``maker``'s input set up for this very cell, as the chain's static does when it
     runs (:func:`cell_incar`; a charged ``maker.charge`` cell gets pymatgen's NELECT =
     Σ ZVAL of the POTCARs − charge, ``use_structure_charge``), and return the structure to
-    write (charged copy or the cell itself). Needs the POTCARs for a charged cell."""
+    write (charged copy or the cell itself). Needs the POTCARs for a charged cell; a charge 0
+    is neutral (VASP's own NELECT, no POTCAR needed to write the inputs)."""
     gen = maker.input_set_generator
     gen.user_incar_settings = cell_incar(maker, structure)
     charge = getattr(maker, "charge", None)
-    if charge is None:
+    if not charge:
         return structure
+    if "NELECT" in gen.user_incar_settings:  # it would silently win over the charge
+        raise BackendError(
+            f"both a cell charge ({charge:+g}) and an explicit NELECT "
+            f"({gen.user_incar_settings['NELECT']}) were given: give only the charge"
+        )
     require_potcars(sorted({e.symbol for e in structure.composition.elements}),
                     f"NELECT of a cell with charge {charge:+g}")  # fmt: skip
     gen.use_structure_charge = True

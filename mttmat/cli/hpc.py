@@ -67,28 +67,45 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if _check_potcars(cfg) else 1
 
 
-def _check_potcars(cfg: Any) -> bool:
-    """Resolve one POTCAR per element for every worker that runs VASP jobs: with the
-    ``PMG_VASP_PSP_DIR`` its ``pre_run`` exports, else with this machine's pymatgen setting
-    (run the check where the worker runs: a login node sees the cluster's file system)."""
+def worker_psp_dir(pre_run: str | None, exports: list[dict[str, str]]) -> str | None:
+    """The ``PMG_VASP_PSP_DIR`` a worker's jobs see: an ``export`` of the job types' resources,
+    else the last uncommented assignment in its ``pre_run``; ``~`` and ``$VARS`` expanded here
+    (None: the job inherits pymatgen's own setting, ``~/.config/.pmgrc.yaml``)."""
+    import os
     import re
 
+    value = next((e["PMG_VASP_PSP_DIR"] for e in exports if "PMG_VASP_PSP_DIR" in e), None)
+    if value is None:
+        for line in (pre_run or "").splitlines():
+            code = line.split("#", 1)[0]
+            m = re.search(r"(?:^|\s|;)(?:export\s+)?PMG_VASP_PSP_DIR=(\S+)", code)
+            if m:
+                value = m.group(1).strip("'\"")
+    return os.path.expanduser(os.path.expandvars(value)) if value else None
+
+
+def _check_potcars(cfg: Any) -> bool:
+    """Resolve one POTCAR per element for every worker that runs VASP jobs, with the
+    ``PMG_VASP_PSP_DIR`` its jobs get (resources' ``export``, its ``pre_run``), else this
+    machine's pymatgen setting. The files are looked up on this machine: run the check on
+    the cluster's login node, which sees the workers' file system."""
     from pymatgen.core import SETTINGS
 
     from mttmat.backends.vasp_potcars import POTCAR_FIX, POTCAR_FUNCTIONAL, potcar_report
 
-    vasp_types = {"aimd", "relax", "static", "defect"}
-    workers = sorted({r.worker for jt, r in cfg.resources.items() if jt in vasp_types})
+    vasp_types = {"aimd", "relax", "static", "defect", "dos", "neb"}
+    used = {jt: r for jt, r in cfg.resources.items() if jt in vasp_types}
     all_ok = True
-    for name in workers:
+    for name in sorted({r.worker for r in used.values()}):
         w = cfg.workers[name]
-        m = re.search(r"PMG_VASP_PSP_DIR=(\S+)", w.pre_run or "")
-        psp = m.group(1).strip("'\"") if m else None
-        where = (f"PMG_VASP_PSP_DIR={psp} (the worker's pre_run)" if psp else
+        exports = [dict(r.export) for r in used.values() if r.worker == name]
+        psp = worker_psp_dir(w.pre_run, exports)
+        where = (f"PMG_VASP_PSP_DIR={psp} (the worker's environment)" if psp else
                  f"PMG_VASP_PSP_DIR={SETTINGS.get('PMG_VASP_PSP_DIR') or 'unset'} (this "
-                 "machine; the worker's pre_run sets none)")  # fmt: skip
+                 "machine's pymatgen setting; the worker sets none)")  # fmt: skip
         ok, lines = potcar_report(psp_dir=psp)
-        print(f"POTCARs of worker {name!r}, {POTCAR_FUNCTIONAL}, {where}:")
+        print(f"POTCARs of worker {name!r} ({w.type}), {POTCAR_FUNCTIONAL}, {where}, looked up "
+              "on this machine:")  # fmt: skip
         for line in lines:
             print(f"  {line}")
         if not ok:

@@ -111,6 +111,11 @@ def run_config_map(cfg: HpcConfig) -> dict[str, dict[str, Any]]:
     return out
 
 
+#: job types whose VASP runs have ionic steps, so custodian's WalltimeHandler can stop them
+#: (a single point cannot be stopped between ionic steps)
+WALLTIME_JOB_TYPES = frozenset({"aimd", "relax", "neb"})
+
+
 def apply_run_config(flow: Flow | Job, rmap: dict[str, dict[str, Any]]) -> dict[str, int]:
     """Set worker/resources/exec_config of every job from its type; returns counts per type."""
     from jobflow_remote import set_run_config
@@ -121,6 +126,13 @@ def apply_run_config(flow: Flow | Job, rmap: dict[str, dict[str, Any]]) -> dict[
     jobs = [flow] if isinstance(flow, Job) else [j for j, _ in flow.iterflow()]
     for j in jobs:
         jt = job_type(j)
+        if jt not in rmap:
+            from mttmat.errors import ConfigError
+
+            raise ConfigError(
+                f"job {j.name!r} is of type {jt!r}, which has no entry in resources: add "
+                f"resources.{jt} (worker, partition, nodes, walltime ...)"
+            )
         c = rmap[jt]
         set_run_config(
             j, worker=c["worker"], resources=QResources(**c["resources"]),
@@ -128,12 +140,15 @@ def apply_run_config(flow: Flow | Job, rmap: dict[str, dict[str, Any]]) -> dict[
         )  # fmt: skip
         j.metadata = {**(j.metadata or {}), "mttmat_job_type": jt}
         maker = getattr(j, "maker", None)
-        if maker is not None and hasattr(maker, "run_vasp_kwargs"):
-            # custodian's WalltimeHandler stops VASP cleanly (STOPCAR: CONTCAR written) before
-            # Slurm kills it; the margin covers staging, parsing and the store upload
+        if jt in WALLTIME_JOB_TYPES and hasattr(maker, "run_vasp_kwargs"):
+            # custodian's WalltimeHandler stops VASP between ionic steps (STOPCAR: CONTCAR
+            # and vasprun written) before Slurm kills it; the job then ends FAILED (fewer
+            # steps than asked) with readable files, and a rerun starts it again from its
+            # input. The margin covers copying and parsing the previous job's folder, which
+            # happen before custodian's clock starts.
             limit = c["resources"]["time_limit"]
-            wall = int(limit - max(600, 0.03 * limit))
-            maker.run_vasp_kwargs = {**maker.run_vasp_kwargs, "wall_time": max(wall, 60)}
+            wall = int(limit - max(0.03 * limit, min(600.0, 0.1 * limit)))
+            maker.run_vasp_kwargs = {**maker.run_vasp_kwargs, "wall_time": wall}
         counts[jt] = counts.get(jt, 0) + 1
     return counts
 
