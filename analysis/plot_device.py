@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from mttmat.device.report import make_figures
+from mttmat.plots.device import make_figures
 
 
 def main(argv: list[str]) -> int:

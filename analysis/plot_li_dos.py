@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mttmat.analysis.dos_plots import save_li_dos_figures
+from mttmat.plots.dos import save_li_dos_figures
 
 
 def main() -> None:

@@ -14,8 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from mttmat.analysis.dos import save_figure
-from mttmat.flows.li_electron_study import plot_study, study_markdown
+from mttmat.flows.li_electron_study import study_markdown
+from mttmat.plots.common import save_figure
+from mttmat.plots.li_electron import plot_study
 
 
 def main(argv: list[str]) -> int:

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mttmat.analysis.defect_plots import comparison_markdown, save_formation_figures
+from mttmat.plots.defects import comparison_markdown, save_formation_figures
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mttmat.analysis.neb_plots import save_neb_figures
+from mttmat.plots.neb import save_neb_figures
 from mttmat.structures import read_structure
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from mttmat.analysis.main_job_plots import save_main_job_figures
+from mttmat.plots.main_job import save_main_job_figures
 
 
 def main(argv: list[str]) -> int:

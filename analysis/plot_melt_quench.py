@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mttmat.analysis.melt_quench_plots import save_melt_quench_figures
+from mttmat.plots.melt_quench import save_melt_quench_figures
 from mttmat.store import get_store
 from mttmat.structures import make_supercell, parent_crystal
 

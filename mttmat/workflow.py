@@ -268,12 +268,12 @@ def run_main_job(
         tp("device stage: calibrate, transfer, export, BNN")
         with timer.stage("device stage"):
             device = _device_stage(cfg, out, docs)
-        from mttmat.analysis.main_job_plots import save_main_job_figures
         from mttmat.main_report import key_numbers, write_report
+        from mttmat.plots.main_job import save_main_job_figures
 
         tp("figures")
         with timer.stage("figures"):
-            save_main_job_figures(out, device_figures=False)
+            save_main_job_figures(out)
         numbers = key_numbers(out, list(cfg.materials))
         atomic_write_text(out / "key_numbers.json", json.dumps(numbers, indent=2))
         timings = timer.write(time.perf_counter() - t_start)

@@ -381,7 +381,7 @@ def test_a_transferred_material_that_cannot_switch_is_named_with_the_pulse_it_ne
 
     params = {"WOx": P0, "NbOx": EcramParameters.paper_defaults("NbOx").updated(
         channel_barrier_ev=1.0)}  # fmt: skip
-    out = write_device_outputs(params, "WOx", tmp_path, figures=False, sweep=False)
+    out = write_device_outputs(params, "WOx", tmp_path, sweep=False)
     row = out["materials"]["NbOx"]
     assert out["materials"]["WOx"]["switches"] and not row["switches"]
     assert row["on_off_ratio"] < 2

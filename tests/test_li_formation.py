@@ -159,7 +159,7 @@ def test_build_refuses_inconsistent_cells(gpaw_run):
 @pytest.mark.gpaw
 @pytest.mark.chgnet
 def test_comparison_table_and_figures(gpaw_run, tmp_path):
-    from mttmat.analysis.defect_plots import comparison_markdown, save_formation_figures
+    from mttmat.plots.defects import comparison_markdown, save_formation_figures
 
     out, _ = gpaw_run
     doc = json.loads(json.dumps(out["Li formation summary"], default=str))

@@ -277,7 +277,7 @@ def test_cli_li_migration_refuses_bad_input_before_computing(tmp_path, capsys):
 @pytest.mark.chgnet
 def test_ml_migration_flow_end_to_end(tmp_path):
     """Endpoints relaxed with CHGNet, ML CI-NEB of one hop, network, figures."""
-    from mttmat.analysis.neb_plots import save_neb_figures
+    from mttmat.plots.neb import save_neb_figures
     from mttmat.store import get_store, run_resumable
 
     host = make_supercell(cubic_wo3(), [2, 1, 1])

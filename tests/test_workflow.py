@@ -373,7 +373,7 @@ def test_hop_between_sites_takes_the_nearest_image():
 def test_plot_functions_take_ax_and_return_figure():
     import matplotlib.pyplot as plt
 
-    from mttmat.analysis import device_plots as dp
+    from mttmat.plots import device as dp
 
     fig, ax = plt.subplots()
     out = dp.plot_ltp_ltd({"a": np.linspace(1e-6, 4e-5, 11)}, 5, ax=ax)

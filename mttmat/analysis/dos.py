@@ -18,7 +18,6 @@ __all__ = [
     "dos_similarity",
     "fermi_occupations",
     "participation_number",
-    "save_figure",
 ]
 
 
@@ -112,13 +111,3 @@ def dos_similarity(
         raise ValueError(f"the window {window} holds fewer than 3 grid points")
     x = np.array([np.asarray(c, float)[m] for c in curves])
     return np.corrcoef(x) if len(x) > 1 else np.ones((1, 1))
-
-
-def save_figure(fig: object, path: object, dpi: int = 150) -> object:
-    """Lay out, write (PNG at ``dpi``) and close a matplotlib figure; return ``path``."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")  # nothing clipped: long titles, legends
-    plt.close(fig)
-    return path

@@ -28,8 +28,8 @@ def json_arg(text: str | None, what: str) -> dict[str, Any]:
 
 
 def _cmd_li_dos(args: argparse.Namespace) -> int:
-    from mttmat.analysis.dos_plots import save_li_dos_figures
     from mttmat.flows.li_dos import LiSitesDosMaker
+    from mttmat.plots.dos import save_li_dos_figures
     from mttmat.store import get_store, run_resumable
     from mttmat.structures import check_min_distances, read_structure, write_structure
     from mttmat.structures.io import atomic_write_text, ensure_writable_dir
@@ -107,8 +107,8 @@ def labelled(items: Sequence[str], what: str) -> dict[str, str]:
 
 
 def _cmd_li_formation(args: argparse.Namespace) -> int:
-    from mttmat.analysis.defect_plots import comparison_markdown, save_formation_figures
     from mttmat.flows.li_formation import LiFormationMaker
+    from mttmat.plots.defects import comparison_markdown, save_formation_figures
     from mttmat.store import get_store, run_resumable
     from mttmat.structures import check_min_distances, read_structure
     from mttmat.structures.io import atomic_write_text, ensure_writable_dir

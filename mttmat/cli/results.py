@@ -67,10 +67,14 @@ def _cmd_ecram(args: argparse.Namespace) -> int:
         out,
         targets,
         export_format=args.export,
-        figures=not args.no_figures,
         sweep=args.k_sweep,
         progress=_progress,
     )
+    if not args.no_figures:
+        from mttmat.plots.device import make_figures
+
+        _progress("device: figures")
+        make_figures(out)
     for name, row in summary["materials"].items():
         _progress(
             f"{name}: on/off {row['on_off_ratio']:.1f}, G_top {row['g_top_s'] * 1e6:.1f} "

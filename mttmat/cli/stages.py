@@ -168,7 +168,7 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
         out.with_name(out.name + "-summary.json"), json.dumps(summary, indent=2, default=str)
     )
     if not args.no_figures:
-        from mttmat.analysis.melt_quench_plots import save_melt_quench_figures
+        from mttmat.plots.melt_quench import save_melt_quench_figures
 
         figs = save_melt_quench_figures(
             md_stages[0], cells[0], parent, out.with_name(out.name + "-figures")
@@ -196,8 +196,8 @@ def stages_of(store: Any, cell: dict[str, Any]) -> list[Any]:
 
 
 def _cmd_li_migration(args: argparse.Namespace) -> int:
-    from mttmat.analysis.neb_plots import save_neb_figures
     from mttmat.flows.li_migration import LiMigrationMaker
+    from mttmat.plots.neb import save_neb_figures
     from mttmat.store import get_store, run_resumable
     from mttmat.structures import check_min_distances, read_structure, require_elements
     from mttmat.structures.io import atomic_write_text, ensure_writable_dir

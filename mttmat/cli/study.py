@@ -15,8 +15,9 @@ __all__ = ["add_parsers"]
 
 
 def _cmd_li_electron_study(args: argparse.Namespace) -> int:
-    from mttmat.analysis.dos import save_figure
-    from mttmat.flows.li_electron_study import LiElectronStudyMaker, plot_study, study_markdown
+    from mttmat.flows.li_electron_study import LiElectronStudyMaker, study_markdown
+    from mttmat.plots.common import save_figure
+    from mttmat.plots.li_electron import plot_study
     from mttmat.store import get_store, run_resumable
     from mttmat.structures import check_min_distances, read_structure
     from mttmat.structures.io import atomic_write_text, ensure_writable_dir

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from mttmat.analysis.device_plots import _fig_ax
+from mttmat.plots.device import _fig_ax
 
 __all__ = ["plot_barrier_histogram", "plot_neb_profile", "plot_network", "save_neb_figures"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mttmat.analysis.dos import save_figure
+from mttmat.plots.common import save_figure
 
 __all__ = ["plot_li_electron", "save_li_dos_figures"]
 

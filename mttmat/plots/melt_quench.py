@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from pymatgen.core import Structure
 
 from mttmat.analysis.amorphous import rdf
-from mttmat.analysis.device_plots import _fig_ax
+from mttmat.plots.device import _fig_ax
 
 __all__ = [
     "plot_angles",

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mttmat.analysis.dos import save_figure
+from mttmat.plots.common import save_figure
 
 __all__ = ["comparison_markdown", "comparison_rows", "save_formation_figures"]
 

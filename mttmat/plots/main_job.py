@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from mttmat.analysis.dos import save_figure
+from mttmat.plots.common import save_figure
 
 __all__ = ["plot_band_profile", "save_main_job_figures"]
 
@@ -40,8 +40,11 @@ def plot_band_profile(neb: dict[str, Any], title: str) -> Any:
         t = np.asarray(fit["fit_path_a"]) / max(fit["fit_path_a"][-1], 1e-9)
         lim = h["neb_index"] == net["limiting_hop"]
         line = ax.plot(t, np.asarray(fit["fit_energies_ev"]) - e0, lw=2.0 if lim else 0.9)[0]
-        lab = (f"hop {h['neb_index']} {h['i']}→{h['j']} ({h['length_a']:.1f} Å)"
-               + (" limiting" if lim else "") + ("" if h["has_saddle"] else ", no saddle"))
+        lab = (
+            f"hop {h['neb_index']} {h['i']}→{h['j']} ({h['length_a']:.1f} Å)"
+            + (" limiting" if lim else "")
+            + ("" if h["has_saddle"] else ", no saddle")
+        )
         x = np.asarray(fit["path_a"]) / max(fit["path_a"][-1], 1e-9)
         ax.plot(x, np.asarray(fit["energies_ev"]) - e0, "o", ms=3, color=line.get_color(),
                 label=lab)  # fmt: skip
@@ -70,9 +73,9 @@ def plot_band_profile(neb: dict[str, Any], title: str) -> Any:
 
 def save_main_job_figures(results: str | Path, device_figures: bool = True) -> list[Path]:
     """Draw every figure of the run in ``results``; returns the PNG paths."""
-    from mttmat.analysis.defect_plots import save_formation_figures
-    from mttmat.analysis.dos_plots import plot_li_electron, save_li_dos_figures
-    from mttmat.analysis.melt_quench_plots import save_melt_quench_figures
+    from mttmat.plots.defects import save_formation_figures
+    from mttmat.plots.dos import plot_li_electron, save_li_dos_figures
+    from mttmat.plots.melt_quench import save_melt_quench_figures
 
     out = Path(results)
     materials = sorted(p.parent.name for p in out.glob("*/li_formation.json"))
@@ -103,7 +106,7 @@ def save_main_job_figures(results: str | Path, device_figures: bool = True) -> l
         formation[m] = _load(folder / "li_formation.json")
     paths += save_formation_figures(formation, out / "figures")
     if device_figures and (out / "device" / "device_summary.json").is_file():
-        from mttmat.device.report import make_figures
+        from mttmat.plots.device import make_figures
 
         paths += make_figures(out / "device")
     return paths
