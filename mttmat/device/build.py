@@ -17,6 +17,7 @@ from mttmat.device.calibrate import CalibrationResult, DeviceTargets, calibrate
 from mttmat.device.exports import fit_neurosim
 from mttmat.device.model import EcramModel
 from mttmat.device.parameters import EcramParameters, Param, ParameterError, Source
+from mttmat.materials import CATIONS
 
 __all__ = [
     "compare_materials",
@@ -25,7 +26,7 @@ __all__ = [
     "parameters_from_chain",
 ]
 
-def metal_density_cm3(structure: Structure, metals: Sequence[str] = ("W", "Nb")) -> float:
+def metal_density_cm3(structure: Structure, metals: Sequence[str] = CATIONS) -> float:
     """W/Nb atoms per cm³ of ``structure``."""
     n = sum(1 for s in structure if s.specie.symbol in metals)
     if n == 0:

@@ -21,6 +21,7 @@ from jobflow import job
 from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
+from mttmat.materials import CATIONS
 from mttmat.schemas.li_sites import LiSiteCandidate, LiSiteScreeningDoc
 from mttmat.structures.io import atomic_write_text, atoms_to_structure
 from mttmat.structures.sites import InterstitialSite, find_interstitial_sites
@@ -158,7 +159,7 @@ def screen_li_sites(
         A host without W/Nb, without a void large enough, with fewer distinct sites than
         ``n_sites``; or bad counts.
     """
-    require_elements(host, ("W", "Nb"), "Li site screening")
+    require_elements(host, CATIONS, "Li site screening")
     if n_sites < 1 or n_lowest < 0:
         raise StructureError(f"n_sites must be >= 1 and n_lowest >= 0 (got {n_sites}, {n_lowest})")
     sites = find_interstitial_sites(host, min_dist_cation_a, min_dist_anion_a)
@@ -230,7 +231,7 @@ def screen_li_sites(
 def screening_job(host: Structure, purpose: str, **kwargs: Any) -> Any:
     """The named screening job of a Li-free W/Nb host (the first job of the DOS and
     formation flows); refuses a host that already holds Li."""
-    require_elements(host, ("W", "Nb"), purpose)
+    require_elements(host, CATIONS, purpose)
     if "Li" in host.composition:
         raise ValueError(
             f"the host {host.composition.reduced_formula} already contains Li: start from the "

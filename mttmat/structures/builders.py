@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pymatgen.core import Composition, Lattice, Structure
 
+from mttmat.materials import CATIONS
 from mttmat.structures.validate import (
     DEFAULT_MIN_DISTANCES_A,
     StructureError,
@@ -155,7 +156,7 @@ def remove_oxygen(structure: Structure, x: float, seed: int = 0) -> OxygenRemova
     ValueError
         ``x`` is not below the current O/M ratio, or not positive.
     """
-    n_m = sum(1 for s in structure if s.specie.symbol in ("W", "Nb"))
+    n_m = sum(1 for s in structure if s.specie.symbol in CATIONS)
     o_idx = [i for i, s in enumerate(structure) if s.specie.symbol == "O"]
     if n_m == 0:
         raise StructureError(
