@@ -222,3 +222,20 @@ def test_vasp_charged_cells_carry_nelect_and_dft_u(tmp_path, fake_potcars):
     SETTINGS.pop("PMG_VASP_PSP_DIR")
     with pytest.raises(BackendError, match=r"NELECT.*POTCARs.*PMG_VASP_PSP_DIR"):
         write_vasp_inputs(charged.maker, cell, tmp_path / "nopot")
+
+
+def test_li_valence_comes_from_the_code_not_a_table():
+    """GPAW's Li setup has 1 valence electron, VASP's Li_sv 3: the count is read from the
+    bcc Li document of the same backend, else from the Li cells, which must agree."""
+    from mttmat.schemas.defects import _li_valence
+    from mttmat.structures import bcc_li
+
+    li = bcc_li()  # 2 atoms
+    vasp_li = {"structure": li.as_dict(), "electronic": {"n_electrons": 6.0}}
+    assert _li_valence(vasp_li, [], 0.0) == 3.0
+    cells = [{"q": 1, "doc": {"electronic": {"n_electrons": 34.0}}},
+             {"q": 0, "doc": {"electronic": {"n_electrons": 35.0}}}]  # fmt: skip
+    assert _li_valence(None, cells, 32.0) == 3.0
+    cells[0]["doc"]["electronic"]["n_electrons"] = 35.0  # the Li_i^+ computed neutral
+    with pytest.raises(ValueError, match="different Li valence"):
+        _li_valence(None, cells, 32.0)

@@ -28,7 +28,23 @@ from mttmat.analysis.defects import (
 __all__ = ["LiChargeState", "LiFormationDoc", "LiSiteFormation", "charge_correction"]
 
 ALIGNMENT_TOL_EV = 0.1  # max spread of the per-axis Freysoldt alignments for a usable correction
-Z_LI_VALENCE = {"gpaw": 1.0}  # Li valence electrons per code's default setup (VASP Li_sv: 3)
+
+
+def _li_valence(li_metal: Any, cells: list[dict[str, Any]], n_host: float) -> float:
+    """Valence electrons of one Li in this code's setup (GPAW's Li: 1; VASP's Li_sv: 3):
+    from the bcc Li document of the same backend when there is one (electrons per atom),
+    else from the Li cells themselves (N_cell + q − N_host), which must then agree."""
+    n_li_metal = _get(li_metal, "electronic", "n_electrons") if li_metal is not None else None
+    if n_li_metal is not None:
+        return float(n_li_metal) / len(_structure(li_metal))
+    counts = {round(float(_get(c["doc"], "electronic", "n_electrons")) + int(c["q"]) - n_host, 6)
+              for c in cells}  # fmt: skip
+    if len(counts) != 1:
+        raise ValueError(
+            f"the Li cells imply different Li valence counts {sorted(counts)} (N_cell + q − "
+            "N_host): a charge state was computed with the wrong charge setting"
+        )
+    return counts.pop()
 
 
 def _get(doc: Any, *path: str) -> Any:
@@ -202,7 +218,7 @@ class LiFormationDoc(BaseModel):
         e_vbm = float(_get(host, "electronic", "vbm_ev"))
         gap = float(_get(host, "electronic", "band_gap_ev") or 0.0)
         n_host_atoms = len(_structure(host))
-        z_li = Z_LI_VALENCE.get(code, 1.0)
+        z_li = _li_valence(li_metal, cells, n_host)
         by_site: dict[str, dict[str, Any]] = {}
         for c in cells:
             doc, q, label = c["doc"], int(c["q"]), c["label"]
