@@ -1,4 +1,5 @@
-"""GPAW backend: PAW plane waves, PBE, Dudarev DFT+U from settings, for small local cells."""
+"""GPAW backend: PAW plane waves, PBE, Dudarev DFT+U (U per species from the caller, else
+the material table), for small local cells."""
 
 from __future__ import annotations
 

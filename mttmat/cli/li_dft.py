@@ -62,10 +62,12 @@ def _cmd_li_dos(args: argparse.Namespace) -> int:
     store = get_store(store_path(args.store))
     flow = run_resumable(flow, store, out / "jobs", out / "flow.json", progress=_progress)
     store.connect()
-    outs = {j.name: store.get_output(j.uuid, load=True) for j in flow.jobs}
-    screening, summary = outs["Li site screening"], outs["Li DOS summary"]
-    host_dos = outs["DOS host"]
-    doped = [outs[f"DOS {c['label']}"] for c in summary["cells"]]
+    # the documents by the roles the summary records, not by job names
+    summary = store.get_output(flow.output.uuid, load=True)
+    by_role = summary["uuids"]
+    screening = store.get_output(by_role["screening"], load=True)
+    host_dos = store.get_output(by_role["dos host"], load=True)
+    doped = [store.get_output(by_role[f"dos {c['label']}"], load=True) for c in summary["cells"]]
     for i, s in enumerate(screening["selected_structures"]):
         from pymatgen.core import Structure
 
@@ -139,7 +141,7 @@ def _cmd_li_formation(args: argparse.Namespace) -> int:
         d = ensure_writable_dir(out / label)
         flow = run_resumable(flow, store, d / "jobs", d / "flow.json", progress=_progress)
         store.connect()
-        docs[label] = store.get_output(flow.jobs[-1].uuid, load=True)
+        docs[label] = store.get_output(flow.output.uuid, load=True)  # the flow's document
         atomic_write_text(d / "li_formation.json", json.dumps(docs[label], indent=1, default=str))
     atomic_write_text(out / "comparison.json", json.dumps(docs, default=str))
     table = comparison_markdown(docs)

@@ -47,7 +47,7 @@ def _cmd_li_electron_study(args: argparse.Namespace) -> int:
     flow = run_resumable(flow, store, out / "jobs", out / f"flow-{key}.json",
                          progress=_progress)  # fmt: skip
     store.connect()
-    doc = store.get_output(flow.jobs[-1].uuid, load=True)
+    doc = store.get_output(flow.output.uuid, load=True)  # the study table
     atomic_write_text(out / "li_electron_study.json", json.dumps(doc, indent=1))
     save_figure(plot_study(doc), out / "li_electron_study.png")
     print(study_markdown(doc["rows"]))

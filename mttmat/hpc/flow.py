@@ -79,8 +79,10 @@ def job_type(j: Job) -> str:
         "atomate2.forcefields"
     ):
         return "ml"
-    if cls == "CalculatorRelaxMaker":
-        return "ml" if getattr(maker, "backend", "") != "gpaw" else "static"
+    if cls == "CalculatorRelaxMaker":  # an in-process relax: ML or DFT by its backend
+        from mttmat.backends import get_backend
+
+        return "static" if get_backend(maker.backend).fidelity == "dft" else "ml"
     return "light"
 
 
