@@ -27,7 +27,7 @@ TINY = {
         "init_steps": 5, "heat_steps": 5, "melt_temperature_k": 6000, "melt_steps": 150,
         "quench_rate_k_per_ps": 50000, "relax_steps": 200, "checkpoint_interval": 10,
     },
-    "li_sites": {"max_candidates": 4},
+    "li_sites": {"max_candidates": 8},  # enough distinct sites for the two-Li cell
     "dft": {"ecut_ev": 250, "li_metal_kpts": [4, 4, 4]},
     "neb": {"n_images": 1, "max_steps": 60, "min_hops": 3, "max_hops": 3},
     "device": {"k_sweep": False},
