@@ -58,6 +58,7 @@ class _YamlSource(PydanticBaseSettingsSource):
             warnings.warn(
                 f"{path}: {retired} ignored, no longer settings: {RETIRED[retired[0]]}; "
                 "remove them from the file",
+                RetiredSettingWarning,
                 stacklevel=2,
             )
             data = {k: v for k, v in data.items() if k not in RETIRED}
@@ -68,6 +69,10 @@ class _YamlSource(PydanticBaseSettingsSource):
                 f"known: {sorted(MttmatSettings.model_fields)}"
             )
         return data
+
+
+class RetiredSettingWarning(UserWarning):
+    """A setting of an earlier version that is ignored now (shown by the CLI too)."""
 
 
 _IN_CONFIG = "set it in the run config (dft: ... of workflows/main_job.yaml or hpc.yaml)"
@@ -156,6 +161,7 @@ def get_settings() -> MttmatSettings:
 
         warnings.warn(
             f"{', '.join(old)} ignored, no longer settings: {RETIRED[old[0][7:].lower()]}",
+            RetiredSettingWarning,
             stacklevel=2,
         )
     return MttmatSettings()

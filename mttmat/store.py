@@ -263,7 +263,9 @@ def _run_jobs(
         t0 = time.perf_counter()
         with contextlib.chdir(job_dir):
             response = job.run(store=store)
+        seconds = time.perf_counter() - t0
         if on_job is not None:
-            on_job({**job_record(job), "seconds": time.perf_counter() - t0, "ran": True})
+            on_job({**job_record(job), "seconds": seconds, "ran": True})
+        progress(f"  {job.name}: done in {seconds:.0f} s")
         if response.replace or response.detour or response.addition:
             raise RuntimeError(f"job {job.name} changed the flow; use run_flow for such flows")

@@ -54,3 +54,17 @@ def test_bad_settings(monkeypatch, tmp_path):
     cfg.write_text("")
     with pytest.raises(ValidationError):
         MttmatSettings(gpaw_max_atoms=-1)
+
+
+def test_the_cli_shows_a_retired_setting(tmp_path):
+    """The CLI hides library warnings, but not a retired setting the user still sets."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MTTMAT_HUBBARD_U_EV": '{"W": 3.0}',
+           "MTTMAT_CONFIG_FILE": str(tmp_path / "none.yaml")}  # fmt: skip
+    res = subprocess.run([sys.executable, "-m", "mttmat", "settings"], env=env,
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0
+    assert "MTTMAT_HUBBARD_U_EV ignored" in res.stderr and "dft.hubbard_u_ev" in res.stderr

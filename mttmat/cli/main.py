@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from mttmat.cli import hpc, li_dft, results, stages, structures, study
 from mttmat.cli.common import UserError
 from mttmat.errors import PHYSICS_ERRORS, USER_ERRORS
+from mttmat.settings import RetiredSettingWarning
 from mttmat.threads import RunSlot
 
 __all__ = ["build_parser", "main"]
@@ -38,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", UserWarning)
+        # but a retired setting the user still sets is theirs to know about
+        warnings.simplefilter("default", RetiredSettingWarning)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         # commands that compute share the machine's cores with other runs (mttmat.threads);
