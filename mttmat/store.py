@@ -245,12 +245,13 @@ def _run_jobs(
             if on_job is not None:
                 on_job({**job_record(job), "seconds": None, "ran": False})
     workers = default_workers() if workers is None else workers
-    if workers > 1 and can_share(store) and all(importable(j) for j, _ in jobs):
-        progress(f"  {len(jobs) - len(done)} jobs to run, up to {workers} at once")
-        run_jobs_in_pool(jobs, done, store, root, workers, progress, on_job)
-        return
-    if workers > 1:
-        why = ("the store lives in this process" if not can_share(store)
+    if workers > 1 and len(done) < len(jobs):
+        shared = can_share(store)
+        if shared and all(importable(j) for j, _ in jobs):
+            progress(f"  {len(jobs) - len(done)} jobs to run, up to {workers} at once")
+            run_jobs_in_pool(jobs, done, store, root, workers, progress, on_job)
+            return
+        why = ("the store lives in this process" if not shared
                else "a job's function cannot be imported by a worker")  # fmt: skip
         progress(f"  one job at a time: {why}")
     for job, _parents in jobs:
