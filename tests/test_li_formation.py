@@ -239,3 +239,8 @@ def test_li_valence_comes_from_the_code_not_a_table():
     cells[0]["doc"]["electronic"]["n_electrons"] = 35.0  # the Li_i^+ computed neutral
     with pytest.raises(ValueError, match="different Li valence"):
         _li_valence(None, cells, 32.0)
+    one = [{"q": 1, "doc": {"electronic": {"n_electrons": 33.0}}}]  # implies 2: no Li setup
+    with pytest.raises(ValueError, match="1 or 3"):
+        _li_valence(None, one, 32.0)
+    with pytest.raises(ValueError, match="no electron count"):
+        _li_valence({"structure": li.as_dict(), "electronic": {}}, cells, 32.0)

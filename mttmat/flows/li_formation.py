@@ -155,7 +155,12 @@ def li_formation_summary(
     for c in cells:  # the Li position, from the computed structure
         s = c["doc"]["structure"] if isinstance(c["doc"], dict) else c["doc"].structure
         s = Structure.from_dict(s) if isinstance(s, dict) else s
-        c["li_frac"] = [float(x) for x in s.frac_coords[-1] % 1.0]
+        # by species, not by position: VASP writes POSCAR sorted by electronegativity (Li
+        # first), so the last site of a VASP document is an O
+        li = [x.frac_coords for x in s if x.specie.symbol == "Li"]
+        if len(li) != 1:
+            raise ValueError(f"a Li_i cell holds exactly one Li, this one {len(li)}")
+        c["li_frac"] = [float(x) for x in li[0] % 1.0]
     return LiFormationDoc.build(
         host, li_metal, cells, dielectric=dielectric, dielectric_source=dielectric_source,
         mu_li_ev=mu_li_ev, multi=multi, temperature_k=temperature_k, uuids=uuids,

@@ -34,8 +34,10 @@ def _li_valence(li_metal: Any, cells: list[dict[str, Any]], n_host: float) -> fl
     """Valence electrons of one Li in this code's setup (GPAW's Li: 1; VASP's Li_sv: 3):
     from the bcc Li document of the same backend when there is one (electrons per atom),
     else from the Li cells themselves (N_cell + q − N_host), which must then agree."""
-    n_li_metal = _get(li_metal, "electronic", "n_electrons") if li_metal is not None else None
-    if n_li_metal is not None:
+    if li_metal is not None:
+        n_li_metal = _get(li_metal, "electronic", "n_electrons")
+        if n_li_metal is None:
+            raise ValueError("the bcc Li document holds no electron count (electronic.n_electrons)")
         return float(n_li_metal) / len(_structure(li_metal))
     counts = {round(float(_get(c["doc"], "electronic", "n_electrons")) + int(c["q"]) - n_host, 6)
               for c in cells}  # fmt: skip
@@ -44,7 +46,13 @@ def _li_valence(li_metal: Any, cells: list[dict[str, Any]], n_host: float) -> fl
             f"the Li cells imply different Li valence counts {sorted(counts)} (N_cell + q − "
             "N_host): a charge state was computed with the wrong charge setting"
         )
-    return counts.pop()
+    z = counts.pop()
+    if z not in (1.0, 3.0):  # Li: 1s frozen (GPAW's setup) or semicore (VASP's Li_sv)
+        raise ValueError(
+            f"the Li cells imply {z:g} valence electrons per Li (N_cell + q − N_host); Li "
+            "setups have 1 or 3: a wrong charge setting or a different setup than the host's"
+        )
+    return z
 
 
 def _get(doc: Any, *path: str) -> Any:
