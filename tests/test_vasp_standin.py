@@ -86,3 +86,76 @@ def test_atomate2_jobs_of_the_chain_run_the_standin_through_custodian(standin, m
     assert len(Vasprun(next(md_dir.glob("vasprun.xml*"))).ionic_steps) == 5  # one per MD step
     assert docs[md.uuid].input.incar["TEBEG"] == 300 and docs[md.uuid].input.incar["TEEND"] == 600
     assert docs[relax.uuid].state.value == "successful"
+
+
+def _ml_band(n_images: int = 1) -> dict:
+    """A stand-in ML band: Li moved in a straight line between two sites of the cell."""
+    import numpy as np
+
+    from mttmat.flows.li_migration import HopSpec
+
+    a = _cell()
+    li = len(a) - 1
+    start = a.frac_coords[li]
+    vec = np.array([0.25, 0.0, 0.0])  # 0.94 Å along a: inside the open WO3 cage
+    images = []
+    for k in range(n_images + 2):
+        s = a.copy()
+        s.replace(li, "Li", coords=(start + vec * k / (n_images + 1)) % 1.0)
+        images.append(s)
+    hop = HopSpec(i=0, j=1, image=(0, 0, 0), length_a=float(np.linalg.norm(
+        a.lattice.get_cartesian_coords(vec))), vector_frac=tuple(vec))  # fmt: skip
+    return {"images": images, "hop": hop.model_dump(), "fidelity": "ml"}
+
+
+@pytest.mark.integration
+def test_vasp_ci_neb_relaxes_the_endpoints_runs_atomate2s_neb_and_feeds_a_neb_doc(standin):
+    """neb.dft: ci-neb with VASP: both endpoints relaxed in VASP with the band's charge, the
+    ML band moved onto them, atomate2's NEB job (custodian's VaspNEBJob, atomate2's
+    VaspNebFilesValidator) on the image folders, collected by atomate2's collect_neb_output
+    into the same NebHopDoc as a local CI-NEB."""
+    import gzip
+
+    from jobflow import Flow
+
+    from mttmat.backends import get_backend
+    from mttmat.flows.li_migration import NebHopDoc
+    from tests.fake_potcars import ZVAL
+
+    vasp = get_backend("vasp")
+    band = _ml_band(1)
+    ckw = {"charge": 1.0, "spin_polarized": False, "kpts": [1, 1, 1]}
+    flow = vasp.dft_band(band, "ci-neb", ckw, n_images=1, fmax=0.05, max_steps=20)
+    out = _run(Flow([flow]), standin / "neb")
+    by_name = {j.name: out[j.uuid] for j, _ in flow.iterflow()}
+    doc = NebHopDoc.model_validate(out[flow.output.uuid].model_dump())
+    assert doc.backend == "vasp" and doc.fidelity == "dft" and doc.seed == "ml"
+    assert len(doc.images) == 3 and doc.energies_ev[0] == 0.0
+    assert doc.converged and 0 < doc.n_steps < 20  # every image stopped before NSW
+
+    ends = [by_name["vasp relax initial endpoint"], by_name["vasp relax final endpoint"]]
+    zval = sum(ZVAL[{"W": "W_sv", "O": "O", "Li": "Li_sv"}[s.specie.symbol]] for s in _cell())
+    for t in ends:  # the endpoints: VASP relaxations of the Li ion (q = +1)
+        assert t.input.incar["NELECT"] == zval - 1 and t.input.incar["IBRION"] == 2
+    # the NEB's end images are the relaxed endpoints, its energies theirs
+    assert doc.images[0].cart_coords == pytest.approx(ends[0].output.structure.cart_coords)
+    assert doc.images[-1].cart_coords == pytest.approx(ends[1].output.structure.cart_coords)
+    e0 = ends[0].output.energy
+    assert doc.energies_ev[-1] == pytest.approx(ends[1].output.energy - e0, abs=1e-6)
+
+    neb = by_name["vasp CI-NEB"]
+    folder = Path(neb.dir_name.split(":")[-1])
+    from pymatgen.io.vasp import Incar
+
+    incar = Incar.from_file(next(folder.glob("INCAR*")))
+    assert incar["IMAGES"] == 1 and incar["LCLIMB"] and incar["ISYM"] == 0
+    assert incar["NELECT"] == zval - 1 and not incar.get("LVTOT") and not incar.get("LAECHG")
+    assert all((folder / "01" / f).exists() or (folder / "01" / f"{f}.gz").exists()
+               for f in ("CONTCAR", "OSZICAR", "OUTCAR"))  # fmt: skip
+    cust = next(folder.glob("custodian.json*"))
+    opener = gzip.open if cust.suffix == ".gz" else open
+    with opener(cust, "rt") as fh:
+        assert '"VaspNEBJob"' in fh.read()  # custodian ran atomate2's NEB job type
+    neb_job = next(j for j, _ in flow.iterflow() if j.name == "vasp CI-NEB")
+    validators = [type(v).__name__ for v in neb_job.maker.run_vasp_kwargs["validators"]]
+    assert validators == ["VaspNebFilesValidator"]  # atomate2's, not the top-folder ones

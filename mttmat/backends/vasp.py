@@ -150,12 +150,15 @@ class VaspBackend(Backend):
                                   **kwargs)  # fmt: skip
 
     def relax_maker(self, relax_cell: bool = False, **kwargs: Any) -> Maker:
-        from atomate2.vasp.jobs.core import RelaxMaker
+        """atomate2 ``RelaxMaker`` (conjugate gradient, fixed or free cell) with DFT+U;
+        ``steps`` → NSW, ``relax_kwargs={"fmax": f}`` → EDIFFG = −f; a ``charge`` in
+        ``calculator_kwargs`` sets NELECT from the job's own structure (the q = +1 endpoints
+        of the Li-ion CI-NEB)."""
         from atomate2.vasp.sets.core import RelaxSetGenerator
 
+        from mttmat.backends.vasp_makers import ChargedRelaxMaker
+
         incar, kpts, charge = calculator_inputs(kwargs.pop("calculator_kwargs", None))
-        if charge is not None:
-            raise BackendError("charged VASP relaxations are not part of the chain")
         steps = kwargs.pop("steps", None)  # the other backends' step limit is VASP's NSW
         incar.update({"ISIF": 3 if relax_cell else 2, "IBRION": 2, "NSW": int(steps or 200)})
         fmax = (kwargs.pop("relax_kwargs", None) or {}).get("fmax")
@@ -167,8 +170,9 @@ class VaspBackend(Backend):
             user_incar_settings=incar,
             user_kpoints_settings=kpts,
         )
-        return RelaxMaker(input_set_generator=gen, run_vasp_kwargs=self.run_vasp_kwargs(RelaxMaker),
-                          **kwargs)  # fmt: skip
+        return ChargedRelaxMaker(input_set_generator=gen, charge=charge,
+                                 run_vasp_kwargs=self.run_vasp_kwargs(ChargedRelaxMaker),
+                                 **kwargs)  # fmt: skip
 
     def dft_band(
         self,
@@ -180,27 +184,52 @@ class VaspBackend(Backend):
         max_steps: int,
         path_uuid: str | None = None,
     ) -> Any:
-        """``energies``: one static job per image of the ML band (endpoints included), then
-        :func:`~mttmat.jobs.band_energies.band_from_statics`. A VASP CI-NEB seeded by the
-        band needs VASP-relaxed endpoints and its collected output (not done yet: refused)."""
+        """DFT on the converged ML band, as atomate2 VASP jobs.
+
+        ``energies``: one static per image of the ML band (endpoints included), then
+        :func:`~mttmat.jobs.band_energies.band_from_statics`. ``ci-neb``: both endpoints
+        relaxed in VASP (``relax``, the band's charge), the ML band moved onto them
+        (:func:`~mttmat.jobs.band_energies.reanchor_band`), a VASP CI-NEB of it
+        (:meth:`neb_maker`: atomate2's NEB job with its ``VaspNebFilesValidator``), its
+        output collected with the endpoints by atomate2's ``collect_neb_output`` and turned
+        into the same :class:`~mttmat.flows.li_migration.NebHopDoc` as a local CI-NEB
+        (:func:`~mttmat.jobs.band_energies.neb_doc_from_vasp`).
+        """
         from jobflow import Flow
 
-        from mttmat.jobs.band_energies import band_from_statics
+        from mttmat.jobs.band_energies import band_from_statics, neb_doc_from_vasp, reanchor_band
 
-        if mode != "energies":
-            raise BackendError(
-                f"neb.dft {mode!r} is not available with VASP yet: its endpoints must be VASP "
-                "minima and its output collected; use neb.dft: energies (DFT on the ML band)"
-            )
-        statics = []
-        for k in range(n_images + 2):
-            maker = self.static_maker(name=f"vasp band image {k}",
-                                      calculator_kwargs=calculator_kwargs)  # fmt: skip
-            statics.append(maker.make(band["images"][k]))
-        doc = band_from_statics(band, [j.output for j in statics], self.name,
-                                calculator_kwargs, path_uuid=path_uuid)  # fmt: skip
-        doc.name = "vasp energies on the band"
-        return Flow([*statics, doc], output=doc.output, name="vasp energies on the band")
+        if mode == "energies":
+            statics = []
+            for k in range(n_images + 2):
+                maker = self.static_maker(name=f"vasp band image {k}",
+                                          calculator_kwargs=calculator_kwargs)  # fmt: skip
+                statics.append(maker.make(band["images"][k]))
+            doc = band_from_statics(band, [j.output for j in statics], self.name,
+                                    calculator_kwargs, path_uuid=path_uuid)  # fmt: skip
+            doc.name = "vasp energies on the band"
+            return Flow([*statics, doc], output=doc.output, name="vasp energies on the band")
+        if mode != "ci-neb":
+            raise BackendError(f"DFT band mode must be energies or ci-neb, got {mode!r}")
+        from atomate2.vasp.jobs.neb import collect_neb_output
+
+        ends = []
+        for k, where in ((0, "initial"), (-1, "final")):
+            relax = self.relax_maker(name=f"vasp relax {where} endpoint", steps=max_steps,
+                                     relax_kwargs={"fmax": fmax},
+                                     calculator_kwargs=calculator_kwargs)  # fmt: skip
+            ends.append(relax.make(band["images"][k]))
+        seed = reanchor_band(band, ends[0].output.structure, ends[1].output.structure)
+        seed.name = "ML band on the VASP endpoints"
+        neb = self.neb_maker(n_images, calculator_kwargs=calculator_kwargs,
+                             steps=max_steps, fmax=fmax).make(seed.output)  # fmt: skip
+        neb.name = "vasp CI-NEB"
+        collect = collect_neb_output([e.output.dir_name for e in ends], neb.output.dir_name)
+        collect.name = "collect vasp CI-NEB"
+        doc = neb_doc_from_vasp(band, collect.output, [e.output for e in ends],
+                                neb.output, calculator_kwargs, fmax, max_steps)  # fmt: skip
+        doc.name = "vasp CI-NEB document"
+        return Flow([*ends, seed, neb, collect, doc], output=doc.output, name="vasp CI-NEB")
 
     def dos_jobs(
         self,
@@ -293,28 +322,44 @@ class VaspBackend(Backend):
         return self.static_maker(calculator_kwargs=ckw, **kwargs)
 
     def neb_maker(self, n_images: int, climbing: bool = True, **kwargs: Any) -> Maker:
-        """atomate2 ``NebFromImagesMaker``: VTST-style CI-NEB (IMAGES, LCLIMB, SPRING) + U.
+        """atomate2 ``NebFromImagesMaker`` (:class:`ChargedNebMaker`): VTST-style CI-NEB
+        (IMAGES, LCLIMB, SPRING) with the chain's ``calculator_kwargs`` (U, ENCUT, mesh,
+        smearing, spin; a ``charge`` → NELECT).
 
         Its ``make(images)`` takes the full band (endpoints included), e.g. ML-converged
-        images from :func:`mttmat.flows.li_migration.neb_hop`. Force limit:
-        ``DEFAULTS.neb_fmax_ev_a`` as ``EDIFFG < 0``.
+        images from :func:`mttmat.flows.li_migration.neb_hop` moved onto VASP-relaxed
+        endpoints. ``fmax`` → EDIFFG = −fmax (default ``DEFAULTS.neb_fmax_ev_a``), ``steps``
+        → NSW; atomate2's climbing-image optimiser (VTST: IBRION = 3, POTIM = 0, IOPT = 1,
+        LCLIMB; VASP must be built with the VTST tools). ISYM = 0 (images break the symmetry);
+        LAECHG, LVTOT, LVHAR and LCHARG off (no per-image charge or potential files).
         """
-        from atomate2.vasp.jobs.neb import NebFromImagesMaker
         from atomate2.vasp.sets.core import NebSetGenerator
+
+        from mttmat.backends.vasp_makers import ChargedNebMaker
 
         if n_images < 1:
             raise BackendError(f"a VASP NEB needs at least one image, got {n_images}")
-        incar = self._incar({"EDIFFG": -DEFAULTS.neb_fmax_ev_a})
+        ckw = kwargs.pop("calculator_kwargs", None)
+        fmax = float(kwargs.pop("fmax", None) or DEFAULTS.neb_fmax_ev_a)
+        steps = int(kwargs.pop("steps", None) or 200)
+        if ckw is not None:
+            incar, kpts, charge = calculator_inputs(ckw)
+        else:
+            kpts = {"reciprocal_density": DEFAULTS.vasp_reciprocal_density}
+            incar, charge = self._incar(), None
+        incar.update({"EDIFFG": -fmax, "NSW": steps, "ISYM": 0, "LAECHG": False,
+                      "LVTOT": False, "LVHAR": False, "LCHARG": False, "LWAVE": False})  # fmt: skip
         incar.update(kwargs.pop("user_incar_settings", None) or {})
         gen = NebSetGenerator(
             user_potcar_settings=dict(POTCARS),
             num_images=n_images,
             climbing_image=climbing,
             user_incar_settings=incar,
-            user_kpoints_settings={"reciprocal_density": DEFAULTS.vasp_reciprocal_density},
+            user_kpoints_settings=kpts,
         )
-        run_kwargs = self.run_vasp_kwargs(NebFromImagesMaker)  # job_type NEB, NEB validator
-        return NebFromImagesMaker(input_set_generator=gen, run_vasp_kwargs=run_kwargs, **kwargs)
+        run_kwargs = self.run_vasp_kwargs(ChargedNebMaker)  # job_type NEB, NEB validator
+        return ChargedNebMaker(input_set_generator=gen, charge=charge, run_vasp_kwargs=run_kwargs,
+                               **kwargs)  # fmt: skip
 
     def melt_quench_md(
         self,

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from atomate2.vasp.jobs.base import BaseVaspMaker, vasp_job
-from atomate2.vasp.jobs.core import StaticMaker
+from atomate2.vasp.jobs.core import RelaxMaker, StaticMaker
+from atomate2.vasp.jobs.neb import NebFromImagesMaker, vasp_neb_job
 from pymatgen.core import Structure
 
-__all__ = ["ChargedStaticMaker"]
+__all__ = ["ChargedNebMaker", "ChargedRelaxMaker", "ChargedStaticMaker"]
 
 
 @dataclass
@@ -34,3 +35,37 @@ class ChargedStaticMaker(StaticMaker):
 
         cell = cell_inputs(self, structure)
         return BaseVaspMaker.make.original(self, cell, prev_dir=prev_dir)
+
+
+@dataclass
+class ChargedRelaxMaker(RelaxMaker):
+    """atomate2's ``RelaxMaker`` with the cell charge of :class:`ChargedStaticMaker` (the
+    endpoints of a charged CI-NEB: the Li ion, q = +1)."""
+
+    charge: float | None = None
+
+    @vasp_job
+    def make(self, structure: Structure, prev_dir: str | Path | None = None) -> Any:
+        """Relax with NELECT of a charged cell counted from this cell's POTCARs."""
+        from mttmat.backends.vasp import cell_inputs
+
+        cell = cell_inputs(self, structure)
+        return BaseVaspMaker.make.original(self, cell, prev_dir=prev_dir)
+
+
+@dataclass
+class ChargedNebMaker(NebFromImagesMaker):
+    """atomate2's ``NebFromImagesMaker`` (its NEB job type, custodian's ``VaspNEBJob`` and
+    atomate2's ``VaspNebFilesValidator``) with the cell charge of :class:`ChargedStaticMaker`:
+    NELECT is counted from the first image, whose POTCARs every image shares."""
+
+    charge: float | None = None
+
+    @vasp_neb_job
+    def make(self, images: list[Structure], prev_dir: str | Path | None = None) -> Any:
+        """The NEB of ``images`` (endpoints included), charged as ``charge``."""
+        from mttmat.backends.vasp import cell_inputs
+
+        images = list(images)
+        images[0] = cell_inputs(self, images[0])
+        return NebFromImagesMaker.make.original(self, images, prev_dir=prev_dir)

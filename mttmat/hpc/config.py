@@ -32,6 +32,8 @@ __all__ = [
 
 #: job types of the full-size flow (see :func:`mttmat.hpc.flow.job_type`)
 JOB_TYPES = ("aimd", "relax", "static", "defect", "ml", "light")
+#: the VASP CI-NEB's own job type, needed with ``workflow.neb.dft: ci-neb``
+NEB_JOB_TYPE = "neb"
 
 #: the mongo_uri that selects the in-process test store (tests and the local harness only)
 MONGOMOCK = "mongomock://"
@@ -222,12 +224,15 @@ class HpcConfig(BaseModel):
 
     @model_validator(mode="after")
     def _resources(self) -> HpcConfig:
-        missing = [t for t in JOB_TYPES if t not in self.resources]
-        unknown = [t for t in self.resources if t not in JOB_TYPES]
+        ci_neb = self.workflow.neb.dft == "ci-neb"
+        needed = [*JOB_TYPES, *([NEB_JOB_TYPE] if ci_neb else [])]
+        missing = [t for t in needed if t not in self.resources]
+        unknown = [t for t in self.resources if t not in (*JOB_TYPES, NEB_JOB_TYPE)]
         if missing or unknown:
+            why = " (workflow.neb.dft: ci-neb runs a VASP NEB job)" if ci_neb else ""
             raise ValueError(
-                f"resources: every job type needs an entry ({list(JOB_TYPES)}); "
-                + (f"missing {missing}" if missing else f"unknown {unknown}")
+                f"resources: every job type needs an entry ({needed}); "
+                + (f"missing {missing}{why}" if missing else f"unknown {unknown}")
             )
         for jt, r in self.resources.items():
             if r.worker not in self.workers:
@@ -257,12 +262,14 @@ class HpcConfig(BaseModel):
                     f"resources.{jt}: walltime {r.walltime} exceeds the {p.max_walltime} limit "
                     f"of partition {r.partition!r}; shorten it or choose another partition"
                 )
-        if self.workflow.neb.dft == "ci-neb":
-            raise ValueError(
-                "workflow.neb.dft: a VASP CI-NEB is not available with VASP yet (its endpoints "
-                "must be VASP minima and its output collected); use energies (VASP single "
-                "points on the ML band)"
-            )
+        if ci_neb and NEB_JOB_TYPE in self.resources:
+            n_img, ranks = self.workflow.neb.n_images, self.resources[NEB_JOB_TYPE].ranks
+            if ranks % n_img:
+                raise ValueError(
+                    f"resources.neb: {ranks} MPI ranks cannot be split over "
+                    f"{n_img} NEB images (VASP's M_divide error); make nodes × "
+                    f"cores_per_node a multiple of workflow.neb.n_images"
+                )
         return self
 
     @property

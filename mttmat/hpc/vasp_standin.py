@@ -21,6 +21,13 @@ does that:
   every ionic step with forces and stress, eigenvalues with a gap, total and (LORBIT)
   projected DOS), ``OUTCAR``, ``OSZICAR``, ``CONTCAR``, ``vasp.out``, and ``LOCPOT`` when
   LVHAR is set (a flat potential), ``CHGCAR`` when LCHARG is set;
+- an NEB (``IMAGES`` in INCAR) runs in the image folders ``01``..``N`` (each a few
+  relaxation steps, no springs), writes their files there as VASP does, and needs a rank
+  count divisible by IMAGES (VASP's ``M_divide`` error otherwise);
+- it honours custodian's ``STOPCAR`` (``LSTOP``): an MD or relaxation ends after the
+  current ionic step with its files written, as VASP does before a walltime;
+- for walltime tests, every ionic step sleeps ``MTTMAT_STANDIN_STEP_S`` seconds while the
+  file named by ``MTTMAT_STANDIN_SLOW_WHILE`` exists;
 - on request it fails once like VASP does: with ``MTTMAT_STANDIN_FAIL=zbrent`` (or
   ``brmix``) in its environment, the first run in a folder prints VASP's message and stops;
   custodian's ``VaspErrorHandler`` recognises it, changes the INCAR and runs it again, and
@@ -153,8 +160,6 @@ def _electronic(
 
 def run(folder: str | Path = ".") -> int:
     """Run in ``folder``; returns the exit status."""
-    from pymatgen.io.vasp import Incar, Poscar, Potcar
-
     folder = Path(folder)
     _record(folder)
     if _rank() != 0:  # srun -n N: every rank records itself, rank 0 does the work
@@ -169,19 +174,21 @@ def run(folder: str | Path = ".") -> int:
             print(ERRORS[fail], file=out, flush=True)
             print(ERRORS[fail])
             return 1
-        for f in ("INCAR", "POSCAR", "POTCAR"):
-            if not (folder / f).is_file():
-                raise StandinError(f"ERROR: file {f} not found (mttmat VASP stand-in)")
-        incar = Incar.from_file(folder / "INCAR")
-        if not (folder / "KPOINTS").is_file() and "KSPACING" not in incar:
-            raise StandinError("ERROR: file KPOINTS not found and no KSPACING")
-        poscar = Poscar.from_file(folder / "POSCAR")
-        potcar = Potcar.from_file(folder / "POTCAR")
-        species = poscar.site_symbols
-        if [p.element for p in potcar] != species:
-            raise StandinError(f"ERROR: POTCAR species {[p.element for p in potcar]} do not "
-                               f"match POSCAR {species}")  # fmt: skip
-        _compute_and_write(folder, incar, poscar, potcar, out)
+        incar, potcar = _read_common(folder)
+        n_img = int(incar.get("IMAGES", 0))
+        if n_img:  # NEB: VASP works in the image folders 01..N; 00 and N+1 are the ends
+            if ranks() % n_img:
+                raise StandinError(f"M_divide: can not subdivide {ranks()} nodes by {n_img}")
+            for k in range(1, n_img + 1):
+                image = folder / f"{k:02d}"
+                if not (image / "POSCAR").is_file():
+                    raise StandinError(f"ERROR: file {image.name}/POSCAR not found (IMAGES)")
+                _compute_and_write(image, incar, _poscar(image, potcar), potcar, out,
+                                   stop=folder / "STOPCAR")  # fmt: skip
+        else:
+            if not (folder / "POSCAR").is_file():
+                raise StandinError("ERROR: file POSCAR not found (mttmat VASP stand-in)")
+            _compute_and_write(folder, incar, _poscar(folder, potcar), potcar, out)
         print(" writing wavefunctions (stand-in: none)", file=out)
         return 0
     except StandinError as err:
@@ -192,13 +199,52 @@ def run(folder: str | Path = ".") -> int:
         out.close()
 
 
+def _read_common(folder: Path) -> tuple[Any, Any]:
+    """INCAR and POTCAR, checked; KPOINTS or KSPACING."""
+    from pymatgen.io.vasp import Incar, Potcar
+
+    for f in ("INCAR", "POTCAR"):
+        if not (folder / f).is_file():
+            raise StandinError(f"ERROR: file {f} not found (mttmat VASP stand-in)")
+    incar = Incar.from_file(folder / "INCAR")
+    if not (folder / "KPOINTS").is_file() and "KSPACING" not in incar:
+        raise StandinError("ERROR: file KPOINTS not found and no KSPACING")
+    return incar, Potcar.from_file(folder / "POTCAR")
+
+
+def _poscar(folder: Path, potcar: Any) -> Any:
+    """POSCAR of ``folder``, its species checked against POTCAR's TITELs."""
+    from pymatgen.io.vasp import Poscar
+
+    poscar = Poscar.from_file(folder / "POSCAR")
+    species = poscar.site_symbols
+    if [p.element for p in potcar] != species:
+        raise StandinError(f"ERROR: POTCAR species {[p.element for p in potcar]} do not "
+                           f"match POSCAR {species} ({folder.name})")  # fmt: skip
+    return poscar
+
+
+def _slow_step(folder: Path, stop: Path) -> bool:
+    """Between ionic steps: sleep ``MTTMAT_STANDIN_STEP_S`` seconds while the file named by
+    ``MTTMAT_STANDIN_SLOW_WHILE`` exists (a test's walltime), then True if a STOPCAR asks
+    to stop (custodian's WalltimeHandler writes ``LSTOP = .TRUE.``: VASP finishes the
+    ionic step, writes its files and ends)."""
+    flag = os.environ.get("MTTMAT_STANDIN_SLOW_WHILE")
+    if flag and Path(flag).exists():
+        time.sleep(float(os.environ.get("MTTMAT_STANDIN_STEP_S", "1")))
+    return stop.is_file() and "LSTOP" in stop.read_text().upper()
+
+
 def _nbands(nelect: float, n_ions: int) -> int:
     return int(np.ceil(nelect / 2)) + max(8, n_ions // 2)
 
 
-def _compute_and_write(folder: Path, incar: Any, poscar: Any, potcar: Any, out: Any) -> None:
+def _compute_and_write(
+    folder: Path, incar: Any, poscar: Any, potcar: Any, out: Any, stop: Path | None = None
+) -> None:
     from pymatgen.io.vasp import Kpoints
 
+    stop = stop or folder / "STOPCAR"
     s = poscar.structure
     lattice = s.lattice.matrix.copy()
     frac = s.frac_coords.copy()
@@ -227,6 +273,9 @@ def _compute_and_write(folder: Path, incar: Any, poscar: Any, potcar: Any, out: 
             steps.append((cart @ np.linalg.inv(lattice), e, f, kin))
             vel = 0.9 * vel + dt * f / mass * 9.648533e-3  # eV/Å/amu → Å/fs²
             cart = cart + dt * vel * 1e-2
+            if _slow_step(folder, stop):
+                print(" stand-in: STOPCAR LSTOP, stopping after this ionic step", file=out)
+                break
         frac, final_vel = cart @ np.linalg.inv(lattice), vel
     elif ibrion in (1, 2, 3) and nsw > 0:  # relax: a few steepest-descent steps
         cart = frac @ lattice
@@ -234,6 +283,8 @@ def _compute_and_write(folder: Path, incar: Any, poscar: Any, potcar: Any, out: 
             e, f = _energy_forces(cart, lattice)
             steps.append((cart @ np.linalg.inv(lattice), e, f, None))
             cart = cart + 0.01 * np.clip(f, -5, 5)
+            if _slow_step(folder, stop):
+                break
         frac, final_vel = cart @ np.linalg.inv(lattice), None
     else:
         e, f = _energy_forces(frac @ lattice, lattice)

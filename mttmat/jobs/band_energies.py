@@ -24,6 +24,8 @@ __all__ = [
     "band_from_statics",
     "dft_band_energies",
     "hop_between_sites",
+    "neb_doc_from_vasp",
+    "reanchor_band",
 ]
 
 BAND_PROGRESS_FILE = "band_energies.json"
@@ -263,3 +265,124 @@ def band_from_statics(
     closest = min(_closest_pair(s) for s in images)
     return _band_doc(doc, images, energies, be.name, be.fidelity, dict(calculator_kwargs),
                      path_uuid, closest, len(statics), 0.0)  # fmt: skip
+
+
+@job
+def reanchor_band(band: Any, initial: Structure, final: Structure) -> list[Structure]:
+    """The converged ML band moved onto DFT-relaxed endpoints (``initial``, ``final``): image
+    k shifts by (1−t)·ΔA + t·ΔB (t = k/n), so the interior keeps the ML shape. The seed of a
+    DFT CI-NEB run as separate jobs (VASP on HPC)."""
+    from mttmat.flows.li_migration import _reanchor
+    from mttmat.structures.io import atoms_to_structure
+
+    doc = _doc(band)
+    seed = [_structure(s).to_ase_atoms() for s in doc["images"]]
+    a, b = _structure(initial).to_ase_atoms(), _structure(final).to_ase_atoms()
+    if len(a) != len(seed[0]) or len(b) != len(seed[0]):
+        raise ValueError(
+            f"the relaxed endpoints have {len(a)} and {len(b)} atoms, the band {len(seed[0])}"
+        )
+    images = [atoms_to_structure(im) for im in _reanchor(seed, a, b)]
+    closest = min(_closest_pair(s) for s in images)
+    if closest < MIN_PAIR_A:
+        raise ValueError(
+            f"the ML band on the DFT endpoints brings two atoms within {closest:.2f} Å: the "
+            "endpoints moved too far in the DFT relaxation for this seed"
+        )
+    return images
+
+
+@job
+def neb_doc_from_vasp(
+    band: Any, neb: Any, endpoints: list[Any], images_doc: Any, calculator_kwargs: dict[str, Any],
+    fmax: float, max_steps: int,
+) -> Any:  # fmt: skip
+    """The :class:`~mttmat.flows.li_migration.NebHopDoc` of a VASP CI-NEB, the same
+    document as a local CI-NEB's, so the hop network and the ECRAM parameters read it alike.
+
+    ``neb``: atomate2's ``NebTaskDoc`` (:func:`atomate2.vasp.jobs.neb.collect_neb_output`,
+    endpoint energies from the endpoint relaxations); ``endpoints``: the two relax TaskDocs;
+    ``images_doc``: the NEB job's own document. Refused unless every endpoint and image
+    calculation completed (VASP's own convergence). Converged means every interior image
+    stopped before NSW (VASP reached EDIFFG); ``max_force_ev_a`` is the largest force VASP
+    reports on an interior image's atom in its last step. Refused when an energy is missing.
+    """
+    from mttmat.flows.li_migration import HopSpec, NebHopDoc, _mobile_index
+
+    doc, n = _doc(band), _doc(neb)
+    # each calculation's own verdict: emmet's NebTaskDoc.from_directories reads a ``state``
+    # that its Calculation lacks, so the collected document's state is always 'failed'
+    done = [str(_doc(c).get("has_vasp_completed")) for c in n.get("calculations") or []]
+    if not done or any("success" not in x.lower() for x in done):
+        raise ValueError(f"the VASP CI-NEB's calculations ended {done}: no barrier from them")
+    e = np.asarray([np.nan if x is None else float(x) for x in n["energies"]], float)
+    if not np.isfinite(e).all():
+        raise ValueError(f"the VASP CI-NEB has images without an energy: {e.tolist()}")
+    images = [_structure(s) for s in n["images"]]
+    calcs = [_doc(c) for c in (_doc(images_doc).get("calculations") or [])]
+    steps, forces, wall = [], [], 0.0
+    for c in calcs:
+        ionic = c["output"].get("ionic_steps") or []
+        steps.append(len(ionic))
+        f = ionic[-1].get("forces") if ionic else None
+        forces.append(None if f is None else np.asarray(f, float))
+        wall += float((c["output"].get("run_stats") or {}).get("elapsed_time") or 0.0)
+    if len(steps) != len(images) - 2:
+        raise ValueError(f"{len(steps)} image calculations for a band of {len(images)} images")
+    nsw = int(_doc(images_doc)["orig_inputs"]["incar"].get("NSW", max_steps)) if _doc(
+        images_doc).get("orig_inputs") else max_steps  # fmt: skip
+    li = _mobile_index(images[0])
+    d = images[-1].cart_coords[li] - images[0].cart_coords[li]
+    frac = images[0].lattice.get_fractional_coords(d)
+    length = float(np.linalg.norm(images[0].lattice.get_cartesian_coords(frac - np.round(frac))))
+    top = int(np.argmax(e))
+    ends = [float(_doc(t)["output"]["energy"]) for t in endpoints]
+    if not np.allclose(ends, [e[0], e[-1]], atol=1e-6):
+        raise ValueError(f"the NEB's endpoint energies {e[[0, -1]]} are not its "
+                         f"relaxations' {ends}")  # fmt: skip
+    fit = _force_fit(images, e, [None, *forces, None])
+    interior = [float(np.linalg.norm(f, axis=1).max()) for f in forces if f is not None]
+    return NebHopDoc(
+        hop=HopSpec.model_validate(doc["hop"]),
+        backend="vasp",
+        fidelity="dft",
+        seed=str(doc.get("fidelity", "ml")),
+        images=images,
+        energies_ev=(e - e[0]).tolist(),
+        barrier_forward_ev=float(e[top] - e[0]),
+        barrier_backward_ev=float(e[top] - e[-1]),
+        reaction_energy_ev=float(e[-1] - e[0]),
+        hop_length_a=length,
+        climbing_index=top,
+        saddle_is_interior=0 < top < len(e) - 1,
+        max_force_ev_a=max(interior) if interior else float("nan"),
+        converged=bool(steps) and max(steps) < nsw,
+        n_steps=max(steps) if steps else 0,
+        force_calls=int(sum(steps)),
+        resumed_from_step=0,
+        wall_time_s=wall,
+        fit=fit,
+    )
+
+
+def _force_fit(
+    images: list[Structure], energies: np.ndarray, forces: list[np.ndarray | None]
+) -> dict[str, list[float]]:
+    """ASE's energy-and-force fit of a band (as a local CI-NEB stores it); the relaxed
+    endpoints without reported forces count as force-free."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.utils.forcecurve import fit_images
+
+    atoms = []
+    for s, en, f in zip(images, energies, forces, strict=True):
+        a = s.to_ase_atoms()
+        f = np.zeros((len(a), 3)) if f is None else f
+        a.calc = SinglePointCalculator(a, energy=float(en), forces=f)
+        atoms.append(a)
+    fit = fit_images(atoms)  # energies relative to the first image
+    return {
+        "path_a": np.asarray(fit.path).tolist(),
+        "energies_ev": np.asarray(fit.energies).tolist(),
+        "fit_path_a": np.asarray(fit.fit_path).tolist(),
+        "fit_energies_ev": np.asarray(fit.fit_energies).tolist(),
+    }
