@@ -59,6 +59,14 @@ def get_store(
     """
     s = get_settings()
     mongo_uri = mongo_uri or s.mongo_uri
+    if mongo_uri and mongo_uri.startswith("mongomock://"):
+        # the in-process test queue of the local Slurm harness (mttmat.hpc.mock_mongo), in
+        # the same layout as below; mongomock://<database>
+        from mttmat.hpc.mock_mongo import SharedMongomockStore
+
+        db = mongo_uri.removeprefix("mongomock://").strip("/") or s.mongo_database
+        blobs = SharedMongomockStore(db, "outputs_blobs")
+        return JobStore(SharedMongomockStore(db, "outputs"), additional_stores={"data": blobs})
     if mongo_uri:
         # the layout of the jobflow-remote project that `mttmat hpc project` writes: outputs
         # in `outputs`, blobs in GridFS `outputs_blobs`; the database named in the URI path

@@ -105,6 +105,33 @@ def test_local_and_hpc_flows_from_one_config_have_the_same_stages():
     assert incar["ENCUT"] == host_l.maker.calculator_kwargs["ecut_ev"] == 520.0
 
 
+@pytest.mark.parametrize("neb_dft", ["energies", "ci-neb"])
+def test_every_role_of_the_chain_document_names_a_job(neb_dft):
+    """The stage uuids in the chain document are jobs (whose outputs the report, the store
+    and `ecram --from-store` read), also where a backend builds a stage as a flow (VASP's
+    band statics, its CI-NEB)."""
+    pytest.importorskip("jobflow_remote")
+    from mttmat.hpc.config import HpcConfig
+    from mttmat.hpc.flow import build_material_flow
+    from tests.test_hpc import _with
+
+    data = _with(workflow={"materials": SMALL, "neb": {"n_images": 2, "dft": neb_dft}})
+    if neb_dft == "ci-neb":
+        data["resources"]["neb"] = {**data["resources"]["relax"], "cores_per_node": 64}
+    flow = build_material_flow(HpcConfig(**data), "WOx")
+    uuids = {j.uuid: j for j in _jobs(flow)}
+    band, stages = _by_role(flow, "DFT band")
+    assert set(stages.values()) <= set(uuids)
+    want = "band_from_statics" if neb_dft == "energies" else "neb_doc_from_vasp"
+    assert band.function.__name__ == want
+    # jobflow-remote refuses a flow whose jobs name a store the project lacks (it has "data")
+    assert {k for j in uuids.values() for k in j._kwargs} <= {"data"}
+    if neb_dft == "ci-neb":
+        types = {j.name: j.metadata["mttmat_job_type"] for j in uuids.values()}
+        assert types["WOx: vasp CI-NEB"] == "neb"
+        assert types["WOx: vasp relax initial endpoint"] == "relax"
+
+
 def test_hpc_chain_defaults_are_full_size():
     cfg = HpcChainConfig()
     assert cfg.materials["WOx"].crystal == "gamma-WO3" and cfg.materials["WOx"].melts
@@ -176,8 +203,8 @@ def test_vasp_chain_jobs_follow_the_config_not_the_environment(tmp_path, monkeyp
         j = jobs[name]
         assert "vasp_cmd" not in j.maker.run_vasp_kwargs, name
         export = j.config.manager_config["exec_config"].export
-        assert export["ATOMATE2_VASP_CMD"].startswith("srun"), name
-        assert export["ATOMATE2_VASP_GAMMA_CMD"].startswith("srun"), name
+        assert export["ATOMATE2_VASP_CMD"].strip("\"").startswith("srun "), name
+        assert export["ATOMATE2_VASP_GAMMA_CMD"].strip("\"").startswith("srun "), name
         cell = cell if cell is not None else j.function_args[0]
         d = write_vasp_inputs(j.maker, cell, tmp_path / name.replace(" ", "_"))
         written[name] = (Incar.from_file(d / "INCAR"), Poscar.from_file(d / "POSCAR"))

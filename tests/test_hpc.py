@@ -4,6 +4,7 @@ local Slurm driven by jobflow-remote (job fails, is reported, is fixed, the flow
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,8 +42,15 @@ def test_shipped_hpc_config_builds_both_flows_with_resources():
         assert mc["resources"].nodes == 2 and mc["resources"].processes_per_node == 128
         assert mc["resources"].time_limit == 12 * 3600  # a 500-step chunk, not the whole melt
         assert mc["resources"].queue_name == "standard"
-        assert mc["exec_config"].export["ATOMATE2_VASP_CMD"] == "srun vasp_gam"
         assert mc["exec_config"].modules == ["vasp/6.4.2"]
+        # what the job's shell gets from the submit script jobflow-remote writes
+        from jobflow_remote.remote.queue import QueueManager
+
+        lines = QueueManager.get_export(None, mc["exec_config"].export)
+        env = subprocess.run(["bash", "-c", f"{lines}\nenv"], capture_output=True, text=True,
+                             check=True).stdout.splitlines()  # fmt: skip
+        assert "ATOMATE2_VASP_CMD=srun vasp_gam" in env
+        assert "ATOMATE2_VASP_GAMMA_CMD=srun vasp_gam" in env
 
 
 def test_hpc_check_names_the_ecram_job_and_resolves_the_workers_potcars(

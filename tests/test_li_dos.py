@@ -232,6 +232,41 @@ def test_gpaw_doping_moves_ef_into_the_cb_and_pdos_adds_up(tmp_path, monkeypatch
         LiDosSummary.build(host, [doped], n_li=2, labels=["x"])
 
 
+def _model_dos(bands: list[float], n_electrons: float, species: list[str]) -> DosDoc:
+    """A spin-paired Γ-only DOS document of the given levels, filled with n_electrons: E_F
+    mid-gap for an even count, on the half-filled level for an odd one."""
+    eigs = np.asarray(bands, float)[None, None, :]
+    k = int(n_electrons // 2)
+    fermi = bands[k] if n_electrons % 2 else (bands[k - 1] + bands[k]) / 2
+    return DosDoc.from_arrays(
+        code="model", species=species, formula="".join(species), eigs=eigs,
+        kweights=np.array([1.0]), fermi=fermi, n_electrons=n_electrons, smearing=0.01,
+        channel_weights=None, channels=[], atom_weights=None, pdos_method="none",
+    )  # fmt: skip
+
+
+def test_summary_fills_the_li_semicore_pair_of_vasps_li_sv_below_the_host_bands():
+    """VASP's Li_sv brings 3 electrons (1s² deep, 2s¹ donated): the host-like VBM of the doped
+    cell is found by filling the host's electrons plus the 1s pair, so the donated electron
+    is counted the same as with GPAW's 1-electron Li; a 2-electron Li is refused."""
+    host = _model_dos([-3, -2.5, -2, -1, 2, 2.5, 3], 8, ["W", "O", "O", "O"])
+    spec = ["W", "O", "O", "O", "Li"]
+    gpaw_like = _model_dos([-3, -2.5, -2, -1, 2, 2.5, 3], 9, spec)
+    li_sv = _model_dos([-45, -3, -2.5, -2, -1, 2, 2.5, 3], 11, spec)
+    a = LiDosSummary.build(host, [gpaw_like], n_li=1, labels=["x"])
+    b = LiDosSummary.build(host, [li_sv], n_li=1, labels=["x"])
+    assert (a.li_setup_electrons, b.li_setup_electrons) == (1.0, 3.0)
+    for s in (a, b):
+        c = s.cells[0]
+        assert c.host_vbm_aligned_ev == pytest.approx(-1.0)  # not the band below it
+        assert c.electrons_donated_per_li == pytest.approx(1.0, abs=0.01)
+    with pytest.raises(ValueError, match="a Li setup brings 1 or 3 electrons"):
+        LiDosSummary.build(host, [_model_dos([-3, -2.5, -2, -1, 2, 2.5, 3], 10, spec)], n_li=1,
+                           labels=["x"])  # fmt: skip
+    with pytest.raises(ValueError, match="different Li setups"):
+        LiDosSummary.build(host, [gpaw_like, li_sv], n_li=1, labels=["x", "y"])
+
+
 @pytest.mark.gpaw
 def test_summary_refuses_cells_with_different_u(tmp_path, monkeypatch):
     from mttmat.structures.sites import insert_li

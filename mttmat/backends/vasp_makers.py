@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atomate2.vasp.jobs.base import BaseVaspMaker, vasp_job
+from atomate2.vasp.jobs.base import _DATA_OBJECTS, BaseVaspMaker, vasp_job
 from atomate2.vasp.jobs.core import RelaxMaker, StaticMaker
-from atomate2.vasp.jobs.neb import NebFromImagesMaker, vasp_neb_job
+from atomate2.vasp.jobs.neb import NebFromImagesMaker
+from emmet.core.neb import NebIntermediateImagesDoc
+from jobflow import job
 from pymatgen.core import Structure
 
 __all__ = ["ChargedNebMaker", "ChargedRelaxMaker", "ChargedStaticMaker"]
@@ -53,11 +55,23 @@ class ChargedRelaxMaker(RelaxMaker):
         return BaseVaspMaker.make.original(self, cell, prev_dir=prev_dir)
 
 
+def vasp_neb_job(method: Any) -> Any:
+    """atomate2's NEB job decorator, with the document class as ``output_schema``.
+
+    atomate2 0.1.5 passes ``schema=NebIntermediateImagesDoc`` to ``job``, which jobflow reads
+    as an additional store named "schema": jobflow-remote then refuses the whole flow
+    ("Additional stores ['schema'] are not configured"), and ``run_locally`` would put the
+    NEB output in a store of that name. The large VASP objects go to the ``data`` store as
+    for every other atomate2 VASP job."""
+    return job(method, data=_DATA_OBJECTS, output_schema=NebIntermediateImagesDoc)
+
+
 @dataclass
 class ChargedNebMaker(NebFromImagesMaker):
     """atomate2's ``NebFromImagesMaker`` (its NEB job type, custodian's ``VaspNEBJob`` and
     atomate2's ``VaspNebFilesValidator``) with the cell charge of :class:`ChargedStaticMaker`:
-    NELECT is counted from the first image, whose POTCARs every image shares."""
+    NELECT is counted from the first image, whose POTCARs every image shares. Its job is
+    declared with :func:`vasp_neb_job` (the run itself is atomate2's)."""
 
     charge: float | None = None
 

@@ -295,7 +295,7 @@ class MaterialChainMaker(Maker):
             band.name = f"{dft.name} {what} the limiting band"
             _tag(band, "DFT energies on the band" if self.neb_dft == "energies" else "DFT CI-NEB")
             jobs.append(band)
-            uuids["DFT band"] = band.uuid
+            uuids["DFT band"] = band.output.uuid  # the document's job (a flow on VASP)
         params = channel_parameters(
             self.material, host, screen.output, dos_sum.output, form.output, net.output,
             band.output if band is not None else None,

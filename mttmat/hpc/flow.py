@@ -14,6 +14,7 @@ worker, Slurm resources and execution environment of its job type (:func:`job_ty
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jobflow import Flow, Job, job
@@ -27,6 +28,7 @@ __all__ = [
     "build_material_flow",
     "job_type",
     "run_config_map",
+    "shell_word",
     "structure_from_file",
 ]
 
@@ -86,6 +88,15 @@ def job_type(j: Job) -> str:
     return "light"
 
 
+def shell_word(value: str) -> str:
+    """``value`` as one word of a bash ``export`` line: double-quoted when it holds spaces or
+    shell characters (``$VARS`` still expand, as in an unquoted value), as it is otherwise."""
+    if value and re.fullmatch(r"[A-Za-z0-9_@%+=:,./$-]+", value):
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`")
+    return f'"{escaped}"'
+
+
 def run_config_map(cfg: HpcConfig) -> dict[str, dict[str, Any]]:
     """Per job type: the jobflow-remote worker, qtoolkit resources and execution config."""
     out = {}
@@ -105,6 +116,9 @@ def run_config_map(cfg: HpcConfig) -> dict[str, dict[str, Any]]:
         if r.vasp_cmd:  # atomate2's run_vasp reads both from the job's environment
             export["ATOMATE2_VASP_CMD"] = r.vasp_cmd
             export["ATOMATE2_VASP_GAMMA_CMD"] = r.vasp_gamma_cmd or r.vasp_cmd
+        # jobflow-remote writes `export KEY=VALUE` into the submit script as it is: unquoted,
+        # `srun vasp_std` would set KEY=srun (and export a variable vasp_std)
+        export = {k: shell_word(str(v)) for k, v in export.items()}
         out[jt] = {
             "worker": r.worker,
             "resources": resources,

@@ -14,7 +14,8 @@ does that:
 - it checks INCAR, POSCAR, KPOINTS (unless KSPACING) and POTCAR, and that POTCAR's TITELs
   follow POSCAR's species; a missing or mismatched file is a VASP-like error (exit 1);
 - it computes energies and forces with a cheap repulsive pair potential (no physics: a
-  smooth function of the geometry, so relaxations and MD move atoms deterministically);
+  smooth function of the geometry, so relaxations and MD move atoms deterministically; Li
+  pairs weakened so a Li hop stays inside the chain's physical ranges);
   a static gives one step, a relax (IBRION 1/2/3) a few steepest-descent steps, an MD
   (IBRION 0) NSW steps of damped dynamics;
 - it writes what the parsers read: ``vasprun.xml`` (incar, kpoints, parameters, atominfo,
@@ -84,12 +85,18 @@ class StandinError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------- the model
-def _energy_forces(cart: np.ndarray, lattice: np.ndarray) -> tuple[float, np.ndarray]:
+def _energy_forces(
+    cart: np.ndarray, lattice: np.ndarray, weak: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
     """A smooth repulsive pair potential with the minimum-image convention:
-    E = Σ_{i<j} A exp(-r/ρ), r < 6 Å. Not physics; only deterministic and differentiable."""
+    E = Σ_{i<j} w_ij A exp(-r/ρ), r < 6 Å. Not physics; only deterministic and
+    differentiable. Pairs with a ``weak`` atom (Li) count a tenth (w = 0.1), so a Li hop
+    through an O window costs tenths of an eV, inside the ranges the chain's physical
+    checks accept, as the host's own pairs set the cell's shape."""
     a, rho, rc = 20.0, 0.6, 6.0
     inv = np.linalg.inv(lattice)
     n = len(cart)
+    w_atom = np.where(weak, 0.1, 1.0) if weak is not None else np.ones(n)
     e = 0.0
     f = np.zeros_like(cart)
     for i in range(n):
@@ -101,7 +108,8 @@ def _energy_forces(cart: np.ndarray, lattice: np.ndarray) -> tuple[float, np.nda
         m = (r < rc) & (r > 1e-6)
         if not m.any():
             continue
-        pair = a * np.exp(-r[m] / rho)
+        w = np.minimum(w_atom[i], w_atom[i + 1 :][m])
+        pair = w * a * np.exp(-r[m] / rho)
         e += float(pair.sum())
         # dE/dr = -pair/rho; force on i along -d̂ · (-dE/dr)
         g = (pair / rho)[:, None] * d[m] / r[m][:, None]
@@ -261,6 +269,7 @@ def _compute_and_write(
     mesh = [int(x) for x in kpts.kpts[0]] if kpts is not None else [1, 1, 1]
     nk = 1  # Γ only: the stand-in reports one k-point whatever the mesh
 
+    weak = np.array([site.specie.symbol == "Li" for site in s])
     steps = []
     if ibrion == 0 and nsw > 0:  # MD: damped dynamics, velocities from POSCAR if present
         dt = float(incar.get("POTIM", 2.0))
@@ -268,7 +277,7 @@ def _compute_and_write(
         mass = np.array([site.specie.atomic_mass for site in s], float)[:, None]
         cart = frac @ lattice
         for _ in range(nsw):
-            e, f = _energy_forces(cart, lattice)
+            e, f = _energy_forces(cart, lattice, weak)
             kin = 0.5 * float((mass * vel**2).sum()) * 1.036427e-4  # amu Å²/fs² → eV
             steps.append((cart @ np.linalg.inv(lattice), e, f, kin))
             vel = 0.9 * vel + dt * f / mass * 9.648533e-3  # eV/Å/amu → Å/fs²
@@ -280,14 +289,14 @@ def _compute_and_write(
     elif ibrion in (1, 2, 3) and nsw > 0:  # relax: a few steepest-descent steps
         cart = frac @ lattice
         for _ in range(max(1, min(nsw - 1, 4))):  # fewer steps than NSW: "converged"
-            e, f = _energy_forces(cart, lattice)
+            e, f = _energy_forces(cart, lattice, weak)
             steps.append((cart @ np.linalg.inv(lattice), e, f, None))
             cart = cart + 0.01 * np.clip(f, -5, 5)
             if _slow_step(folder, stop):
                 break
         frac, final_vel = cart @ np.linalg.inv(lattice), None
     else:
-        e, f = _energy_forces(frac @ lattice, lattice)
+        e, f = _energy_forces(frac @ lattice, lattice, weak)
         steps.append((frac, e, f, None))
         final_vel = None
 

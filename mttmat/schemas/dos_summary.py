@@ -84,6 +84,10 @@ class LiDosSummary(BaseModel):
     min_site_similarity: float
     mean_fermi_above_cbm_ev: float
     mean_electrons_donated_per_li: float
+    li_setup_electrons: float = Field(
+        1.0, description="Electrons one Li brings in this code's setup: 1 (GPAW's Li) or 3 "
+        "(VASP's Li_sv, whose 1s pair is filled below the host valence band)",
+    )
     uuids: dict[str, str] = Field(default_factory=dict, description="Store uuids by role.")
 
     @classmethod
@@ -104,20 +108,30 @@ class LiDosSummary(BaseModel):
             raise ValueError("no doped cell to analyse")
         cells = []
         curves = []
+        z_valences: list[float] = []
         grid = np.arange(window[0], window[1] + 1e-9, 0.01)
         for d, label in zip(doped, labels, strict=True):
             n_extra = d.n_electrons - host.n_electrons
-            if abs(n_extra - n_li) > 1e-6 or d.n_atoms - host.n_atoms != n_li:
+            z_li = n_extra / n_li  # GPAW's Li: 1 valence electron; VASP's Li_sv: 3 (1s²2s¹)
+            if min(abs(z_li - 1.0), abs(z_li - 3.0)) > 1e-6 or d.n_atoms - host.n_atoms != n_li:
                 raise ValueError(
                     f"{label}: {d.n_atoms - host.n_atoms} extra atoms and {n_extra:g} extra "
-                    f"electrons, declared n_li = {n_li}: the cells do not belong together"
+                    f"electrons, declared n_li = {n_li} (a Li setup brings 1 or 3 electrons): "
+                    "the cells do not belong together"
                 )
+            if z_valences and abs(z_li - z_valences[0]) > 1e-6:
+                raise ValueError(f"{label}: {z_li:g} electrons per Li, the other cells "
+                                 f"{z_valences[0]:g}: different Li setups")  # fmt: skip
+            z_valences.append(z_li)
             if d.hubbard_u_ev != host.hubbard_u_ev or d.ecut_ev != host.ecut_ev:
                 raise ValueError(
                     f"{label} was computed with U {d.hubbard_u_ev}, cutoff {d.ecut_ev} eV but "
                     f"the host with U {host.hubbard_u_ev}, {host.ecut_ev} eV: refusing to mix"
                 )
-            vbm_al, _ = band_edges_at_filling(d.eigenvalues_ev, d.kpoint_weights, host.n_electrons)
+            # the host's filling plus the Li semicore electrons (Li_sv's 1s, deep below it)
+            core = n_extra - n_li
+            vbm_al, _ = band_edges_at_filling(d.eigenvalues_ev, d.kpoint_weights,
+                                              host.n_electrons + core)  # fmt: skip
             cbm_al = vbm_al + host.band_gap_ev
             above = d.electrons_between(cbm_al - 1e-6)
             gap_e = d.electrons_between(vbm_al + 0.1, cbm_al - 1e-6)
@@ -185,5 +199,6 @@ class LiDosSummary(BaseModel):
             mean_electrons_donated_per_li=float(
                 np.mean([c.electrons_donated_per_li for c in cells])
             ),
+            li_setup_electrons=z_valences[0],
             uuids=dict(uuids or {}),
         )
