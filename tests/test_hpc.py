@@ -458,3 +458,60 @@ def test_wheel_installed_in_a_fresh_venv_checks_the_shipped_config(tmp_path, fak
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.count("EcramParameters: job") == 2
     assert "W  W_sv: ZVAL 14" in res.stdout
+
+
+def test_export_values_reach_the_job_shell_as_written(tmp_path):
+    """jobflow-remote writes `export KEY=VALUE` verbatim: each value is one shell word that
+    bash turns back into the configured text (with $VARS and ~/ expanded as unquoted)."""
+    from jobflow_remote.remote.queue import QueueManager
+
+    from mttmat.hpc.flow import shell_word
+
+    values = {"A": "srun vasp_std", "B": "srun --mpi=pmix -n $NPROC vasp_std",
+              "C": "~/bin/vasp_std", "D": '"srun vasp_gam"', "E": "plain",
+              "F": 'say "hi"'}  # fmt: skip
+    lines = QueueManager.get_export(None, {k: shell_word(v) for k, v in values.items()})
+    env = {"NPROC": "8", "HOME": str(tmp_path), "PATH": os.environ["PATH"]}
+    script = f'{lines}\nfor k in A B C D E F; do echo "${{!k}}"; done'
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True,
+                         env=env).stdout  # fmt: skip
+    assert out.splitlines() == ["srun vasp_std", "srun --mpi=pmix -n 8 vasp_std",
+                                f"{tmp_path}/bin/vasp_std", "srun vasp_gam", "plain",
+                                'say "hi"']  # fmt: skip
+
+
+def test_a_relaxation_stopped_at_its_walltime_is_invalid(tmp_path):
+    """custodian's WalltimeHandler stops VASP with a STOPCAR; a relaxation stopped before
+    EDIFFG looks converged to pymatgen (fewer steps than NSW), so the HPC run adds a
+    validator that fails it. AIMD chunks (atomate2 counts their steps) and relaxations that
+    converged before the stop pass."""
+    from pymatgen.io.vasp import Incar
+
+    from mttmat.hpc.walltime import REACHED, StoppedRelaxValidator
+
+    v = StoppedRelaxValidator()
+    Incar({"IBRION": 2, "NSW": 100}).write_file(tmp_path / "INCAR")
+    (tmp_path / "OUTCAR").write_text(" ... ionic steps ...\n")
+    assert not v.check(str(tmp_path))  # no STOPCAR: VASP's own verdict stands
+    (tmp_path / "STOPCAR").write_text("LSTOP = .TRUE.\n")
+    assert v.check(str(tmp_path))  # stopped half-way: invalid
+    (tmp_path / "OUTCAR").write_text(f" ...\n {REACHED} - stopping structural minimisation\n")
+    assert not v.check(str(tmp_path))  # it had converged
+    Incar({"IBRION": 0, "NSW": 500}).write_file(tmp_path / "INCAR")
+    (tmp_path / "OUTCAR").write_text(" ... MD ...\n")
+    assert not v.check(str(tmp_path))  # an MD chunk: not this validator's call
+    # the HPC flow puts it on every relax job, with the wall time, and on no other
+    cfg = HpcConfig(**_with(workflow={"dft": {"relax": True}}))
+    from mttmat.hpc.flow import build_material_flow
+
+    n_relax = 0
+    for j, _ in build_material_flow(cfg, "WOx").iterflow():
+        kw = getattr(getattr(j, "maker", None), "run_vasp_kwargs", None)
+        if kw is None:
+            continue
+        names = [type(x).__name__ for x in kw["validators"]]
+        is_relax = j.metadata["mttmat_job_type"] == "relax"
+        assert ("StoppedRelaxValidator" in names) == is_relax, j.name
+        assert names.count("StoppedRelaxValidator") <= 1
+        n_relax += is_relax
+    assert n_relax >= 4  # the melt-quench's relax, host, Li_i^0 band and polaron

@@ -44,6 +44,12 @@ def _read(path: Path) -> str:
     raise FileNotFoundError(path)
 
 
+def _not_done(rows: dict) -> dict:
+    """State and error of every job that did not complete (for the assertion message)."""
+    return {n: (r["state"], str(r.get("error"))[-600:]) for n, r in rows.items()
+            if r["state"] not in ("COMPLETED", "WAITING")}  # fmt: skip
+
+
 def _config(tmp_path: Path, psp: Path, bin_dir: Path, slow_flag: Path) -> HpcConfig:
     cpus = os.cpu_count() or 1
     part = {"debug": {"cores_per_node": cpus, "max_nodes": 1, "max_walltime": "01:00:00"}}
@@ -85,7 +91,8 @@ def _config(tmp_path: Path, psp: Path, bin_dir: Path, slow_flag: Path) -> HpcCon
             "neb": {"n_images": 1, "max_steps": 60, "network_sites": 2, "min_hops": 1,
                     "max_hops": 2, "dft": "ci-neb"},
         },
-        runner={"delay_checkout": 1, "delay_check_run_status": 1, "delay_advance_status": 1},
+        runner={"delay_checkout": 1, "delay_check_run_status": 1, "delay_advance_status": 1,
+                "max_step_attempts": 2, "delta_retry": [2]},  # a runner error shows at once
     )
 
 
@@ -139,6 +146,12 @@ def test_reduced_hpc_chain_through_real_slurm_ends_in_ecram_parameters(
     slow_flag.write_text(slow.uuid)  # the stand-in runs slow steps in that job's folder only
     remote.write_project(cfg)
 
+    import logging
+
+    log = logging.FileHandler(tmp_path / "runner.log")  # the runner's own account, kept
+    log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.getLogger("jobflow_remote").addHandler(log)
+    logging.getLogger("jobflow_remote").setLevel(logging.INFO)
     with LocalSlurm(tmp_path / "slurm") as slurm:
         monkeypatch.setenv("SLURM_CONF", slurm.env["SLURM_CONF"])
         remote.submit(cfg, {"WOx": flow})
@@ -149,7 +162,7 @@ def test_reduced_hpc_chain_through_real_slurm_ends_in_ecram_parameters(
 
         # 1. the chunk ran past its walltime: custodian's WalltimeHandler stopped VASP with a
         #    STOPCAR, the chunk has fewer steps than asked and the job FAILED, visibly
-        assert rows[slow.name]["state"] == "FAILED", rows[slow.name]
+        assert rows[slow.name]["state"] == "FAILED", _not_done(rows)
         assert rows[before.name]["state"] == "COMPLETED"
         slow_dir = next((tmp_path / "work").rglob(f"{slow.uuid}*"))
         assert "Walltime" in _read(slow_dir / "custodian.json")
@@ -167,8 +180,7 @@ def test_reduced_hpc_chain_through_real_slurm_ends_in_ecram_parameters(
         Runner(cfg.project).run_all_jobs(max_seconds=1800)
         second_pass = time.time() - t0
         rows = {r["name"]: r for r in remote.status(cfg)}
-        assert {r["state"] for r in rows.values()} == {"COMPLETED"}, {
-            n: r["state"] for n, r in rows.items() if r["state"] != "COMPLETED"}
+        assert {r["state"] for r in rows.values()} == {"COMPLETED"}, _not_done(rows)
         assert main(["hpc", "status", "--config", str(cfg_file)]) == 0
         store = remote.job_controller(cfg).jobstore
         chain = store.get_output(flow.output.uuid)

@@ -86,6 +86,12 @@ def test_atomate2_jobs_of_the_chain_run_the_standin_through_custodian(standin, m
     assert len(Vasprun(next(md_dir.glob("vasprun.xml*"))).ionic_steps) == 5  # one per MD step
     assert docs[md.uuid].input.incar["TEBEG"] == 300 and docs[md.uuid].input.incar["TEEND"] == 600
     assert docs[relax.uuid].state.value == "successful"
+    # jobflow-remote moves every output through JSON: the documents must survive the trip
+    from monty.json import MontyDecoder, jsanitize
+
+    for d in (doc, *docs.values()):
+        back = MontyDecoder().process_decoded(json.loads(json.dumps(jsanitize(d, strict=True))))
+        assert back.output.energy == pytest.approx(d.output.energy)
 
 
 def _ml_band(n_images: int = 1) -> dict:
@@ -124,7 +130,8 @@ def test_vasp_ci_neb_relaxes_the_endpoints_runs_atomate2s_neb_and_feeds_a_neb_do
 
     vasp = get_backend("vasp")
     band = _ml_band(1)
-    ckw = {"charge": 1.0, "spin_polarized": False, "kpts": [1, 1, 1]}
+    ckw = {"charge": 1.0, "spin_polarized": False, "kpts": [1, 1, 1], "smearing_ev": 0.05,
+           "ecut_ev": 400.0}  # as the chain gives every DFT job
     flow = vasp.dft_band(band, "ci-neb", ckw, n_images=1, fmax=0.05, max_steps=20)
     out = _run(Flow([flow]), standin / "neb")
     by_name = {j.name: out[j.uuid] for j, _ in flow.iterflow()}
@@ -149,6 +156,10 @@ def test_vasp_ci_neb_relaxes_the_endpoints_runs_atomate2s_neb_and_feeds_a_neb_do
 
     incar = Incar.from_file(next(folder.glob("INCAR*")))
     assert incar["IMAGES"] == 1 and incar["LCLIMB"] and incar["ISYM"] == 0
+    for t in ends:  # the band's ends come from the relaxations: the same Hamiltonian and grid
+        for key in ("PREC", "EDIFF", "ENCUT", "ISPIN", "LDAUU", "ISMEAR", "SIGMA", "NELECT"):
+            assert t.input.incar[key] == incar[key], key
+    assert doc.max_force_ev_a > 0  # VTST's NEB force line of the image's OUTCAR
     assert incar["NELECT"] == zval - 1 and not incar.get("LVTOT") and not incar.get("LAECHG")
     assert all((folder / "01" / f).exists() or (folder / "01" / f"{f}.gz").exists()
                for f in ("CONTCAR", "OSZICAR", "OUTCAR"))  # fmt: skip

@@ -47,6 +47,11 @@ __all__ = [
 ]
 
 
+#: precision of a CI-NEB and of its endpoint relaxations, set alike: the endpoints' energies
+#: are the band's ends. ISYM = 0: the images break the cell's symmetry
+NEB_PRECISION = {"PREC": "Accurate", "EDIFF": 1e-6, "ISYM": 0}
+
+
 @register_backend
 class VaspBackend(Backend):
     """atomate2 VASP Makers (relax, static, MD) carrying the project's DFT+U settings.
@@ -217,14 +222,16 @@ class VaspBackend(Backend):
         for k, where in ((0, "initial"), (-1, "final")):
             relax = self.relax_maker(name=f"vasp relax {where} endpoint", steps=max_steps,
                                      relax_kwargs={"fmax": fmax},
-                                     calculator_kwargs=calculator_kwargs)  # fmt: skip
+                                     calculator_kwargs=calculator_kwargs,
+                                     user_incar_settings=dict(NEB_PRECISION))  # fmt: skip
             ends.append(relax.make(band["images"][k]))
         seed = reanchor_band(band, ends[0].output.structure, ends[1].output.structure)
         seed.name = "ML band on the VASP endpoints"
         neb = self.neb_maker(n_images, calculator_kwargs=calculator_kwargs,
                              steps=max_steps, fmax=fmax).make(seed.output)  # fmt: skip
         neb.name = "vasp CI-NEB"
-        collect = collect_neb_output([e.output.dir_name for e in ends], neb.output.dir_name)
+        collect = collect_neb_output([e.output.dir_name for e in ends], neb.output.dir_name,
+                                     store_calculations=False)  # MongoDB's 16 MB per document
         collect.name = "collect vasp CI-NEB"
         doc = neb_doc_from_vasp(band, collect.output, [e.output for e in ends],
                                 neb.output, calculator_kwargs, fmax, max_steps)  # fmt: skip
@@ -330,8 +337,11 @@ class VaspBackend(Backend):
         images from :func:`mttmat.flows.li_migration.neb_hop` moved onto VASP-relaxed
         endpoints. ``fmax`` → EDIFFG = −fmax (default ``DEFAULTS.neb_fmax_ev_a``), ``steps``
         → NSW; atomate2's climbing-image optimiser (VTST: IBRION = 3, POTIM = 0, IOPT = 1,
-        LCLIMB; VASP must be built with the VTST tools). ISYM = 0 (images break the symmetry);
-        LAECHG, LVTOT, LVHAR and LCHARG off (no per-image charge or potential files).
+        LCLIMB; VASP must be built with the VTST tools). :data:`NEB_PRECISION` (PREC, EDIFF,
+        ISYM = 0), the same as the endpoint relaxations', whose energies are the band's ends
+        (atomate2's NEB set would use PREC = Normal against the relax's Accurate: a
+        different FFT grid, an offset in every barrier); LAECHG, LVTOT, LVHAR and LCHARG off
+        (no per-image charge or potential files).
         """
         from atomate2.vasp.sets.core import NebSetGenerator
 
@@ -347,8 +357,9 @@ class VaspBackend(Backend):
         else:
             kpts = {"reciprocal_density": DEFAULTS.vasp_reciprocal_density}
             incar, charge = self._incar(), None
-        incar.update({"EDIFFG": -fmax, "NSW": steps, "ISYM": 0, "LAECHG": False,
-                      "LVTOT": False, "LVHAR": False, "LCHARG": False, "LWAVE": False})  # fmt: skip
+        incar.update({"EDIFFG": -fmax, "NSW": steps, "LAECHG": False, "LVTOT": False,
+                      "LVHAR": False, "LCHARG": False, "LWAVE": False})  # fmt: skip
+        incar.update(NEB_PRECISION)
         incar.update(kwargs.pop("user_incar_settings", None) or {})
         gen = NebSetGenerator(
             user_potcar_settings=dict(POTCARS),

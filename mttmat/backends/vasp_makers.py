@@ -62,8 +62,10 @@ def vasp_neb_job(method: Any) -> Any:
     as an additional store named "schema": jobflow-remote then refuses the whole flow
     ("Additional stores ['schema'] are not configured"), and ``run_locally`` would put the
     NEB output in a store of that name. The large VASP objects go to the ``data`` store as
-    for every other atomate2 VASP job."""
-    return job(method, data=_DATA_OBJECTS, output_schema=NebIntermediateImagesDoc)
+    for every other atomate2 VASP job, and so do the image calculations (every ionic step of
+    every image: past MongoDB's 16 MB document limit for a full-size band)."""
+    return job(method, data=[*_DATA_OBJECTS, "calculations"],
+               output_schema=NebIntermediateImagesDoc)  # fmt: skip
 
 
 @dataclass

@@ -91,6 +91,10 @@ def job_type(j: Job) -> str:
 def shell_word(value: str) -> str:
     """``value`` as one word of a bash ``export`` line: double-quoted when it holds spaces or
     shell characters (``$VARS`` still expand, as in an unquoted value), as it is otherwise."""
+    if value[:1] in "'\"" and len(value) > 1 and value[-1] == value[0]:
+        return value  # quoted in the config already
+    if value.startswith("~/"):  # a home path: ~ does not expand inside quotes
+        value = "$HOME" + value[1:]
     if value and re.fullmatch(r"[A-Za-z0-9_@%+=:,./$-]+", value):
         return value
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`")
@@ -127,9 +131,10 @@ def run_config_map(cfg: HpcConfig) -> dict[str, dict[str, Any]]:
     return out
 
 
-#: job types whose VASP runs have ionic steps, so custodian's WalltimeHandler can stop them
-#: (a single point cannot be stopped between ionic steps)
-WALLTIME_JOB_TYPES = frozenset({"aimd", "relax", "neb"})
+#: job types whose VASP runs custodian's WalltimeHandler can stop between ionic steps (a
+#: single point cannot be stopped; the handler reads ./OUTCAR, which a NEB writes only in its
+#: image folders, so a NEB runs to Slurm's limit: size its walltime for the whole band)
+WALLTIME_JOB_TYPES = frozenset({"aimd", "relax"})
 
 
 def apply_run_config(flow: Flow | Job, rmap: dict[str, dict[str, Any]]) -> dict[str, int]:
@@ -158,13 +163,21 @@ def apply_run_config(flow: Flow | Job, rmap: dict[str, dict[str, Any]]) -> dict[
         maker = getattr(j, "maker", None)
         if jt in WALLTIME_JOB_TYPES and hasattr(maker, "run_vasp_kwargs"):
             # custodian's WalltimeHandler stops VASP between ionic steps (STOPCAR: CONTCAR
-            # and vasprun written) before Slurm kills it; the job then ends FAILED (fewer
-            # steps than asked) with readable files, and a rerun starts it again from its
-            # input. The margin covers copying and parsing the previous job's folder, which
-            # happen before custodian's clock starts.
+            # and vasprun written) before Slurm kills it; the job then ends FAILED (an AIMD
+            # chunk: fewer steps than asked; a relaxation: StoppedRelaxValidator) with
+            # readable files, and a rerun starts it again from its input. The margin covers
+            # copying and parsing the previous job's folder, which happen before custodian's
+            # clock starts.
             limit = c["resources"]["time_limit"]
             wall = int(limit - max(0.03 * limit, min(600.0, 0.1 * limit)))
-            maker.run_vasp_kwargs = {**maker.run_vasp_kwargs, "wall_time": wall}
+            validators = list(maker.run_vasp_kwargs.get("validators") or [])
+            if jt == "relax":  # a stopped relaxation looks converged to pymatgen: fail it
+                from mttmat.hpc.walltime import StoppedRelaxValidator
+
+                if not any(isinstance(v, StoppedRelaxValidator) for v in validators):
+                    validators.append(StoppedRelaxValidator())
+            maker.run_vasp_kwargs = {**maker.run_vasp_kwargs, "wall_time": wall,
+                                     "validators": validators}  # fmt: skip
         counts[jt] = counts.get(jt, 0) + 1
     return counts
 

@@ -28,7 +28,8 @@ does that:
 - it honours custodian's ``STOPCAR`` (``LSTOP``): an MD or relaxation ends after the
   current ionic step with its files written, as VASP does before a walltime;
 - for walltime tests, every ionic step sleeps ``MTTMAT_STANDIN_STEP_S`` seconds while the
-  file named by ``MTTMAT_STANDIN_SLOW_WHILE`` exists;
+  file named by ``MTTMAT_STANDIN_SLOW_WHILE`` exists (only in the folders whose path holds
+  the file's text, e.g. one job's uuid, when it has one);
 - on request it fails once like VASP does: with ``MTTMAT_STANDIN_FAIL=zbrent`` (or
   ``brmix``) in its environment, the first run in a folder prints VASP's message and stops;
   custodian's ``VaspErrorHandler`` recognises it, changes the INCAR and runs it again, and
@@ -153,15 +154,19 @@ def _electronic(
             )
     pdos = None
     if lorbit:
-        pdos = np.zeros((n_ions, ispin, grid.size, 9))
+        # every channel of every ion carries a little weight, as in any real PDOS: a channel
+        # that is exactly zero makes emmet's band moments NaN, which JSON stores as null and
+        # the TaskDoc then refuses to load (jobflow-remote moves outputs through JSON)
+        pdos = np.broadcast_to(0.01 * total[None, :, :, None] / (9 * n_ions),
+                               (n_ions, ispin, grid.size, 9)).copy()  # fmt: skip
         vb_mask = grid < 1.0
         d_ions = np.flatnonzero(species_d)
         p_ions = np.flatnonzero(~species_d)
         for s in range(ispin):
             if len(p_ions):
-                pdos[p_ions, s, :, 1:4] = (total[s] * vb_mask)[None, :, None] / (3 * len(p_ions))
+                pdos[p_ions, s, :, 1:4] += (total[s] * vb_mask)[None, :, None] / (3 * len(p_ions))
             if len(d_ions):
-                pdos[d_ions, s, :, 4:9] = (total[s] * ~vb_mask)[None, :, None] / (5 * len(d_ions))
+                pdos[d_ions, s, :, 4:9] += (total[s] * ~vb_mask)[None, :, None] / (5 * len(d_ions))
     return {"eigs": eigs, "occ": occ, "efermi": efermi, "grid": grid, "total": total,
             "pdos": pdos}  # fmt: skip
 
@@ -234,12 +239,15 @@ def _poscar(folder: Path, potcar: Any) -> Any:
 
 def _slow_step(folder: Path, stop: Path) -> bool:
     """Between ionic steps: sleep ``MTTMAT_STANDIN_STEP_S`` seconds while the file named by
-    ``MTTMAT_STANDIN_SLOW_WHILE`` exists (a test's walltime), then True if a STOPCAR asks
+    ``MTTMAT_STANDIN_SLOW_WHILE`` exists and, when it holds a text (a job uuid), the folder's
+    path contains it (a test's walltime), then True if a STOPCAR asks
     to stop (custodian's WalltimeHandler writes ``LSTOP = .TRUE.``: VASP finishes the
     ionic step, writes its files and ends)."""
     flag = os.environ.get("MTTMAT_STANDIN_SLOW_WHILE")
-    if flag and Path(flag).exists():
-        time.sleep(float(os.environ.get("MTTMAT_STANDIN_STEP_S", "1")))
+    if flag and Path(flag).is_file():
+        only = Path(flag).read_text().strip()  # a job's folder (uuid) or empty: every folder
+        if not only or only in str(folder.resolve()):
+            time.sleep(float(os.environ.get("MTTMAT_STANDIN_STEP_S", "1")))
     return stop.is_file() and "LSTOP" in stop.read_text().upper()
 
 
@@ -288,11 +296,13 @@ def _compute_and_write(
         frac, final_vel = cart @ np.linalg.inv(lattice), vel
     elif ibrion in (1, 2, 3) and nsw > 0:  # relax: a few steepest-descent steps
         cart = frac @ lattice
+        reached = True
         for _ in range(max(1, min(nsw - 1, 4))):  # fewer steps than NSW: "converged"
             e, f = _energy_forces(cart, lattice, weak)
             steps.append((cart @ np.linalg.inv(lattice), e, f, None))
             cart = cart + 0.01 * np.clip(f, -5, 5)
             if _slow_step(folder, stop):
+                reached = False
                 break
         frac, final_vel = cart @ np.linalg.inv(lattice), None
     else:
@@ -307,6 +317,16 @@ def _compute_and_write(
     write_vasprun(folder, incar, mesh, s, steps, frac, potcar, potcar_titles, nelect, nbands,
                    ispin, el)  # fmt: skip
     write_text_outputs(folder, incar, s, steps, frac, final_vel, el, ispin, nelect, nbands, out)
+    tail = []
+    if ibrion in (1, 2, 3) and nsw > 0:
+        if "IMAGES" in incar:  # VTST's NEB force line (here: the largest atomic force)
+            fmax = float(np.linalg.norm(steps[-1][2], axis=1).max())
+            tail.append(f"FORCES: max atom, RMS     {fmax:.6f}    {fmax / 3:.6f}")
+        if reached:
+            tail.append(" reached required accuracy - stopping structural energy minimisation")
+    if tail:
+        with open(folder / "OUTCAR", "a") as fh:
+            fh.write("\n".join(tail) + "\n")
 
 
 def main() -> None:

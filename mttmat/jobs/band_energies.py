@@ -278,9 +278,11 @@ def reanchor_band(band: Any, initial: Structure, final: Structure) -> list[Struc
     doc = _doc(band)
     seed = [_structure(s).to_ase_atoms() for s in doc["images"]]
     a, b = _structure(initial).to_ase_atoms(), _structure(final).to_ase_atoms()
-    if len(a) != len(seed[0]) or len(b) != len(seed[0]):
+    order = seed[0].get_chemical_symbols()
+    if a.get_chemical_symbols() != order or b.get_chemical_symbols() != order:
         raise ValueError(
-            f"the relaxed endpoints have {len(a)} and {len(b)} atoms, the band {len(seed[0])}"
+            "the relaxed endpoints do not hold the band's atoms in the band's order (a code "
+            "that sorted the cell?): the band cannot be moved onto them"
         )
     images = [atoms_to_structure(im) for im in _reanchor(seed, a, b)]
     closest = min(_closest_pair(s) for s in images)
@@ -300,37 +302,42 @@ def neb_doc_from_vasp(
     """The :class:`~mttmat.flows.li_migration.NebHopDoc` of a VASP CI-NEB, the same
     document as a local CI-NEB's, so the hop network and the ECRAM parameters read it alike.
 
-    ``neb``: atomate2's ``NebTaskDoc`` (:func:`atomate2.vasp.jobs.neb.collect_neb_output`,
-    endpoint energies from the endpoint relaxations); ``endpoints``: the two relax TaskDocs;
-    ``images_doc``: the NEB job's own document. Refused unless every endpoint and image
-    calculation completed (VASP's own convergence). Converged means every interior image
-    stopped before NSW (VASP reached EDIFFG); ``max_force_ev_a`` is the largest force VASP
-    reports on an interior image's atom in its last step. Refused when an energy is missing.
+    ``neb``: atomate2's ``NebTaskDoc`` (:func:`atomate2.vasp.jobs.neb.collect_neb_output`
+    without its calculations: endpoint energies from the endpoint relaxations, the image
+    energies and structures); ``endpoints``: the two relax TaskDocs; ``images_doc``: the NEB
+    job's own document (its image calculations). Refused unless both endpoints and every
+    image completed by VASP's own measure (an image that reached NSW fails the NEB job
+    itself in atomate2, so a document is only made for a band whose images all reached
+    EDIFFG: ``converged`` is then True). ``max_force_ev_a``: the largest NEB force of an
+    image (VTST's ``FORCES: max atom`` in its OUTCAR, the projected force that EDIFFG
+    limits), else the largest true atomic force (a VASP without VTST prints none); the
+    force fit uses the true forces. ``wall_time_s``: the images run at once, so the longest.
     """
     from mttmat.flows.li_migration import HopSpec, NebHopDoc, _mobile_index
 
-    doc, n = _doc(band), _doc(neb)
+    doc, n, img = _doc(band), _doc(neb), _doc(images_doc)
+    calcs = [_doc(c) for c in img.get("calculations") or []]
     # each calculation's own verdict: emmet's NebTaskDoc.from_directories reads a ``state``
     # that its Calculation lacks, so the collected document's state is always 'failed'
-    done = [str(_doc(c).get("has_vasp_completed")) for c in n.get("calculations") or []]
-    if not done or any("success" not in x.lower() for x in done):
-        raise ValueError(f"the VASP CI-NEB's calculations ended {done}: no barrier from them")
+    done = [str(_doc(t).get("state")) for t in endpoints]
+    done += [str(c.get("has_vasp_completed")) for c in calcs]
+    if not calcs or any("success" not in x.lower() for x in done):
+        raise ValueError(f"the VASP CI-NEB's endpoint relaxations and images ended {done}: "
+                         "no barrier from them")  # fmt: skip
     e = np.asarray([np.nan if x is None else float(x) for x in n["energies"]], float)
     if not np.isfinite(e).all():
         raise ValueError(f"the VASP CI-NEB has images without an energy: {e.tolist()}")
     images = [_structure(s) for s in n["images"]]
-    calcs = [_doc(c) for c in (_doc(images_doc).get("calculations") or [])]
-    steps, forces, wall = [], [], 0.0
+    steps, forces, neb_forces, wall = [], [], [], 0.0
     for c in calcs:
         ionic = c["output"].get("ionic_steps") or []
         steps.append(len(ionic))
         f = ionic[-1].get("forces") if ionic else None
         forces.append(None if f is None else np.asarray(f, float))
-        wall += float((c["output"].get("run_stats") or {}).get("elapsed_time") or 0.0)
+        wall = max(wall, float((c["output"].get("run_stats") or {}).get("elapsed_time") or 0))
+        neb_forces.append(_vtst_max_force(c.get("dir_name")))
     if len(steps) != len(images) - 2:
         raise ValueError(f"{len(steps)} image calculations for a band of {len(images)} images")
-    nsw = int(_doc(images_doc)["orig_inputs"]["incar"].get("NSW", max_steps)) if _doc(
-        images_doc).get("orig_inputs") else max_steps  # fmt: skip
     li = _mobile_index(images[0])
     d = images[-1].cart_coords[li] - images[0].cart_coords[li]
     frac = images[0].lattice.get_fractional_coords(d)
@@ -341,7 +348,10 @@ def neb_doc_from_vasp(
         raise ValueError(f"the NEB's endpoint energies {e[[0, -1]]} are not its "
                          f"relaxations' {ends}")  # fmt: skip
     fit = _force_fit(images, e, [None, *forces, None])
-    interior = [float(np.linalg.norm(f, axis=1).max()) for f in forces if f is not None]
+    if all(x is not None for x in neb_forces):
+        interior = [float(x) for x in neb_forces]
+    else:
+        interior = [float(np.linalg.norm(f, axis=1).max()) for f in forces if f is not None]
     return NebHopDoc(
         hop=HopSpec.model_validate(doc["hop"]),
         backend="vasp",
@@ -356,13 +366,30 @@ def neb_doc_from_vasp(
         climbing_index=top,
         saddle_is_interior=0 < top < len(e) - 1,
         max_force_ev_a=max(interior) if interior else float("nan"),
-        converged=bool(steps) and max(steps) < nsw,
+        converged=True,
         n_steps=max(steps) if steps else 0,
         force_calls=int(sum(steps)),
         resumed_from_step=0,
         wall_time_s=wall,
         fit=fit,
     )
+
+
+def _vtst_max_force(dir_name: str | None) -> float | None:
+    """VTST's NEB force of an image (the last ``FORCES: max atom, RMS`` of its OUTCAR), or
+    None when the folder or the line is not there."""
+    import gzip
+
+    if not dir_name:
+        return None
+    folder = Path(str(dir_name).split(":")[-1])
+    for name in ("OUTCAR", "OUTCAR.gz"):
+        f = folder / name
+        if f.is_file():
+            text = (gzip.open(f, "rt") if name.endswith(".gz") else open(f)).read()
+            hits = [ln for ln in text.splitlines() if "FORCES: max atom, RMS" in ln]
+            return float(hits[-1].split()[-2]) if hits else None
+    return None
 
 
 def _force_fit(
