@@ -229,7 +229,8 @@ def test_custodian_config_reaches_every_vasp_job():
         own = md_own if j.metadata["mttmat_job_type"] == "aimd" else names(DEFAULT_HANDLERS)
         want = [n for n in own if n != "LargeSigmaHandler"] + ["AliasingErrorHandler"]
         assert names(kw["handlers"]) == want, j.name
-        assert names(kw["validators"]) == ["VasprunXMLValidator"], j.name
+        extra = ["StoppedRelaxValidator"] if j.metadata["mttmat_job_type"] == "relax" else []
+        assert names(kw["validators"]) == ["VasprunXMLValidator", *extra], j.name
         assert kw["max_errors"] == 3 and "vasp_cmd" not in kw
     for job in jobs:
         jt = job.metadata["mttmat_job_type"]
