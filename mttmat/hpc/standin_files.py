@@ -201,9 +201,26 @@ def write_vasprun(
     (folder / "vasprun.xml").write_text(xml)
 
 
+def outcar_header(incar, n_ions, nbands, ispin, nelect, efermi) -> list[str]:
+    """The OUTCAR lines pymatgen's ``Outcar`` needs before any ionic step (custodian's
+    WalltimeHandler parses the OUTCAR while VASP runs)."""
+    return [
+        " vasp.6.4.2 (mttmat VASP stand-in: no DFT was computed)",
+        f" running on {ranks():4d} total cores",
+        f"   k-points           NKPTS =      1   k-points in BZ     NKDIM =      1   number of bands    NBANDS= {nbands:6d}",  # noqa: E501
+        f"   number of dos      NEDOS =    401   number of ions     NIONS = {n_ions:6d}",
+        "   total plane-waves  NPLWV =  13824",
+        f"   ISPIN  = {ispin:6d}    spin polarized calculation?",
+        f"   IBRION = {int(incar.get('IBRION', -1)):6d}    ionic relax: 0-MD 1-quasi-New 2-CG",
+        f"   NELECT = {nelect:12.4f}    total number of electrons",
+        f" E-fermi : {efermi:10.4f}     XC(G=0):  -1.0000     alpha+bet : -1.0000",
+    ]
+
+
 def write_text_outputs(
-    folder, incar, s, steps, final_frac, final_vel, el, ispin, nelect, nbands, out
-) -> None:
+    folder, incar, s, steps, final_frac, final_vel, el, ispin, nelect, nbands, out,
+    loop_times=(),
+) -> None:  # fmt: skip
     from pymatgen.core import Structure
     from pymatgen.io.vasp import Poscar
 
@@ -228,15 +245,8 @@ def write_text_outputs(
     e_last = steps[-1][1]
     f_last = steps[-1][2]
     outcar = [
-        " vasp.6.4.2 (mttmat VASP stand-in: no DFT was computed)",
-        f" running on {ranks():4d} total cores",
-        f"   k-points           NKPTS =      1   k-points in BZ     NKDIM =      1   number of bands    NBANDS= {nbands:6d}",  # noqa: E501
-        f"   number of dos      NEDOS =    401   number of ions     NIONS = {len(s):6d}",
-        "   total plane-waves  NPLWV =  13824",
-        f"   ISPIN  = {ispin:6d}    spin polarized calculation?",
-        f"   IBRION = {int(incar.get('IBRION', -1)):6d}    ionic relax: 0-MD 1-quasi-New 2-CG",
-        f"   NELECT = {nelect:12.4f}    total number of electrons",
-        f" E-fermi : {el['efermi']:10.4f}     XC(G=0):  -1.0000     alpha+bet : -1.0000",
+        *outcar_header(incar, len(s), nbands, ispin, nelect, el["efermi"]),
+        *(f"      LOOP+:  cpu time {t:11.4f}: real time {t:11.4f}" for t in loop_times),
         "",
         " POSITION                                       TOTAL-FORCE (eV/Angst)",
         " -----------------------------------------------------------------------------------",

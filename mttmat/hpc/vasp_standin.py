@@ -25,8 +25,10 @@ does that:
 - an NEB (``IMAGES`` in INCAR) runs in the image folders ``01``..``N`` (each a few
   relaxation steps, no springs), writes their files there as VASP does, and needs a rank
   count divisible by IMAGES (VASP's ``M_divide`` error otherwise);
-- it honours custodian's ``STOPCAR`` (``LSTOP``): an MD or relaxation ends after the
-  current ionic step with its files written, as VASP does before a walltime;
+- it writes OUTCAR as it goes (a header, then VASP's ``LOOP+`` timing line per ionic step),
+  which custodian's WalltimeHandler parses during the run, and honours the ``STOPCAR``
+  (``LSTOP``) that handler writes: an MD or relaxation ends after the current ionic step
+  with its files written, as VASP does before a walltime;
 - for walltime tests, every ionic step sleeps ``MTTMAT_STANDIN_STEP_S`` seconds while the
   file named by ``MTTMAT_STANDIN_SLOW_WHILE`` exists (only in the folders whose path holds
   the file's text, e.g. one job's uuid, when it has one);
@@ -53,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from mttmat.hpc.standin_files import ranks, write_text_outputs, write_vasprun
+from mttmat.hpc.standin_files import outcar_header, ranks, write_text_outputs, write_vasprun
 
 __all__ = ["main", "run"]
 
@@ -237,6 +239,24 @@ def _poscar(folder: Path, potcar: Any) -> Any:
     return poscar
 
 
+class _Progress:
+    """VASP writes OUTCAR as it goes: a header, then a ``LOOP+`` timing line per ionic step,
+    which custodian's WalltimeHandler reads to decide when to write a STOPCAR."""
+
+    def __init__(self, folder: Path, header: list[str]) -> None:
+        self.path, self.t0, self.last, self.times = folder / "OUTCAR", time.time(), None, []
+        self.path.write_text("\n".join(header) + "\n")
+        self.last = self.t0
+
+    def step(self) -> None:
+        now = time.time()
+        self.times.append(now - self.last)
+        self.last = now
+        with open(self.path, "a") as fh:
+            t = self.times[-1]
+            fh.write(f"      LOOP+:  cpu time {t:11.4f}: real time {t:11.4f}\n")
+
+
 def _slow_step(folder: Path, stop: Path) -> bool:
     """Between ionic steps: sleep ``MTTMAT_STANDIN_STEP_S`` seconds while the file named by
     ``MTTMAT_STANDIN_SLOW_WHILE`` exists and, when it holds a text (a job uuid), the folder's
@@ -278,6 +298,7 @@ def _compute_and_write(
     nk = 1  # Γ only: the stand-in reports one k-point whatever the mesh
 
     weak = np.array([site.specie.symbol == "Li" for site in s])
+    progress = _Progress(folder, outcar_header(incar, n, nbands, ispin, nelect, 0.0))
     steps = []
     if ibrion == 0 and nsw > 0:  # MD: damped dynamics, velocities from POSCAR if present
         dt = float(incar.get("POTIM", 2.0))
@@ -290,7 +311,9 @@ def _compute_and_write(
             steps.append((cart @ np.linalg.inv(lattice), e, f, kin))
             vel = 0.9 * vel + dt * f / mass * 9.648533e-3  # eV/Å/amu → Å/fs²
             cart = cart + dt * vel * 1e-2
-            if _slow_step(folder, stop):
+            stopped = _slow_step(folder, stop)
+            progress.step()
+            if stopped:
                 print(" stand-in: STOPCAR LSTOP, stopping after this ionic step", file=out)
                 break
         frac, final_vel = cart @ np.linalg.inv(lattice), vel
@@ -301,7 +324,9 @@ def _compute_and_write(
             e, f = _energy_forces(cart, lattice, weak)
             steps.append((cart @ np.linalg.inv(lattice), e, f, None))
             cart = cart + 0.01 * np.clip(f, -5, 5)
-            if _slow_step(folder, stop):
+            stopped = _slow_step(folder, stop)
+            progress.step()
+            if stopped:
                 reached = False
                 break
         frac, final_vel = cart @ np.linalg.inv(lattice), None
@@ -316,7 +341,8 @@ def _compute_and_write(
     potcar_titles = [p.TITEL for p in potcar]
     write_vasprun(folder, incar, mesh, s, steps, frac, potcar, potcar_titles, nelect, nbands,
                    ispin, el)  # fmt: skip
-    write_text_outputs(folder, incar, s, steps, frac, final_vel, el, ispin, nelect, nbands, out)
+    write_text_outputs(folder, incar, s, steps, frac, final_vel, el, ispin, nelect, nbands, out,
+                       progress.times)  # fmt: skip
     tail = []
     if ibrion in (1, 2, 3) and nsw > 0:
         if "IMAGES" in incar:  # VTST's NEB force line (here: the largest atomic force)
