@@ -481,6 +481,22 @@ def test_export_values_reach_the_job_shell_as_written(tmp_path):
                                 'say "hi"']  # fmt: skip
 
 
+def test_each_job_type_sets_its_threads_per_process():
+    """VASP: one OpenMP thread per MPI rank; a Python job: the cores of its allocation. A
+    user's OMP_NUM_THREADS in a job type's export wins."""
+    from mttmat.hpc.flow import run_config_map
+
+    cfg = load_hpc_config(SHIPPED)
+    rmap = run_config_map(cfg)
+    for jt, r in cfg.resources.items():
+        threads = rmap[jt]["exec_config"]["export"]["OMP_NUM_THREADS"]
+        assert threads == ("1" if r.vasp_cmd else str(r.cores_per_node)), jt
+    data = cfg.model_dump()
+    data["resources"]["ml"]["export"] = {"OMP_NUM_THREADS": "3"}
+    rmap = run_config_map(type(cfg).model_validate(data))
+    assert rmap["ml"]["exec_config"]["export"]["OMP_NUM_THREADS"] == "3"
+
+
 def test_a_relaxation_stopped_at_its_walltime_is_invalid(tmp_path):
     """custodian's WalltimeHandler stops VASP with a STOPCAR; a relaxation stopped before
     EDIFFG looks converged to pymatgen (fewer steps than NSW), so the HPC run adds a

@@ -33,7 +33,10 @@ from mttmat.hpc.config import JOB_TYPES, HpcConfig
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 VASP_TYPES = ("aimd", "relax", "static", "defect", "neb")
-AIMD_WALLTIME_S = 180  # Slurm's limit of an AIMD chunk here; custodian stops VASP before it
+#: Slurm's limit of an AIMD chunk here. custodian checks its WalltimeHandler every 300 s
+#: (polling 10 s × monitor_freq 30), so the slow chunk (40 s per step) gets its STOPCAR at
+#: ~300 s and ends after that step, before Slurm's kill at 420 s
+AIMD_WALLTIME_S = 420
 
 
 def _read(path: Path) -> str:
@@ -57,7 +60,7 @@ def _config(tmp_path: Path, psp: Path, bin_dir: Path, slow_flag: Path) -> HpcCon
         f"export PATH={bin_dir}:{Path(sys.executable).parent}:$PATH",
         f"export PMG_VASP_PSP_DIR={psp}",
         f"export MTTMAT_STANDIN_SLOW_WHILE={slow_flag}",  # the test's walltime switch
-        "export MTTMAT_STANDIN_STEP_S=20",
+        "export MTTMAT_STANDIN_STEP_S=40",
     ])  # fmt: skip
     ranks = {"aimd": min(2, cpus), "relax": 1, "static": 1, "defect": 1, "neb": 1}
     resources = {}

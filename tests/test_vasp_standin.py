@@ -92,6 +92,23 @@ def test_atomate2_jobs_of_the_chain_run_the_standin_through_custodian(standin, m
     for d in (doc, *docs.values()):
         back = MontyDecoder().process_decoded(json.loads(json.dumps(jsanitize(d, strict=True))))
         assert back.output.energy == pytest.approx(d.output.energy)
+    # the formation summary reads the stored task document (no job folder): NELECT, the
+    # LOCPOT planar averages (LVHAR), U and k-mesh, the same from the object and its JSON
+    from pymatgen.io.vasp import Locpot
+
+    from mttmat.flows.li_formation import vasp_calc_doc
+
+    task = docs[charged.uuid]
+    calc = vasp_calc_doc(task)
+    assert calc == vasp_calc_doc(json.loads(json.dumps(jsanitize(task, strict=True))))
+    el = calc["electronic"]
+    assert el["n_electrons"] == zval - 1
+    assert el["hubbard_u_ev"]["W"] > 0 and "O" not in el["hubbard_u_ev"]  # U on W d only
+    loc = Locpot.from_file(str(next(Path(task.dir_name.split(":")[-1]).glob("LOCPOT*"))))
+    for axis, avg in enumerate(el["planar_avg_potential_ev"]):
+        assert avg == pytest.approx(loc.get_average_along_axis(axis).tolist())
+    assert calc["output"]["energy"] == pytest.approx(task.output.energy)
+    assert el["kpts"] == list(task.input.kpoints.kpts[0])
 
 
 def _ml_band(n_images: int = 1) -> dict:

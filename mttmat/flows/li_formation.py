@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from jobflow import Flow, Maker, job
+from monty.json import jsanitize
 from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
@@ -88,37 +89,42 @@ def multi_li_cell(
 
 
 def vasp_calc_doc(task: Any) -> dict[str, Any]:
-    """A VASP task document in the shape :meth:`LiFormationDoc.build` reads (GPAW's).
+    """An atomate2 VASP ``TaskDoc`` in the shape :meth:`LiFormationDoc.build` reads (GPAW's).
 
-    Reads vasprun.xml (energy, NELECT, band edges, U, ENCUT, k-mesh) and LOCPOT (planar
-    averages of the electrostatic potential, written with LVHAR) from the job folder.
+    Everything comes from the task document itself, as stored (object or its JSON form):
+    the last calculation's energy, NELECT, band edges, INCAR (U, ENCUT), KPOINTS and the
+    planar averages of the electrostatic potential that atomate2 takes from LOCPOT (LVHAR).
+    No file of the job folder is read, so the summary job needs no shared filesystem.
     """
-    from pymatgen.io.vasp import Locpot, Vasprun
-
-    from mttmat.flows.li_dos import _vasprun_in
-
-    get = task.get if isinstance(task, dict) else lambda k, d=None: getattr(task, k, d)
-    vr_path = _vasprun_in(get("dir_name"))
-    vr = Vasprun(str(vr_path), parse_potcar_file=False)
-    gap, _cbm, vbm, _ = vr.eigenvalue_band_properties
-    incar = vr.incar or {}
-    order = list(dict.fromkeys(vr.atomic_symbols))
-    u = {el: float(x) for el, x in zip(order, incar.get("LDAUU", []), strict=False) if x}
-    avg = None
-    for name in ("LOCPOT", "LOCPOT.gz"):
-        if (vr_path.parent / name).exists():
-            loc = Locpot.from_file(str(vr_path.parent / name))
-            avg = [loc.get_average_along_axis(i).tolist() for i in range(3)]
-    kpts = list(vr.kpoints.kpts[0]) if vr.kpoints.kpts else None
+    doc = jsanitize(task, strict=True, enum_values=True)
+    calcs = doc.get("calcs_reversed") or []
+    if not calcs:
+        raise ValueError(
+            f"the VASP task document of {doc.get('dir_name')!r} holds no calculation "
+            "(calcs_reversed is empty): was it stored by atomate2's VASP job?"
+        )
+    calc = calcs[0]
+    out, inp = calc["output"], calc["input"]
+    incar = inp.get("incar") or {}
+    params = inp.get("parameters") or {}
+    structure = out.get("structure") or doc["output"]["structure"]
+    order = list(dict.fromkeys(s["species"][0]["element"] for s in structure["sites"]))
+    u = {el: float(x) for el, x in zip(order, incar.get("LDAUU") or [], strict=False) if x}
+    locpot = out.get("locpot")
+    avg = [list(map(float, locpot[str(i)])) for i in range(3)] if locpot else None
+    kpts = ((inp.get("kpoints") or {}).get("kpoints") or [None])[0]
+    nelect = params.get("NELECT", incar.get("NELECT"))
+    if nelect is None:
+        raise ValueError(f"the VASP task of {doc.get('dir_name')!r} records no NELECT")
     return {
-        "structure": vr.final_structure.as_dict(),
-        "output": {"energy": float(vr.final_energy)},
+        "structure": structure,
+        "output": {"energy": float(out["energy"])},
         "backend": "vasp",
         "electronic": {
             "code": "vasp",
-            "n_electrons": float(vr.parameters["NELECT"]),
-            "vbm_ev": float(vbm),
-            "band_gap_ev": float(gap),
+            "n_electrons": float(nelect),
+            "vbm_ev": None if out.get("vbm") is None else float(out["vbm"]),
+            "band_gap_ev": None if out.get("bandgap") is None else float(out["bandgap"]),
             "hubbard_u_ev": u,
             "ecut_ev": float(incar.get("ENCUT", 0.0)),
             "kpts": [int(k) for k in kpts] if kpts else None,
