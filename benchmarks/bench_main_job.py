@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mttmat.workflow import run_main_job
+from mttmat.runs.main_job import run_main_job
 
 TARGET_MIN = 15.0
 

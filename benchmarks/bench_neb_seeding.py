@@ -7,7 +7,7 @@ fmax 0.05 eV/Å. DFT: GPAW PBE+U (U_W 6.2 eV), 300 eV, 1×2×2 Γ-centred k, spi
 0.1 eV smearing.
 ML: CHGNet. Endpoints are relaxed with each fidelity (BFGS, fmax 0.02 eV/Å); site 1 is site 0
 translated by half a cell, so one relax per fidelity gives both. The seeded DFT band is the
-converged ML band moved onto the DFT endpoints (``_reanchor``).
+converged ML band moved onto the DFT endpoints (``reanchor``).
 
 Run: ``.venv/bin/python benchmarks/bench_neb_seeding.py [--fix-host]`` (``--fix-host``: about
 30 min on 2 cores, measured; host free: hours, the hop drags a 2 eV lattice distortion).
@@ -22,7 +22,8 @@ import time
 import numpy as np
 from pymatgen.core import Structure
 
-from mttmat.flows.li_migration import enumerate_hops, neb_hop
+from mttmat.flows.li_migration import enumerate_hops
+from mttmat.jobs.migration import neb_hop
 from mttmat.structures import make_supercell
 from mttmat.structures.crystals import cubic_wo3
 from mttmat.structures.io import atoms_to_structure

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mttmat.backends.base import BackendError
-from mttmat.flows.li_formation import RelaxNotConvergedError
+from mttmat.jobs.formation import RelaxNotConvergedError
 from mttmat.jobs.melt_quench import MeltNotMeltedError
 from mttmat.locks import LockBusyError, LockUnsupportedError
 from mttmat.store import StoreError

@@ -31,7 +31,8 @@ def test_dft_settings_are_fixed_when_the_flow_is_built(monkeypatch):
     environment of the process that runs an already-built job changes nothing, and the
     resume key does not depend on the process settings."""
     pytest.importorskip("gpaw")
-    from mttmat.workflow import MainJobConfig, _key, build_main_flow
+    from mttmat.runs.config import MainJobConfig
+    from mttmat.runs.main_job import _key, build_main_flow
 
     cfg = MainJobConfig(materials=SMALL, dft={"hubbard_u_ev": {"W": 5.0}, "ecut_ev": 280})
     flow, _ = build_main_flow(cfg)
@@ -150,7 +151,8 @@ def test_every_job_of_every_flow_binds_its_arguments():
     from mttmat.flows.li_electron_study import LiElectronStudyMaker
     from mttmat.hpc.config import HpcConfig
     from mttmat.hpc.flow import build_material_flow
-    from mttmat.workflow import MainJobConfig, build_main_flow
+    from mttmat.runs.config import MainJobConfig
+    from mttmat.runs.main_job import build_main_flow
     from tests.test_hpc import _with
 
     host = Structure.from_file("structures/a-WOx-32.cif")

@@ -149,7 +149,7 @@ def test_second_run_of_the_same_name_is_refused_naming_the_holder(tmp_path):
         cfg = tmp_path / "c.yaml"
         cfg.write_text("name: tiny\ndevice: {k_sweep: false}\n")
         with pytest.raises(LockBusyError) as err:
-            from mttmat.workflow import run_main_job
+            from mttmat.runs.main_job import run_main_job
 
             run_main_job(cfg, out, progress=lambda m: None)
         msg = str(err.value)

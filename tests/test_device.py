@@ -190,6 +190,15 @@ def test_retention_has_its_own_prefactor_and_grows_with_the_barrier():
     assert t2 > t1
 
 
+def test_a_barrier_too_high_to_switch_stops_the_calibration_with_its_number():
+    """A DFT barrier 1 eV above the paper's needs f_int ~ exp(1/kT) ~ 6e16 to switch in the
+    measured pulses: beyond the prefactor's range. The calibration says so, with the
+    barrier, instead of failing inside the fit on a parameter's range."""
+    e_a = P0.channel_barrier_ev.value + 1.0
+    with pytest.raises(ParameterError, match=f"does not switch.*E_a = {e_a:.3f} eV"):
+        calibrate(P0.updated(channel_barrier_ev=e_a))
+
+
 def test_variation_spreads_devices():
     m = EcramModel(P0, n_devices=2000, seed=3)
     m.apply_pulse(10.0, 2e-3)

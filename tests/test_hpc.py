@@ -316,10 +316,10 @@ def test_flow_through_real_slurm_fails_is_fixed_and_completes(tmp_path, monkeypa
 
     from mttmat.backends import get_backend
     from mttmat.cli import main
-    from mttmat.flows.li_sites import screen_li_sites
     from mttmat.hpc import remote
     from mttmat.hpc.flow import apply_run_config, run_config_map, structure_from_file
     from mttmat.hpc.local_slurm import LocalSlurm, slurm_available
+    from mttmat.jobs.sites import screen_li_sites
     from mttmat.structures import cubic_wo3, make_supercell
 
     why = slurm_available()
@@ -482,19 +482,28 @@ def test_export_values_reach_the_job_shell_as_written(tmp_path):
 
 
 def test_each_job_type_sets_its_threads_per_process():
-    """VASP: one OpenMP thread per MPI rank; a Python job: the cores of its allocation. A
-    user's OMP_NUM_THREADS in a job type's export wins."""
+    """VASP job types: one OpenMP thread per MPI rank, however the VASP command is given; a
+    Python job: the cores of its allocation. A job type's export or the worker's pre_run
+    that sets OMP_NUM_THREADS wins."""
     from mttmat.hpc.flow import run_config_map
 
     cfg = load_hpc_config(SHIPPED)
     rmap = run_config_map(cfg)
-    for jt, r in cfg.resources.items():
-        threads = rmap[jt]["exec_config"]["export"]["OMP_NUM_THREADS"]
-        assert threads == ("1" if r.vasp_cmd else str(r.cores_per_node)), jt
+    expected = {"aimd": "1", "relax": "1", "static": "1", "defect": "1", "neb": "1",
+                "ml": str(cfg.resources["ml"].cores_per_node),
+                "light": str(cfg.resources["light"].cores_per_node)}  # fmt: skip
+    for jt in cfg.resources:
+        assert rmap[jt]["exec_config"]["export"]["OMP_NUM_THREADS"] == expected[jt], jt
     data = cfg.model_dump()
     data["resources"]["ml"]["export"] = {"OMP_NUM_THREADS": "3"}
+    data["resources"]["static"]["vasp_cmd"] = None  # the command from the worker's pre_run
     rmap = run_config_map(type(cfg).model_validate(data))
     assert rmap["ml"]["exec_config"]["export"]["OMP_NUM_THREADS"] == "3"
+    assert rmap["static"]["exec_config"]["export"]["OMP_NUM_THREADS"] == "1"  # still VASP
+    worker = cfg.resources["ml"].worker
+    data["workers"][worker]["pre_run"] = "export OMP_NUM_THREADS=4"  # the worker's own
+    rmap = run_config_map(type(cfg).model_validate(data))
+    assert "OMP_NUM_THREADS" not in (rmap["light"]["exec_config"]["export"] or {})
 
 
 def test_a_relaxation_stopped_at_its_walltime_is_invalid(tmp_path):

@@ -98,7 +98,7 @@ def _cand(i, e, frac, cn):
 
 
 def test_selection_merges_duplicates_takes_lowest_then_distinct_environments():
-    from mttmat.flows.li_sites import select_sites
+    from mttmat.jobs.sites import select_sites
 
     s = Structure(Lattice.cubic(10.0), ["W"], [[0.5, 0.5, 0.5]])
     cands = [
@@ -341,7 +341,7 @@ def test_li_dos_cli_refuses_bad_input_before_computing(tmp_path, capsys):
 
 @pytest.mark.chgnet
 def test_killed_screening_resumes_without_redoing_finished_candidates(tmp_path, monkeypatch):
-    import mttmat.flows.li_sites as ls
+    import mttmat.jobs.sites as ls
 
     monkeypatch.chdir(tmp_path)
     host = make_supercell(cubic_wo3(), [2, 1, 1])

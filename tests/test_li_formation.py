@@ -144,6 +144,10 @@ def test_build_refuses_inconsistent_cells(gpaw_run):
     wrong_q = [{"label": "s", "q": 1, "doc": zero, "li_frac": [0, 0, 0]}]  # neutral cell as +1
     with pytest.raises(ValueError, match="wrong charge setting"):
         LiFormationDoc.build(host, li, wrong_q, 20.0, "test")
+    metallic = copy.deepcopy(host)  # no VBM: E_f(E_F) has no reference, a clear error
+    metallic["electronic"]["vbm_ev"] = None
+    with pytest.raises(ValueError, match="no valence band maximum"):
+        LiFormationDoc.build(metallic, li, cells(), 20.0, "test")
     two_li = copy.deepcopy(zero)
     two_li["structure"]["sites"].append(copy.deepcopy(two_li["structure"]["sites"][-1]))
     with pytest.raises(ValueError, match="exactly one Li"):

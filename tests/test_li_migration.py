@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from mttmat.analysis.network import Hop, diffusion_coefficient, percolation_barrier
-from mttmat.flows.li_migration import LiMigrationMaker, enumerate_hops, li_network, neb_hop
+from mttmat.flows.li_migration import LiMigrationMaker, enumerate_hops
+from mttmat.jobs.migration import li_network, neb_hop
 from mttmat.jobs.neb import NebError, hop_summary, interpolate_images, run_neb
 from mttmat.structures import make_supercell
 from mttmat.structures.crystals import cubic_wo3

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from mttmat.device import EcramParameters
-from mttmat.main_report import KEY_NUMBERS, dig, fmt_value
-from mttmat.workflow import run_main_job
+from mttmat.runs.main_job import run_main_job
+from mttmat.runs.report import KEY_NUMBERS, dig, fmt_value
 
 ROOT = Path(__file__).parents[1]
 

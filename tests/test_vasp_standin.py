@@ -96,7 +96,7 @@ def test_atomate2_jobs_of_the_chain_run_the_standin_through_custodian(standin, m
     # LOCPOT planar averages (LVHAR), U and k-mesh, the same from the object and its JSON
     from pymatgen.io.vasp import Locpot
 
-    from mttmat.flows.li_formation import vasp_calc_doc
+    from mttmat.jobs.formation import vasp_calc_doc
 
     task = docs[charged.uuid]
     calc = vasp_calc_doc(task)
@@ -115,7 +115,7 @@ def _ml_band(n_images: int = 1) -> dict:
     """A stand-in ML band: Li moved in a straight line between two sites of the cell."""
     import numpy as np
 
-    from mttmat.flows.li_migration import HopSpec
+    from mttmat.schemas.migration import HopSpec
 
     a = _cell()
     li = len(a) - 1
@@ -142,7 +142,7 @@ def test_vasp_ci_neb_relaxes_the_endpoints_runs_atomate2s_neb_and_feeds_a_neb_do
     from jobflow import Flow
 
     from mttmat.backends import get_backend
-    from mttmat.flows.li_migration import NebHopDoc
+    from mttmat.schemas.migration import NebHopDoc
     from tests.fake_potcars import ZVAL
 
     vasp = get_backend("vasp")

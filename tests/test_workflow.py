@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from mttmat.errors import ConfigError
-from mttmat.workflow import MainJobConfig, load_config, run_main_job
+from mttmat.runs.config import MainJobConfig, load_config
+from mttmat.runs.main_job import run_main_job
 
 ROOT = Path(__file__).parents[1]
 SHIPPED = ROOT / "workflows" / "main_job.yaml"

@@ -20,26 +20,26 @@ from pathlib import Path
 import yaml
 from monty.json import MontyEncoder
 
+from mttmat.chain.build import build_start
+from mttmat.chain.config import StartCell
 from mttmat.flows.melt_quench import MeltQuenchMaker
 from mttmat.jobs.melt_quench import MeltQuenchSchedule
-from mttmat.structures import make_supercell, random_packing
-from mttmat.structures.crystals import gamma_wo3
+from mttmat.materials import material_spec
 
 HERE = Path(__file__).resolve().parent
 
 
 def build(material: str, replicas: int, schedule_file: Path):
     sched = MeltQuenchSchedule.model_validate(yaml.safe_load(schedule_file.read_text())["schedule"])
-    if material == "WOx":
-        start = make_supercell(gamma_wo3(), [2, 2, 1])  # W32O96, 128 atoms
-    elif material == "NbOx":
-        # B-Nb2O5 coordinates are not at hand: random Nb48O120 at 4.5 g/cm³ (168 atoms)
-        start = random_packing("Nb48O120", 4.5, seed=0)
-    else:
-        raise SystemExit(f"unknown material {material!r}; use WOx or NbOx")
+    # the material's full-size cell from the materials table (WOx: γ-WO3 2×2×1, 128 atoms;
+    # NbOx: B-Nb2O5 coordinates are not at hand, random Nb48O120 at 4.5 g/cm³, 168 atoms)
+    try:
+        start, parent, _ = build_start(StartCell(**material_spec(material).full_cell))
+    except ValueError as err:
+        raise SystemExit(str(err)) from err
     maker = MeltQuenchMaker(name=f"melt-quench {material}", backend="vasp", schedule=sched,
                             replicas=replicas)  # fmt: skip
-    return maker.make(start, parent=start if material == "WOx" else None), start
+    return maker.make(start, parent=parent), start
 
 
 def main() -> None:

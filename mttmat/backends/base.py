@@ -175,7 +175,7 @@ class Backend(ABC):
         relax: dict[str, Any] | None = None,
     ) -> list[Any]:
         """Jobs that give the DOS of ``structure``; the last one's output is what
-        :func:`~mttmat.flows.li_dos.dos_document` reads.
+        :func:`~mttmat.jobs.dos.dos_document` reads.
 
         Here: an optional relax (``relax``: ``{"fmax": ..., "steps": ...}``), then one SCF
         with ``calculator_kwargs`` updated by ``dos_kwargs`` (e.g. a denser ``kpts``).
@@ -243,7 +243,7 @@ class Backend(ABC):
         path_uuid: str | None = None,
     ) -> Any:
         """DFT on a converged ML band (``band``: a reference to a
-        :class:`~mttmat.flows.li_migration.NebHopDoc` with its images, endpoints included).
+        :class:`~mttmat.schemas.migration.NebHopDoc` with its images, endpoints included).
 
         ``mode``: ``energies`` (a single point per image, a
         :class:`~mttmat.jobs.band_energies.BandEnergiesDoc`) or ``ci-neb`` (a CI-NEB seeded
@@ -283,7 +283,7 @@ class AseCalculatorBackend(Backend):
 
             return dft_band_energies(band, self.name, calculator_kwargs, path_uuid=path_uuid)
         if mode == "ci-neb":
-            from mttmat.flows.li_migration import neb_hop
+            from mttmat.jobs.migration import neb_hop
 
             return neb_hop(
                 band["images"][0], band["images"][-1], band["hop"], self.name, n_images,

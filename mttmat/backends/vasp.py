@@ -197,7 +197,7 @@ class VaspBackend(Backend):
         (:func:`~mttmat.jobs.band_energies.reanchor_band`), a VASP CI-NEB of it
         (:meth:`neb_maker`: atomate2's NEB job with its ``VaspNebFilesValidator``), its
         output collected with the endpoints by atomate2's ``collect_neb_output`` and turned
-        into the same :class:`~mttmat.flows.li_migration.NebHopDoc` as a local CI-NEB
+        into the same :class:`~mttmat.schemas.migration.NebHopDoc` as a local CI-NEB
         (:func:`~mttmat.jobs.band_energies.neb_doc_from_vasp`).
         """
         from jobflow import Flow
@@ -334,7 +334,7 @@ class VaspBackend(Backend):
         smearing, spin; a ``charge`` → NELECT).
 
         Its ``make(images)`` takes the full band (endpoints included), e.g. ML-converged
-        images from :func:`mttmat.flows.li_migration.neb_hop` moved onto VASP-relaxed
+        images from :func:`mttmat.jobs.migration.neb_hop` moved onto VASP-relaxed
         endpoints. ``fmax`` → EDIFFG = −fmax (default ``DEFAULTS.neb_fmax_ev_a``), ``steps``
         → NSW; atomate2's climbing-image optimiser (VTST: IBRION = 3, POTIM = 0, IOPT = 1,
         LCLIMB; VASP must be built with the VTST tools). :data:`NEB_PRECISION` (PREC, EDIFF,

@@ -1,7 +1,8 @@
 """Config → chain flows, the same for every backend (local GPAW, HPC VASP).
 
-* :func:`start_cell`: the one start-cell builder (random packing, parent crystal, file),
-  checked for the material's cation, for Li and for the DFT backend's cell-size limit;
+* :func:`build_start`: the one start-cell builder (random packing, parent crystal, file);
+  :func:`start_cell` checks its cell for the material's cation, for Li and for the DFT
+  backend's cell-size limit;
 * :func:`chain_maker`: the :class:`~mttmat.flows.material_chain.MaterialChainMaker` of one
   material, every calculation setting fixed from the config now;
 * :func:`build_chain_flows`: bcc Li (μ_Li) and one chain per material.
@@ -22,35 +23,38 @@ from mttmat.chain.config import ChainConfig, StartCell
 from mttmat.errors import ConfigError
 from mttmat.flows.material_chain import MaterialChainMaker
 from mttmat.materials import cation_of
+from mttmat.structures import make_supercell, parent_crystal, random_packing
+from mttmat.structures.io import read_structure
 
-__all__ = ["build_chain_flows", "chain_maker", "li_metal_job", "start_cell"]
+__all__ = ["build_chain_flows", "build_start", "chain_maker", "li_metal_job", "start_cell"]
+
+
+def build_start(m: StartCell) -> tuple[Structure, Structure | None, dict[str, Any]]:
+    """(start structure, parent crystal or None, description) of one start cell: a random
+    packing, a parent crystal's supercell (its own parent), or a file (no parent). Every
+    path that makes a start cell (the chain, ``mttmat melt-quench``, the HPC melt-quench
+    recipe) makes it here."""
+    if m.start == "random":
+        s = random_packing(m.composition, m.density_g_cm3, seed=m.seed)
+        meta = {"start": "random packing", "composition": m.composition,
+                "density_g_cm3": m.density_g_cm3, "seed": m.seed}  # fmt: skip
+        return s, None, meta
+    if m.start == "crystal":
+        s = make_supercell(parent_crystal(m.crystal), m.supercell)
+        return s, s, {"start": "crystal", "crystal": m.crystal, "supercell": m.supercell}
+    return read_structure(m.path), None, {"start": "file", "path": str(m.path)}
 
 
 def start_cell(
     material: str, m: StartCell, dft_backend: str | None = None
 ) -> tuple[Structure, Structure | None, dict[str, Any]]:
-    """(start structure, parent crystal or None, description) of ``material``.
+    """:func:`build_start` for ``material``, checked.
 
     Raises :class:`ConfigError` naming the material for a cell that cannot be made, lacks
     the material's cation, holds Li already, or is too large for ``dft_backend``.
     """
-    from mttmat.structures import make_supercell, parent_crystal, random_packing
-    from mttmat.structures.io import read_structure
-
     try:
-        if m.start == "random":
-            s = random_packing(m.composition, m.density_g_cm3, seed=m.seed)
-            meta = {"start": "random packing", "composition": m.composition,
-                    "density_g_cm3": m.density_g_cm3, "seed": m.seed}  # fmt: skip
-            parent = None
-        elif m.start == "crystal":
-            parent = make_supercell(parent_crystal(m.crystal), m.supercell)
-            s = parent
-            meta = {"start": "crystal", "crystal": m.crystal, "supercell": m.supercell}
-        else:
-            s = read_structure(m.path)
-            parent = None
-            meta = {"start": "file", "path": str(m.path)}
+        s, parent, meta = build_start(m)
     except ConfigError:
         raise
     except Exception as err:

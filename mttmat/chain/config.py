@@ -3,7 +3,7 @@
 :class:`ChainConfig` holds what decides the computed numbers: the materials and their start
 cells, the melt-quench schedule, the Li site screening, the DFT settings (U per species,
 cutoff, k-mesh, smearing), ε of the charge correction and the hop network. The local main
-job (:class:`~mttmat.workflow.MainJobConfig`) adds the device stage and output folders; the
+job (:class:`~mttmat.runs.config.MainJobConfig`) adds the device stage and output folders; the
 HPC run (:class:`~mttmat.hpc.config.HpcConfig`) adds workers, resources and custodian, with
 full-size defaults (:class:`HpcChainConfig`). Material defaults (cation, U, ε, cells) come
 from the one table in :mod:`mttmat.materials`.

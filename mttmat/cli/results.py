@@ -15,7 +15,7 @@ __all__ = ["add_parsers"]
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mttmat.workflow import run_main_job
+    from mttmat.runs.main_job import run_main_job
 
     out_dir = run_main_job(
         args.config, args.output, name=args.name, progress=_progress, wait_s=args.wait,

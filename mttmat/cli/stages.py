@@ -41,31 +41,25 @@ def _load_schedule(path: str | None, overrides: Sequence[str]) -> Any:
 
 
 def _melt_quench_start(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
-    from mttmat.structures import (
-        check_min_distances,
-        make_supercell,
-        parent_crystal,
-        random_packing,
-        read_structure,
-    )
+    from mttmat.chain.build import build_start
+    from mttmat.chain.config import StartCell
+    from mttmat.structures import check_min_distances, parent_crystal, read_structure
 
     if sum(x is not None for x in (args.structure, args.crystal, args.pack)) != 1:
         raise UserError(
             "give exactly one start: --structure FILE, --crystal NAME or --pack FORMULA"
         )
     if args.crystal:
-        start = parent_crystal(args.crystal)
-        if args.supercell:
-            start = make_supercell(start, args.supercell)
+        start, parent, _ = build_start(StartCell(
+            start="crystal", crystal=args.crystal, supercell=args.supercell or [1, 1, 1]))
         info = {"start": f"crystal {args.crystal}", "supercell": args.supercell}
-        parent = start
     elif args.pack:
         if args.density is None:
             raise UserError("--pack needs --density (g/cm³) for the random packing")
-        start = random_packing(args.pack, args.density, seed=args.seed)
+        start, parent, _ = build_start(StartCell(
+            start="random", composition=args.pack, density_g_cm3=args.density, seed=args.seed))
         info = {"start": "random packing", "composition": args.pack, "density": args.density}
-        parent = None
-    else:
+    else:  # a file: read as it is, and its own reference for the order check
         start = read_structure(args.structure)
         check_min_distances(start)
         info = {"start": f"file {args.structure}"}
@@ -123,7 +117,7 @@ def _cmd_melt_quench(args: argparse.Namespace) -> int:
     from pymatgen.core import Structure
 
     md_stages = [stages_of(store, cell) for cell in cells]  # per replica, in stage order
-    from mttmat.flows.melt_quench import is_melted
+    from mttmat.jobs.amorphous import is_melted
 
     written = []
     for k, cell in enumerate(cells):

@@ -96,6 +96,11 @@ def split_cycle(voltages: np.ndarray) -> tuple[int, int]:
     return n_up, n_dn
 
 
+#: a calibration whose θ_top/θ_bot miss their targets by more than this fraction, with the
+#: kinetic prefactor at its limit, has not fitted the device
+STALLED_FIT_REL = 0.05
+
+
 def _cal(value: float, unit: str, residual: float, note: str) -> Param:
     return Param(
         value=float(value),
@@ -162,13 +167,15 @@ def calibrate(params: EcramParameters, targets: DeviceTargets | None = None) -> 
     # the residuals are flat there (the fit stalls with θ at its bounds).
     kt = K_B_EV * p["temperature_k"]
     e_ref = EcramParameters.paper_defaults(params.material).channel_barrier_ev.value
-    k0 = float(np.clip((p["channel_barrier_ev"] - e_ref) / kt, -35, 35))
+    # the prefactor stays inside the range EcramParameters accepts (log space, rounded in)
+    k_hi = float(np.log(RANGES["kinetic_prefactor"][1])) - 1e-9
+    k0 = float(np.clip((p["channel_barrier_ev"] - e_ref) / kt, -35, k_hi - 1e-6))
     best = None
     for a0, k in itertools.product((np.log(0.003), np.log(0.03)), sorted({0.0, k0})):
         sol = least_squares(
             resid,
             x0=[a0, k, 0.0],
-            bounds=([np.log(1e-4), -40, -6], [np.log(0.2), 40, 6]),
+            bounds=([np.log(1e-4), -40, -6], [np.log(0.2), k_hi, 6]),
             xtol=1e-10,
             ftol=1e-10,
             diff_step=1e-4,  # the pulse train is piecewise smooth: see fit_trace
@@ -179,6 +186,15 @@ def calibrate(params: EcramParameters, targets: DeviceTargets | None = None) -> 
     top, bot, trace = cycle(best.x)
     r_top, r_bot = top / theta_top - 1, bot / theta_bot - 1
     rel = float(max(abs(r_top), abs(r_bot)))
+    if best.x[1] > k_hi - 1e-3 and rel > STALLED_FIT_REL:
+        raise ParameterError(
+            f"{params.material}: the device does not switch with the DFT barrier E_a = "
+            f"{p['channel_barrier_ev']:.3f} eV: at the largest kinetic prefactor accepted "
+            f"({RANGES['kinetic_prefactor'][1]:g}, i.e. f_int·exp(−E_a/kT) cannot rise "
+            f"further) the pulse train misses the device's window by {rel:.0%}. The paper's "
+            f"device has E_a ≈ {e_ref:.2f} eV: check the barrier (the hop network, its DFT "
+            "band and the saddle) before calibrating on this material"
+        )
     note = (
         f"periodic {t.n_pulses}x{t.v_set:+g} V / {t.n_pulses}x{t.v_reset:+g} V, "
         f"{t.width_s:g} s pulses between G_max/{t.ratio_pulse:g} and G_max = {t.g_max_s:g} S"

@@ -85,7 +85,8 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "mobility_cm2_vs": (0.0, 1e4, "mobility is > 0"),
     "g0_sheet_s": (0.0, 1.0, "off conductance is > 0"),
     "field_factor": (0.0, 10.0, "the field factor is > 0"),
-    "kinetic_prefactor": (0.0, 1e12, "the kinetic prefactor is > 0"),
+    "kinetic_prefactor": (0.0, 1e12, "the kinetic prefactor is in (0, 1e12]: beyond, no "
+                          "barrier sets the rate"),
     "theta_rest": (0.0, 1.0, "the rest filling is a fraction in (0, 1)"),
     "channel_thickness_nm": (0.0, 1e5, "thickness is > 0"),
     "electrolyte_thickness_nm": (0.0, 1e5, "thickness is > 0"),

@@ -2,15 +2,17 @@
 
 One flow per host (:class:`LiSitesDosMaker`):
 
-1. :func:`~mttmat.flows.li_sites.screen_li_sites` (ML): every void, relaxed and ranked;
+1. :func:`~mttmat.jobs.sites.screen_li_sites` (ML): every void, relaxed and ranked;
    ``n_sites`` distinct sites chosen.
 2. DFT+U, same settings for every cell: relax (optional) and the DOS calculation of the host
    and of each selected doped cell. ``gpaw``: relax → SCF whose electronic summary carries the
    per-state PDOS projections. ``vasp``: relax → static (CHGCAR) → non-SCF on a denser mesh
    with ``LORBIT = 11`` (:meth:`~mttmat.backends.vasp.VaspBackend.dos_makers`).
-3. :func:`dos_document`: the code-agnostic :class:`~mttmat.schemas.dos.DosDoc` per cell.
-4. :func:`summarize_li_dos`: :class:`~mttmat.schemas.dos_summary.LiDosSummary` (E_F vs host CBM,
-   electrons donated per Li, DOS at E_F, moments and localisation, site-to-site similarity).
+3. :func:`~mttmat.jobs.dos.dos_document`: the code-agnostic
+   :class:`~mttmat.schemas.dos.DosDoc` per cell.
+4. :func:`~mttmat.jobs.dos.summarize_li_dos`:
+   :class:`~mttmat.schemas.dos_summary.LiDosSummary` (E_F vs host CBM, electrons donated
+   per Li, DOS at E_F, moments and localisation, site-to-site similarity).
 
 The doped cells are spin-polarised (the Li electron may localise), the closed-shell host is
 not; U, cutoff and k-mesh are the same for all cells and the summary refuses to mix others.
@@ -19,58 +21,16 @@ not; U, cutoff and k-mesh are the same for all cells and the summary refuses to 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from jobflow import Flow, Maker, job
+from jobflow import Flow, Maker
 from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
-from mttmat.flows.li_sites import screening_job
-from mttmat.schemas.dos import DosDoc
-from mttmat.schemas.dos_summary import LiDosSummary
+from mttmat.jobs.dos import dos_document, summarize_li_dos
+from mttmat.jobs.sites import screening_job
 
-__all__ = ["LiSitesDosMaker", "dos_document", "summarize_li_dos"]
-
-
-def _vasprun_in(dir_name: str) -> Path:
-    d = Path(str(dir_name).split(":", 1)[-1])  # atomate2 dir_name is "host:/path"
-    for name in ("vasprun.xml", "vasprun.xml.gz"):
-        if (d / name).exists():
-            return d / name
-    raise FileNotFoundError(f"no vasprun.xml(.gz) in {d}: did the VASP DOS job finish?")
-
-
-@job(output_schema=DosDoc)
-def dos_document(calc: Any, uuid: str | None = None, width_ev: float = 0.1) -> DosDoc:
-    """The DOS document of one finished calculation (GPAW task doc or VASP non-SCF doc)."""
-    get = calc.get if isinstance(calc, dict) else lambda k, d=None: getattr(calc, k, d)
-    if get("electronic") is not None:  # mttmat's ASE-calculator task document (GPAW)
-        structure = get("structure")
-        if isinstance(structure, dict):
-            structure = Structure.from_dict(structure)
-        return DosDoc.from_electronic(get("electronic"), structure, width=width_ev, uuid=uuid)
-    if get("dir_name") is not None:  # atomate2 VASP TaskDoc
-        return DosDoc.from_vasprun(_vasprun_in(get("dir_name")), uuid=uuid)
-    raise ValueError("the calculation document has neither GPAW electronic data nor a VASP dir")
-
-
-@job(output_schema=LiDosSummary)
-def summarize_li_dos(
-    host: Any,
-    doped: list[Any],
-    n_li: int,
-    labels: list[str],
-    uuids: dict[str, str] | None = None,
-) -> LiDosSummary:
-    """Derived numbers of every doped cell against the host."""
-
-    def _doc(d: Any) -> DosDoc:
-        return d if isinstance(d, DosDoc) else DosDoc.model_validate(d)
-
-    return LiDosSummary.build(
-        _doc(host), [_doc(d) for d in doped], n_li=n_li, labels=labels, uuids=uuids
-    )
+__all__ = ["LiSitesDosMaker"]
 
 
 @dataclass
@@ -82,7 +42,7 @@ class LiSitesDosMaker(Maker):
     ml_backend, dft_backend
         ``chgnet`` for the screening; ``gpaw`` (local) or ``vasp`` (HPC) for the DFT.
     n_sites, n_lowest, max_candidates, screening_fmax, screening_kwargs
-        Passed to :func:`~mttmat.flows.li_sites.screen_li_sites`.
+        Passed to :func:`~mttmat.jobs.sites.screen_li_sites`.
     dft_relax, relax_fmax, relax_steps
         DFT+U relaxation (positions) of every cell before its DOS; off = DOS on the ML
         geometries (cheaper; fidelity of the geometry then 'ml').

@@ -20,81 +20,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobflow import Flow, Maker, job
-from pydantic import BaseModel, Field
+from jobflow import Flow, Maker
 from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
 from mttmat.backends.defaults import default_hubbard_u
-from mttmat.flows.li_dos import dos_document, summarize_li_dos
-from mttmat.flows.li_sites import screen_li_sites
-from mttmat.jobs.li_electron import compare_li_solutions, polaron_start
+from mttmat.jobs.dos import dos_document, summarize_li_dos
+from mttmat.jobs.li_electron import (
+    compare_li_solutions,
+    li_at_void_centre,
+    polaron_start,
+    study_table,
+)
+from mttmat.jobs.sites import screen_li_sites
 
-__all__ = [
-    "LiElectronStudyDoc",
-    "LiElectronStudyMaker",
-    "li_at_void_centre",
-    "study_markdown",
-    "study_table",
-]
+__all__ = ["LiElectronStudyMaker", "study_markdown"]
 
 GEOMETRIES = ("unrelaxed", "ml", "dft")
-
-
-class LiElectronStudyDoc(BaseModel):
-    """One row per (cell, geometry, U): both solutions and which is lower (eV)."""
-
-    rows: list[dict[str, Any]] = Field(
-        description="cell, n_atoms, geometry, u_ev, e_band_ev, e_polaron_ev, "
-        "delta_e_polaron_minus_band_ev, ground_state, n_type, polaron_localized, "
-        "ef_minus_cbm_band_ev, ef_minus_cbm_polaron_ev, highest_occupied_minus_cbm_{band,"
-        "polaron}_ev (Kohn-Sham levels; E_F of a smeared cell with a gap lies between the "
-        "highest occupied and lowest empty level), participation_{band,polaron} (cations "
-        "holding the Li electron), band_localized, electrons_above_cbm_band, verdict"
-    )
-    settings: dict[str, Any]
-
-
-@job
-def li_at_void_centre(screening: Any, host: Structure) -> Structure:
-    """The host, untouched, with Li at the void centre of the lowest ML site (no relax)."""
-    from mttmat.structures.sites import insert_li
-
-    doc = screening if isinstance(screening, dict) else screening.model_dump()
-    lowest = next(c for c in doc["candidates"] if c["index"] == doc["selected"][0])
-    return insert_li(host, [lowest["frac_coords_initial"]])
-
-
-@job
-def study_table(
-    comparisons: list[Any], cases: list[dict[str, Any]], settings: dict[str, Any]
-) -> LiElectronStudyDoc:
-    """The study's rows from its :class:`~mttmat.schemas.li_electron.LiElectronDoc`s."""
-    rows = []
-    for el, case in zip(comparisons, cases, strict=True):
-        el = el if isinstance(el, dict) else el.model_dump()
-        sol = {s["label"]: s for s in el["solutions"]}
-        rows.append({
-            **case,
-            "e_band_ev": sol["band"]["total_energy_ev"],
-            "e_polaron_ev": sol["polaron"]["total_energy_ev"],
-            "delta_e_polaron_minus_band_ev": el["delta_e_polaron_minus_band_ev"],
-            "ground_state": el["ground_state"],
-            "n_type": el["n_type"],
-            "polaron_localized": el["polaron_localized"],
-            "ef_minus_cbm_band_ev": sol["band"]["fermi_above_host_cbm_ev"],
-            "ef_minus_cbm_polaron_ev": sol["polaron"]["fermi_above_host_cbm_ev"],
-            "highest_occupied_minus_cbm_band_ev": sol["band"]["highest_occupied_above_host_cbm_ev"],
-            "electrons_above_cbm_band": sol["band"]["electrons_above_host_cbm_per_li"],
-            "max_moment_polaron_mub": sol["polaron"]["max_local_moment_mub"],
-            "highest_occupied_minus_cbm_polaron_ev":
-                sol["polaron"]["highest_occupied_above_host_cbm_ev"],
-            "participation_band": sol["band"]["participation"],
-            "participation_polaron": sol["polaron"]["participation"],
-            "band_localized": sol["band"]["localized"],
-            "verdict": el["verdict"],
-        })  # fmt: skip
-    return LiElectronStudyDoc(rows=rows, settings=settings)
 
 
 @dataclass

@@ -4,7 +4,7 @@
 
 1. melt-quench with the ML potential (:class:`~mttmat.flows.melt_quench.MeltQuenchMaker`,
    with its enforced melt check), unless the start is already an amorphous cell;
-2. Li site screening (ML; :func:`~mttmat.flows.li_sites.screen_li_sites`), up to
+2. Li site screening (ML; :func:`~mttmat.jobs.sites.screen_li_sites`), up to
    ``network_sites`` distinct sites;
 3. DFT+U (GPAW) single points, one U / cutoff / k-mesh for every cell: host (spin-paired),
    Li_i^0 twice (band: spin-paired; polaron: spin-polarised from a symmetry-broken start,
@@ -24,18 +24,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobflow import Flow, Job, Maker, job
+from jobflow import Flow, Job, Maker
 from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
-from mttmat.device.build import electrons_per_li, parameters_from_chain
-from mttmat.flows.li_dos import dos_document, summarize_li_dos
-from mttmat.flows.li_formation import li_formation_summary, multi_li_cell
-from mttmat.flows.li_sites import screen_li_sites
+from mttmat.device.build import electrons_per_li
 from mttmat.flows.melt_quench import MeltQuenchMaker
 from mttmat.jobs.band_energies import (  # noqa: F401  (re-exported)
     BAND_PROGRESS_FILE,
@@ -43,39 +39,21 @@ from mttmat.jobs.band_energies import (  # noqa: F401  (re-exported)
     dft_band_energies,
     hop_between_sites,
 )
+from mttmat.jobs.chain import chain_document, channel_parameters
+from mttmat.jobs.dos import dos_document, summarize_li_dos
+from mttmat.jobs.formation import li_formation_summary, multi_li_cell
 from mttmat.jobs.hop_network import ml_hop_network
 from mttmat.jobs.li_electron import compare_li_solutions, polaron_start
 from mttmat.jobs.melt_quench import MeltQuenchSchedule
-from mttmat.schemas.chain import MaterialChainDoc
+from mttmat.jobs.sites import screen_li_sites
 
 __all__ = [
     "BandEnergiesDoc",
     "MaterialChainMaker",
-    "chain_document",
-    "channel_parameters",
     "dft_band_energies",
     "electrons_per_li",
     "hop_between_sites",
 ]
-
-@job
-def channel_parameters(
-    material: str,
-    host: Any,
-    screening: Any,
-    dos_summary: Any,
-    formation: Any,
-    network: Any,
-    band: Any,
-    site_dos: dict[str, Any],
-    uuids: dict[str, str],
-    electron: Any,
-) -> dict[str, Any]:
-    """The computed :class:`EcramParameters` of one material (JSON dict), by
-    :func:`mttmat.device.build.parameters_from_chain`."""
-    p = parameters_from_chain(material, host, screening, dos_summary, formation, network,
-                              band, site_dos, uuids, electron)  # fmt: skip
-    return json.loads(p.model_dump_json())
 
 
 @dataclass
@@ -326,25 +304,6 @@ class MaterialChainMaker(Maker):
 
         base = DftConfig().calculator_kwargs([cation_of(self.material), "O", "Li"])
         return {**base, **self.dft_kwargs}
-
-
-@job(output_schema=MaterialChainDoc)
-def chain_document(
-    material: str,
-    parameters: dict[str, Any],
-    stages: dict[str, str],
-    ml_backend: str,
-    dft_backend: str,
-    dft_settings: dict[str, Any],
-) -> MaterialChainDoc:
-    """The chain's :class:`MaterialChainDoc`: parameters and every stage's uuid by role."""
-    from importlib.metadata import version
-
-    return MaterialChainDoc(
-        material=material, parameters=parameters, stages=stages, ml_backend=ml_backend,
-        dft_backend=dft_backend, dft_settings=dft_settings,
-        mttmat_version=version("mttmat"),
-    )  # fmt: skip
 
 
 def _tag(items: Any, stage: str) -> None:

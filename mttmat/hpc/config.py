@@ -21,6 +21,7 @@ from mttmat.chain.config import HpcChainConfig
 
 __all__ = [
     "JOB_TYPES",
+    "VASP_JOB_TYPES",
     "CustodianSpec",
     "HpcConfig",
     "PartitionSpec",
@@ -34,6 +35,8 @@ __all__ = [
 JOB_TYPES = ("aimd", "relax", "static", "defect", "ml", "light")
 #: the VASP CI-NEB's own job type, needed with ``workflow.neb.dft: ci-neb``
 NEB_JOB_TYPE = "neb"
+#: the job types that run VASP (MPI ranks, one OpenMP thread each); ml and light run Python
+VASP_JOB_TYPES = ("aimd", "relax", "static", "defect", NEB_JOB_TYPE)
 
 #: the mongo_uri that selects the in-process test store (tests and the local harness only)
 MONGOMOCK = "mongomock://"

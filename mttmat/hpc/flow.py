@@ -20,7 +20,7 @@ from typing import Any
 from jobflow import Flow, Job, job
 from pymatgen.core import Structure
 
-from mttmat.hpc.config import HpcConfig, walltime_seconds
+from mttmat.hpc.config import VASP_JOB_TYPES, HpcConfig, walltime_seconds
 
 __all__ = [
     "apply_run_config",
@@ -124,7 +124,10 @@ def run_config_map(cfg: HpcConfig) -> dict[str, dict[str, Any]]:
         # the summaries) is one process on the allocation's cores. Without this, torch takes
         # every core it sees: where Slurm does not bind CPUs, two 1-core ML jobs on one node
         # ran 16x slower (measured here: 6.3 s against 0.39 s per CHGNet call, 40 atoms)
-        export.setdefault("OMP_NUM_THREADS", 1 if r.vasp_cmd else r.cores_per_node)
+        # jobflow-remote writes the worker's pre_run before these exports: a worker that sets
+        # OMP_NUM_THREADS itself keeps its value
+        if "OMP_NUM_THREADS" not in (cfg.workers[r.worker].pre_run or ""):
+            export.setdefault("OMP_NUM_THREADS", 1 if jt in VASP_JOB_TYPES else r.cores_per_node)
         # jobflow-remote writes `export KEY=VALUE` into the submit script as it is: unquoted,
         # `srun vasp_std` would set KEY=srun (and export a variable vasp_std)
         export = {k: shell_word(str(v)) for k, v in export.items()}

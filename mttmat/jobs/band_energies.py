@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
-from mttmat.flows.li_migration import HopSpec
+from mttmat.jobs.migration import mobile_index, reanchor
+from mttmat.schemas.migration import HopSpec, NebHopDoc
 from mttmat.structures.io import atomic_write_text
 
 __all__ = [
@@ -272,7 +273,6 @@ def reanchor_band(band: Any, initial: Structure, final: Structure) -> list[Struc
     """The converged ML band moved onto DFT-relaxed endpoints (``initial``, ``final``): image
     k shifts by (1−t)·ΔA + t·ΔB (t = k/n), so the interior keeps the ML shape. The seed of a
     DFT CI-NEB run as separate jobs (VASP on HPC)."""
-    from mttmat.flows.li_migration import _reanchor
     from mttmat.structures.io import atoms_to_structure
 
     doc = _doc(band)
@@ -284,7 +284,7 @@ def reanchor_band(band: Any, initial: Structure, final: Structure) -> list[Struc
             "the relaxed endpoints do not hold the band's atoms in the band's order (a code "
             "that sorted the cell?): the band cannot be moved onto them"
         )
-    images = [atoms_to_structure(im) for im in _reanchor(seed, a, b)]
+    images = [atoms_to_structure(im) for im in reanchor(seed, a, b)]
     closest = min(_closest_pair(s) for s in images)
     if closest < MIN_PAIR_A:
         raise ValueError(
@@ -299,7 +299,7 @@ def neb_doc_from_vasp(
     band: Any, neb: Any, endpoints: list[Any], images_doc: Any, calculator_kwargs: dict[str, Any],
     fmax: float, max_steps: int,
 ) -> Any:  # fmt: skip
-    """The :class:`~mttmat.flows.li_migration.NebHopDoc` of a VASP CI-NEB, the same
+    """The :class:`~mttmat.schemas.migration.NebHopDoc` of a VASP CI-NEB, the same
     document as a local CI-NEB's, so the hop network and the ECRAM parameters read it alike.
 
     ``neb``: atomate2's ``NebTaskDoc`` (:func:`atomate2.vasp.jobs.neb.collect_neb_output`
@@ -313,7 +313,6 @@ def neb_doc_from_vasp(
     limits), else the largest true atomic force (a VASP without VTST prints none); the
     force fit uses the true forces. ``wall_time_s``: the images run at once, so the longest.
     """
-    from mttmat.flows.li_migration import HopSpec, NebHopDoc, _mobile_index
 
     doc, n, img = _doc(band), _doc(neb), _doc(images_doc)
     calcs = [_doc(c) for c in img.get("calculations") or []]
@@ -338,7 +337,7 @@ def neb_doc_from_vasp(
         neb_forces.append(_vtst_max_force(c.get("dir_name")))
     if len(steps) != len(images) - 2:
         raise ValueError(f"{len(steps)} image calculations for a band of {len(images)} images")
-    li = _mobile_index(images[0])
+    li = mobile_index(images[0])
     d = images[-1].cart_coords[li] - images[0].cart_coords[li]
     frac = images[0].lattice.get_fractional_coords(d)
     length = float(np.linalg.norm(images[0].lattice.get_cartesian_coords(frac - np.round(frac))))

@@ -24,8 +24,9 @@ from pymatgen.core import Structure
 
 from mttmat.analysis.hops import has_saddle, saddle_verdict
 from mttmat.analysis.network import Hop, SaddleHop, percolation_barrier, saddle_percolation
-from mttmat.flows.li_migration import HopSpec, NebHopDoc, neb_hop
+from mttmat.jobs.migration import neb_hop
 from mttmat.schemas.hop_network import HopNetworkDoc, HopRecord, SiteRecord
+from mttmat.schemas.migration import HopSpec, NebHopDoc
 from mttmat.structures.io import atomic_write_text
 
 __all__ = ["MIN_HOP_A", "choose_hops", "ml_hop_network"]

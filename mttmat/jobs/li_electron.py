@@ -29,7 +29,7 @@ from jobflow import job
 from pymatgen.core import Structure
 
 from mttmat.backends.base import START_DISPLACEMENT
-from mttmat.schemas.li_electron import LiElectronDoc, LiSolution
+from mttmat.schemas.li_electron import LiElectronDoc, LiElectronStudyDoc, LiSolution
 
 __all__ = ["compare_li_solutions", "polaron_start"]
 
@@ -185,3 +185,45 @@ def compare_li_solutions(
         ground_state_doc=band if ground.label == "band" else polaron,
         uuids=uuids,
     )
+
+
+@job
+def li_at_void_centre(screening: Any, host: Structure) -> Structure:
+    """The host, untouched, with Li at the void centre of the lowest ML site (no relax)."""
+    from mttmat.structures.sites import insert_li
+
+    doc = screening if isinstance(screening, dict) else screening.model_dump()
+    lowest = next(c for c in doc["candidates"] if c["index"] == doc["selected"][0])
+    return insert_li(host, [lowest["frac_coords_initial"]])
+
+
+@job
+def study_table(
+    comparisons: list[Any], cases: list[dict[str, Any]], settings: dict[str, Any]
+) -> LiElectronStudyDoc:
+    """The study's rows from its :class:`~mttmat.schemas.li_electron.LiElectronDoc`s."""
+    rows = []
+    for el, case in zip(comparisons, cases, strict=True):
+        el = el if isinstance(el, dict) else el.model_dump()
+        sol = {s["label"]: s for s in el["solutions"]}
+        rows.append({
+            **case,
+            "e_band_ev": sol["band"]["total_energy_ev"],
+            "e_polaron_ev": sol["polaron"]["total_energy_ev"],
+            "delta_e_polaron_minus_band_ev": el["delta_e_polaron_minus_band_ev"],
+            "ground_state": el["ground_state"],
+            "n_type": el["n_type"],
+            "polaron_localized": el["polaron_localized"],
+            "ef_minus_cbm_band_ev": sol["band"]["fermi_above_host_cbm_ev"],
+            "ef_minus_cbm_polaron_ev": sol["polaron"]["fermi_above_host_cbm_ev"],
+            "highest_occupied_minus_cbm_band_ev": sol["band"]["highest_occupied_above_host_cbm_ev"],
+            "electrons_above_cbm_band": sol["band"]["electrons_above_host_cbm_per_li"],
+            "max_moment_polaron_mub": sol["polaron"]["max_local_moment_mub"],
+            "highest_occupied_minus_cbm_polaron_ev":
+                sol["polaron"]["highest_occupied_above_host_cbm_ev"],
+            "participation_band": sol["band"]["participation"],
+            "participation_polaron": sol["polaron"]["participation"],
+            "band_localized": sol["band"]["localized"],
+            "verdict": el["verdict"],
+        })  # fmt: skip
+    return LiElectronStudyDoc(rows=rows, settings=settings)

@@ -223,7 +223,14 @@ class LiFormationDoc(BaseModel):
             mu, mu_ref = float(mu_li_ev), "supplied"
         e_host = float(_get(host, "output", "energy"))
         n_host = float(_get(host, "electronic", "n_electrons"))
-        e_vbm = float(_get(host, "electronic", "vbm_ev"))
+        e_vbm = _get(host, "electronic", "vbm_ev")
+        if e_vbm is None:
+            raise ValueError(
+                "the host calculation has no valence band maximum (a metallic host, or VASP's "
+                "band structure was not parsed): E_f(E_F) is referenced to the host VBM and "
+                "needs a gapped host; check the host's DOS and its k-mesh"
+            )
+        e_vbm = float(e_vbm)
         gap = float(_get(host, "electronic", "band_gap_ev") or 0.0)
         n_host_atoms = len(_structure(host))
         z_li = _li_valence(li_metal, cells, n_host)

@@ -53,3 +53,17 @@ class LiElectronDoc(BaseModel):
     def solution(self, label: str) -> LiSolution:
         """The solution called ``label``."""
         return next(s for s in self.solutions if s.label == label)
+
+
+class LiElectronStudyDoc(BaseModel):
+    """One row per (cell, geometry, U): both solutions and which is lower (eV)."""
+
+    rows: list[dict[str, Any]] = Field(
+        description="cell, n_atoms, geometry, u_ev, e_band_ev, e_polaron_ev, "
+        "delta_e_polaron_minus_band_ev, ground_state, n_type, polaron_localized, "
+        "ef_minus_cbm_band_ev, ef_minus_cbm_polaron_ev, highest_occupied_minus_cbm_{band,"
+        "polaron}_ev (Kohn-Sham levels; E_F of a smeared cell with a gap lies between the "
+        "highest occupied and lowest empty level), participation_{band,polaron} (cations "
+        "holding the Li electron), band_localized, electrons_above_cbm_band, verdict"
+    )
+    settings: dict[str, Any]

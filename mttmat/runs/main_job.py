@@ -11,12 +11,11 @@ device stage (calibration to the paper's device on the reference material, trans
 exports, BNN) and the report.
 
 The config is validated completely (unknown keys, types, materials, files, writable output)
-before any computation starts. Defaults live in :class:`MainJobConfig`;
-``workflows/main_job.yaml`` is the same set written out. The flow is saved on its first run
+before any computation starts. Defaults live in
+:class:`mttmat.runs.config.MainJobConfig`. The flow is saved on its first run
 (``flows/main-<key>.json``, the key hashes every setting that changes a number); a rerun after
 a kill loads it, skips every job whose output is in the store and runs the rest.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -24,122 +23,28 @@ import json
 import os
 import time
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from jobflow import Flow
 
-from mttmat.chain.config import (
-    ChainConfig,
-    DftConfig,
-    FormationConfig,
-    LiSitesConfig,
-    NebConfig,
-    StartCell,
-)
+from mttmat.chain.build import build_chain_flows
+from mttmat.device.parameters import EcramParameters
+from mttmat.device.report import write_device_outputs
 from mttmat.errors import ConfigError
-from mttmat.main_files import collect, write_material
+from mttmat.locks import RunLock
+from mttmat.pool import default_workers
+from mttmat.runs.config import MainJobConfig, load_config
+from mttmat.runs.files import collect, write_material
+from mttmat.runs.report import key_numbers, write_report
+from mttmat.runs.timings import StageTimer
+from mttmat.store import get_store, run_resumable
 from mttmat.structures.io import atomic_write_text
-from mttmat.timings import StageTimer
+from mttmat.threads import RunSlot
 
-__all__ = [
-    "DftConfig",
-    "FormationConfig",
-    "LiSitesConfig",
-    "MainJobConfig",
-    "MaterialConfig",
-    "NebConfig",
-    "build_main_flow",
-    "load_config",
-    "run_main_job",
-]
-
-MaterialConfig = StartCell  # the start cell of one material (the chain config's)
-
-
-class DeviceConfig(BaseModel):
-    """Device-model stage: calibration targets (the paper's device) and exports."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    reference: str = Field("WOx", description="Material calibrated to the measured device.")
-    g_max_s: float = Field(45e-6, gt=0)
-    ratio_pulse: float = Field(56.0, gt=1)
-    n_pulses: int = Field(180, gt=0)
-    v_set: float = Field(10.0, gt=0)
-    v_reset: float = Field(-7.0, lt=0)
-    width_s: float = Field(2e-3, gt=0)
-    export: Literal["neurosim", "aihwkit", "mtt", "traces", "all"] = "all"
-    k_sweep: bool = Field(True, description="BNN accuracy vs K sweep (~1 min).")
-
-    def targets(self) -> Any:
-        """The calibration targets as :class:`mttmat.device.calibrate.DeviceTargets`."""
-        from mttmat.device.calibrate import DeviceTargets
-
-        return DeviceTargets(
-            g_max_s=self.g_max_s,
-            ratio_pulse=self.ratio_pulse,
-            n_pulses=self.n_pulses,
-            v_set=self.v_set,
-            v_reset=self.v_reset,
-            width_s=self.width_s,
-        )
-
-
-class MainJobConfig(ChainConfig):
-    """Configuration of ``mttmat run``: the chain (:class:`~mttmat.chain.config.ChainConfig`,
-    shared with the HPC run) plus backends, the device stage and the store; every field has
-    a default."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field("mttmat-small", description="Run name: results/<name>/.")
-    ml_backend: str = Field("chgnet", description="Backend for MD, screening and the ML NEB.")
-    dft_backend: str = Field("gpaw", description="Backend for electronic structure.")
-    device: DeviceConfig = Field(default_factory=DeviceConfig)
-    store_dir: Path | None = Field(None, description="Job store (default <output>/store).")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not v or "/" in v or v.startswith("."):
-            raise ValueError(f"name must be a plain folder name, got {v!r}")
-        return v
-
-    @field_validator("ml_backend")
-    @classmethod
-    def _ml_backend(cls, v: str) -> str:
-        if v != "chgnet":
-            raise ValueError(f"ml_backend must be an in-process ML potential (chgnet), got {v!r}")
-        return v
-
-    @field_validator("dft_backend")
-    @classmethod
-    def _dft_backend(cls, v: str) -> str:
-        if v != "gpaw":
-            raise ValueError(
-                f"the local main job runs its DFT with gpaw, got {v!r}; full-size VASP runs go "
-                "through the HPC path (mttmat hpc, README)"
-            )
-        return v
-
-    @model_validator(mode="after")
-    def _reference(self) -> MainJobConfig:
-        if self.device.reference not in self.materials:
-            raise ValueError(
-                f"device.reference {self.device.reference!r} is not among the materials"
-            )
-        return self
-
-
-def load_config(path: str | Path | None = None, **overrides: Any) -> MainJobConfig:
-    """Defaults, updated from a YAML file and keyword overrides; clear errors on bad input."""
-    from mttmat.config_files import read_yaml_mapping, validated
-
-    data = read_yaml_mapping(path) if path is not None else {}
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return validated(MainJobConfig, data, f" in {path}" if path else "")
+__all__ = ["build_main_flow", "run_main_job"]
 
 
 def _check_writable(folder: Path, what: str = "output folder") -> None:
@@ -165,20 +70,20 @@ def _check_writable(folder: Path, what: str = "output folder") -> None:
         )
 
 
+def _function_path(f: Any) -> str:
+    return f"{getattr(f, '__module__', '')}.{getattr(f, '__qualname__', str(f))}"
+
+
 def _key(cfg: MainJobConfig, flow: Any = None) -> str:
     """Hash of the flow's inputs (the chain config: every setting that changes a computed
     number, the device stage aside), the package version, and the flow's shape (every job's
-    name and function), so a flow saved by another chain or version is not resumed. The
+    name and function, with its module: a job moved to another module cannot be loaded from
+    a saved flow), so a flow saved by another chain or version is not resumed. The
     process settings are not part of it: the flow's jobs carry every calculation setting."""
-    from importlib.metadata import version
-
     blob = cfg.model_dump(mode="json", exclude={"name", "device", "store_dir"})
     blob["mttmat"] = version("mttmat")
     if flow is not None:
-        blob["jobs"] = [
-            [job.name, getattr(job.function, "__qualname__", str(job.function))]
-            for job, _ in flow.iterflow()
-        ]
+        blob["jobs"] = [[job.name, _function_path(job.function)] for job, _ in flow.iterflow()]
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -188,10 +93,6 @@ def build_main_flow(cfg: MainJobConfig) -> tuple[Any, dict[str, dict[str, Any]]]
 
     Raises :class:`ConfigError` for a start cell that cannot be made or used.
     """
-    from jobflow import Flow
-
-    from mttmat.chain.build import build_chain_flows
-
     chains, starts = build_chain_flows(
         cfg, ml_backend=cfg.ml_backend, dft_backend=cfg.dft_backend, shared_li_metal=True
     )
@@ -239,12 +140,7 @@ def run_main_job(
     _check_writable(store_dir, "store folder")
     flow, starts = build_main_flow(cfg)  # every start cell made and checked: still no compute
 
-    from mttmat.locks import RunLock
-    from mttmat.pool import default_workers
-    from mttmat.store import get_store, run_resumable
-
     workers = default_workers() if workers is None else workers
-    from mttmat.threads import RunSlot
 
     tp = _timed(progress)
     with RunLock(out / ".run.lock", wait_s=wait_s) as lock, RunSlot():
@@ -268,8 +164,7 @@ def run_main_job(
         tp("device stage: calibrate, transfer, export, BNN")
         with timer.stage("device stage"):
             device = _device_stage(cfg, out, docs)
-        from mttmat.main_report import key_numbers, write_report
-        from mttmat.plots.main_job import save_main_job_figures
+        from mttmat.plots.main_job import save_main_job_figures  # matplotlib, lazily
 
         tp("figures")
         with timer.stage("figures"):
@@ -285,9 +180,6 @@ def run_main_job(
 
 
 def _device_stage(cfg: MainJobConfig, out: Path, docs: dict[str, Any]) -> dict[str, Any]:
-    from mttmat.device.parameters import EcramParameters
-    from mttmat.device.report import write_device_outputs
-
     params = {m: EcramParameters.model_validate(d["parameters"]) for m, d in docs.items()}
     d = cfg.device
     return write_device_outputs(

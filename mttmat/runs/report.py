@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mttmat.materials import cation_of
 
 if TYPE_CHECKING:
-    from mttmat.workflow import MainJobConfig
+    from mttmat.runs.config import MainJobConfig
 
 __all__ = ["KEY_NUMBERS", "dig", "fmt_value", "key_numbers", "write_report"]
 
@@ -315,7 +315,7 @@ def timing_lines(timings: dict[str, Any], mats: list[str]) -> list[str]:
 
 def melt_verdict(cell: dict[str, Any]) -> str:
     """"melted at T: W 2.1 Å²" (with the failed holds before it), or a bold NOT MELTED."""
-    from mttmat.flows.melt_quench import MELT_MSD_A2, is_melted
+    from mttmat.jobs.amorphous import MELT_MSD_A2, is_melted
 
     def text(msd: dict[str, float]) -> str:
         return ", ".join(f"{k} {v:.2f} Å²" for k, v in msd.items() if k not in ("O", "Li"))
@@ -380,7 +380,7 @@ def electron_verdict(el: dict[str, Any] | None) -> str:
 def check_lines(mats: list[str], docs: dict[str, Any], device: dict[str, Any]) -> list[str]:
     """The report's first screen: every physical check of the run, passed or failed, with
     its number (a failed one in bold)."""
-    from mttmat.flows.melt_quench import MELT_MSD_A2
+    from mttmat.jobs.amorphous import MELT_MSD_A2
 
     lines = [
         "## Checks",
