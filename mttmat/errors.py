@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mttmat.backends.base import BackendError
+from mttmat.device.parameters import DeviceDoesNotSwitchError
 from mttmat.jobs.formation import RelaxNotConvergedError
 from mttmat.jobs.melt_quench import MeltNotMeltedError
 from mttmat.locks import LockBusyError, LockUnsupportedError
@@ -29,7 +30,11 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 
 # A physical check that failed after the computation tried what its settings allow: the run
 # stops with the numbers (exit 3); the input was valid, the result would not be.
-PHYSICS_ERRORS: tuple[type[BaseException], ...] = (MeltNotMeltedError, RelaxNotConvergedError)
+PHYSICS_ERRORS: tuple[type[BaseException], ...] = (
+    MeltNotMeltedError,
+    RelaxNotConvergedError,
+    DeviceDoesNotSwitchError,
+)
 
 __all__ = [
     "PHYSICS_ERRORS",

@@ -219,7 +219,13 @@ def run_resumable(
         if lock.took_over:
             progress(lock.took_over)
         if flow_file.is_file():
-            flow = json.loads(flow_file.read_text(), cls=MontyDecoder)
+            try:
+                flow = json.loads(flow_file.read_text(), cls=MontyDecoder)
+            except (ImportError, AttributeError) as err:
+                raise StoreError(
+                    f"the saved flow {flow_file} was written by another mttmat version "
+                    f"({err}); delete it to start the flow anew, or use another output folder"
+                ) from err
         else:
             atomic_write_text(flow_file, json.dumps(flow, cls=MontyEncoder))
         _run_jobs(flow, store, Path(root_dir).resolve(), progress, on_job, workers)

@@ -501,9 +501,14 @@ def test_each_job_type_sets_its_threads_per_process():
     assert rmap["ml"]["exec_config"]["export"]["OMP_NUM_THREADS"] == "3"
     assert rmap["static"]["exec_config"]["export"]["OMP_NUM_THREADS"] == "1"  # still VASP
     worker = cfg.resources["ml"].worker
-    data["workers"][worker]["pre_run"] = "export OMP_NUM_THREADS=4"  # the worker's own
+    data["workers"][worker]["pre_run"] = "module load x\nexport OMP_NUM_THREADS=4"
     rmap = run_config_map(type(cfg).model_validate(data))
-    assert "OMP_NUM_THREADS" not in (rmap["light"]["exec_config"]["export"] or {})
+    assert "OMP_NUM_THREADS" not in (rmap["light"]["exec_config"]["export"] or {})  # kept
+    assert rmap["aimd"]["exec_config"]["export"]["OMP_NUM_THREADS"] == "1"  # VASP: per rank
+    data["workers"][worker]["pre_run"] = "# OMP_NUM_THREADS is set below\nunset OMP_NUM_THREADS"
+    rmap = run_config_map(type(cfg).model_validate(data))
+    assert rmap["light"]["exec_config"]["export"]["OMP_NUM_THREADS"] == str(
+        cfg.resources["light"].cores_per_node)  # a mention is not a setting
 
 
 def test_a_relaxation_stopped_at_its_walltime_is_invalid(tmp_path):

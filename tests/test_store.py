@@ -54,3 +54,21 @@ def test_unwritable_store(tmp_path):
     (ro / "store").write_text("a file where a folder should be")
     with pytest.raises(StoreError, match="cannot write"):
         get_store(ro / "store")
+
+
+def test_a_saved_flow_of_another_version_is_refused_with_the_fix(tmp_path):
+    """A flow file whose jobs name a module this version does not have (a job moved since
+    it was saved) stops the resume with a StoreError naming the file, not a traceback."""
+    import json
+
+    from jobflow import Flow
+
+    from mttmat.store import run_resumable
+
+    flow_file = tmp_path / "flows" / "main.json"
+    flow_file.parent.mkdir()
+    flow_file.write_text(json.dumps({"@module": "mttmat.flows.li_sites",
+                                     "@callable": "screen_li_sites"}))  # fmt: skip
+    with pytest.raises(StoreError, match=r"another mttmat version.*delete it"):
+        run_resumable(Flow([]), get_store(tmp_path / "store"), tmp_path / "jobs", flow_file,
+                      lambda msg: None)  # fmt: skip

@@ -43,6 +43,7 @@ def _load_schedule(path: str | None, overrides: Sequence[str]) -> Any:
 def _melt_quench_start(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
     from mttmat.chain.build import build_start
     from mttmat.chain.config import StartCell
+    from mttmat.config_files import validated
     from mttmat.structures import check_min_distances, parent_crystal, read_structure
 
     if sum(x is not None for x in (args.structure, args.crystal, args.pack)) != 1:
@@ -50,14 +51,16 @@ def _melt_quench_start(args: argparse.Namespace) -> tuple[Any, Any, dict[str, An
             "give exactly one start: --structure FILE, --crystal NAME or --pack FORMULA"
         )
     if args.crystal:
-        start, parent, _ = build_start(StartCell(
-            start="crystal", crystal=args.crystal, supercell=args.supercell or [1, 1, 1]))
+        start, parent, _ = build_start(validated(StartCell, {
+            "start": "crystal", "crystal": args.crystal,
+            "supercell": args.supercell or [1, 1, 1]}, " (--crystal, --supercell)"))
         info = {"start": f"crystal {args.crystal}", "supercell": args.supercell}
     elif args.pack:
         if args.density is None:
             raise UserError("--pack needs --density (g/cm³) for the random packing")
-        start, parent, _ = build_start(StartCell(
-            start="random", composition=args.pack, density_g_cm3=args.density, seed=args.seed))
+        start, parent, _ = build_start(validated(StartCell, {
+            "start": "random", "composition": args.pack, "density_g_cm3": args.density,
+            "seed": args.seed}, " (--pack, --density, --seed)"))
         info = {"start": "random packing", "composition": args.pack, "density": args.density}
     else:  # a file: read as it is, and its own reference for the order check
         start = read_structure(args.structure)

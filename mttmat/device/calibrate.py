@@ -30,7 +30,14 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from mttmat.device.model import Q_E, EcramModel
-from mttmat.device.parameters import RANGES, EcramParameters, Param, ParameterError, Source
+from mttmat.device.parameters import (
+    RANGES,
+    DeviceDoesNotSwitchError,
+    EcramParameters,
+    Param,
+    ParameterError,
+    Source,
+)
 from mttmat.device.voc import K_B_EV
 
 __all__ = ["CalibrationResult", "DeviceTargets", "PulseTrace", "calibrate", "fit_trace"]
@@ -187,7 +194,7 @@ def calibrate(params: EcramParameters, targets: DeviceTargets | None = None) -> 
     r_top, r_bot = top / theta_top - 1, bot / theta_bot - 1
     rel = float(max(abs(r_top), abs(r_bot)))
     if best.x[1] > k_hi - 1e-3 and rel > STALLED_FIT_REL:
-        raise ParameterError(
+        raise DeviceDoesNotSwitchError(
             f"{params.material}: the device does not switch with the DFT barrier E_a = "
             f"{p['channel_barrier_ev']:.3f} eV: at the largest kinetic prefactor accepted "
             f"({RANGES['kinetic_prefactor'][1]:g}, i.e. f_int·exp(−E_a/kT) cannot rise "

@@ -23,6 +23,7 @@ __all__ = [
     "RANGES",
     "SCHEMA_VERSION",
     "UNITS",
+    "DeviceDoesNotSwitchError",
     "EcramParameters",
     "Param",
     "ParameterError",
@@ -34,6 +35,10 @@ SCHEMA_VERSION = "1.0"
 
 class ParameterError(ValueError):
     """A parameter is missing its source or outside its physical range."""
+
+
+class DeviceDoesNotSwitchError(ParameterError):
+    """The calibration cannot make the device switch with the material's DFT barrier."""
 
 
 class Source(BaseModel):

@@ -11,7 +11,8 @@ and the host at the same U (for the CBM alignment), and compares them:
 * **cell size**: every host given (e.g. the main job's 16-atom cell and the shipped 32-atom
   one).
 
-:func:`study_table` turns the comparisons into one :class:`LiElectronStudyDoc` row per case;
+:func:`~mttmat.jobs.li_electron.study_table` turns the comparisons into one
+:class:`~mttmat.schemas.li_electron.LiElectronStudyDoc` row per case;
 ``mttmat li-electron-study`` runs it and draws ``li_electron_study.png``.
 """
 

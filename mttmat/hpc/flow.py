@@ -101,6 +101,10 @@ def shell_word(value: str) -> str:
     return f'"{escaped}"'
 
 
+#: a shell line of a worker's pre_run that sets OMP_NUM_THREADS
+_SETS_OMP = re.compile(r"(^|[\s;])(export\s+)?OMP_NUM_THREADS=", re.MULTILINE)
+
+
 def run_config_map(cfg: HpcConfig) -> dict[str, dict[str, Any]]:
     """Per job type: the jobflow-remote worker, qtoolkit resources and execution config."""
     out = {}
@@ -124,10 +128,13 @@ def run_config_map(cfg: HpcConfig) -> dict[str, dict[str, Any]]:
         # the summaries) is one process on the allocation's cores. Without this, torch takes
         # every core it sees: where Slurm does not bind CPUs, two 1-core ML jobs on one node
         # ran 16x slower (measured here: 6.3 s against 0.39 s per CHGNet call, 40 atoms)
-        # jobflow-remote writes the worker's pre_run before these exports: a worker that sets
-        # OMP_NUM_THREADS itself keeps its value
-        if "OMP_NUM_THREADS" not in (cfg.workers[r.worker].pre_run or ""):
-            export.setdefault("OMP_NUM_THREADS", 1 if jt in VASP_JOB_TYPES else r.cores_per_node)
+        # jobflow-remote writes the worker's pre_run before these exports. It is shared by
+        # every job type on the worker: a value set there is kept for the Python jobs only;
+        # VASP keeps one thread per rank unless its own job type's export says otherwise
+        if jt in VASP_JOB_TYPES:
+            export.setdefault("OMP_NUM_THREADS", 1)
+        elif not _SETS_OMP.search(cfg.workers[r.worker].pre_run or ""):
+            export.setdefault("OMP_NUM_THREADS", r.cores_per_node)
         # jobflow-remote writes `export KEY=VALUE` into the submit script as it is: unquoted,
         # `srun vasp_std` would set KEY=srun (and export a variable vasp_std)
         export = {k: shell_word(str(v)) for k, v in export.items()}

@@ -14,6 +14,8 @@ from mttmat.analysis.amorphous import analyze_amorphous, summarize_replicas
 from mttmat.jobs.melt_quench import melt_ok, software_versions
 from mttmat.schemas.amorphous import AmorphousStructureDoc, MeltQuenchSummary
 
+__all__ = ["MELT_MSD_A2", "analyze_cell", "is_melted", "max_force", "summarize_melt_quench"]
+
 #: cation mean squared displacement (Å²) over the melt hold that counts as molten: a liquid
 #: oxide diffuses several Å² per ps, a superheated crystal stays below ~0.5 Å²
 MELT_MSD_A2 = 1.0

@@ -12,6 +12,8 @@ from pymatgen.core import Structure
 from mttmat.schemas.dos import DosDoc
 from mttmat.schemas.dos_summary import LiDosSummary
 
+__all__ = ["dos_document", "summarize_li_dos"]
+
 
 def _vasprun_in(dir_name: str) -> Path:
     d = Path(str(dir_name).split(":", 1)[-1])  # atomate2 dir_name is "host:/path"

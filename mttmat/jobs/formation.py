@@ -14,6 +14,8 @@ from mttmat.backends import get_backend
 from mttmat.schemas.defects import LiFormationDoc
 from mttmat.structures.validate import StructureError
 
+__all__ = ["RelaxNotConvergedError", "li_formation_summary", "multi_li_cell", "vasp_calc_doc"]
+
 
 class RelaxNotConvergedError(RuntimeError):
     """An ML relax whose result a number depends on did not reach its force limit."""
@@ -96,9 +98,8 @@ def vasp_calc_doc(task: Any) -> dict[str, Any]:
     order = list(dict.fromkeys(s["species"][0]["element"] for s in structure["sites"]))
     u = {el: float(x) for el, x in zip(order, incar.get("LDAUU") or [], strict=False) if x}
     locpot = out.get("locpot")  # emmet's keys are "0".."2"; older documents used ints
-    avg = None
-    if locpot:
-        avg = [list(map(float, locpot.get(str(i), locpot.get(i)))) for i in range(3)]
+    axes = [locpot.get(str(i), locpot.get(i)) for i in range(3)] if locpot else []
+    avg = [list(map(float, a)) for a in axes] if axes and all(a for a in axes) else None
     kp = inp.get("kpoints") or {}
     # a generated mesh; for an explicit list its first k-point is not a mesh: None
     mesh = str(kp.get("generation_style", "")).lower() in ("gamma", "monkhorst")

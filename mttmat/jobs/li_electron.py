@@ -18,6 +18,9 @@ total energies:
 CBM and the electrons above the CBM per Li for each, whether the polaron start really
 localised, and a plain sentence on the paper's picture. The lower-energy solution is the
 Li_i^0 state that the formation energy and the ECRAM parameters use.
+
+The study of what decides it (:mod:`mttmat.flows.li_electron_study`) adds two jobs:
+:func:`li_at_void_centre` (an unrelaxed Li cell) and :func:`study_table` (its rows).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pymatgen.core import Structure
 from mttmat.backends.base import START_DISPLACEMENT
 from mttmat.schemas.li_electron import LiElectronDoc, LiElectronStudyDoc, LiSolution
 
-__all__ = ["compare_li_solutions", "polaron_start"]
+__all__ = ["compare_li_solutions", "li_at_void_centre", "polaron_start", "study_table"]
 
 #: M–O distance (Å) that counts as the first shell of the polaron's cation
 FIRST_SHELL_A = 2.4

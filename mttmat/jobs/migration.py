@@ -21,7 +21,7 @@ from mttmat.schemas.migration import HopSpec, LiNetworkDoc, NebHopDoc
 from mttmat.structures.io import atoms_to_structure
 from mttmat.structures.sites import insert_li
 
-__all__ = ["endpoint", "li_network", "neb_hop", "reanchor"]
+__all__ = ["endpoint", "li_network", "mobile_index", "neb_hop", "reanchor"]
 
 
 def mobile_index(structure: Structure) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["LiElectronDoc", "LiSolution"]
+__all__ = ["LiElectronDoc", "LiElectronStudyDoc", "LiSolution"]
 
 
 class LiSolution(BaseModel):
