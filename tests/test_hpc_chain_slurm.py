@@ -254,7 +254,8 @@ def test_reduced_hpc_chain_through_real_slurm_ends_in_ecram_parameters(
     rc = main(["ecram", "--from-store", uri, "--chain-material", "WOx", "-o", str(out)])
     said = capsys.readouterr()
     barrier = params.channel_barrier_ev.value
-    print(f"stand-in chain: E_a = {barrier:.3f} eV, ecram exit {rc}")
+    print(f"through Slurm: first pass {first_pass:.0f} s, second {second_pass:.0f} s, "
+          f"{len(jobs)} jobs; stand-in chain: E_a = {barrier:.3f} eV, ecram exit {rc}")
     if rc == 0:
         written = EcramParameters.from_json(next(out.rglob("ecram_parameters_WOx.json")))
         assert written.channel_barrier_ev.value == barrier
