@@ -188,8 +188,6 @@ def test_reduced_hpc_chain_through_real_slurm_ends_in_ecram_parameters(
         store = remote.job_controller(cfg).jobstore
         chain = store.get_output(flow.output.uuid)
 
-    print(f"through Slurm: first pass {first_pass:.0f} s, second {second_pass:.0f} s, "
-          f"{len(jobs)} jobs")  # fmt: skip
     # the rerun continued from the chunk before it, which was not run again
     assert _read(before_dir / "standin_launch.jsonl") == before_launches
     slow_dir = next((tmp_path / "work").rglob(f"{slow.uuid}*"))

@@ -127,7 +127,7 @@ def run_config_map(cfg: HpcConfig) -> dict[str, dict[str, Any]]:
         # threads per process: VASP is one thread per MPI rank; a Python job (CHGNet, GPAW,
         # the summaries) is one process on the allocation's cores. Without this, torch takes
         # every core it sees: where Slurm does not bind CPUs, two 1-core ML jobs on one node
-        # ran 16x slower (measured here: 6.3 s against 0.39 s per CHGNet call, 40 atoms)
+        # ran 16x slower (measured here: 6.3 s against 0.39 s per CHGNet call, 32 atoms)
         # jobflow-remote writes the worker's pre_run before these exports. It is shared by
         # every job type on the worker: a value set there is kept for the Python jobs only;
         # VASP keeps one thread per rank unless its own job type's export says otherwise
