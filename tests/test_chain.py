@@ -106,6 +106,42 @@ def test_local_and_hpc_flows_from_one_config_have_the_same_stages():
     assert incar["ENCUT"] == host_l.maker.calculator_kwargs["ecut_ev"] == 520.0
 
 
+def test_the_chain_runs_the_makers_it_is_given_and_looks_up_no_backend(monkeypatch):
+    """The stage makers are injected: with the backend lookup broken, the chain still builds
+    from the makers it holds, and a replaced melt-quench maker is the one in the flow."""
+    from dataclasses import replace
+
+    import mttmat.flows.material_chain as mc
+    from mttmat.backends import BackendError, get_backend
+    from mttmat.chain.build import chain_maker, start_cell
+    from mttmat.flows.melt_quench import MeltQuenchMaker
+    from mttmat.flows.vasp import VaspMaterialChainMaker, VaspMeltQuenchMaker
+
+    cfg = ChainConfig(materials=SMALL)
+    maker = chain_maker(cfg, "WOx")
+    assert type(maker) is mc.MaterialChainMaker and maker.dft.name == "gpaw"
+    own = replace(maker, melt_quench_maker=MeltQuenchMaker(name="my quench",
+                                                           schedule=cfg.melt_quench))
+    start, parent, _ = start_cell("WOx", cfg.materials["WOx"])
+
+    def no_lookup(*a, **k):
+        raise AssertionError("the chain looked up a backend by name")
+
+    monkeypatch.setattr(mc, "get_backend", no_lookup)
+    li = get_backend("gpaw").static_maker().make(start)
+    flow = own.make(start, li, parent=parent)
+    (quench,) = [f for f in flow.jobs if getattr(f, "name", "") == "my quench"]
+    assert quench.jobs[0].name == "WOx: initialization"
+    monkeypatch.undo()
+    # a code that does not run in-process needs its per-code subclass, and says so
+    with pytest.raises(BackendError, match="VaspMaterialChainMaker"):
+        mc.MaterialChainMaker(dft=get_backend("vasp")).make(start, li)
+    vasp = chain_maker(cfg, "WOx", dft_backend="vasp", md_backend="vasp")
+    assert isinstance(vasp, VaspMaterialChainMaker)
+    assert isinstance(vasp.melt_quench_maker, VaspMeltQuenchMaker)
+    assert vasp.melt_quench_maker.calculator_kwargs["hubbard_u_ev"] == {"W": 6.2}
+
+
 @pytest.mark.parametrize("neb_dft", ["energies", "ci-neb"])
 def test_every_role_of_the_chain_document_names_a_job(neb_dft):
     """The stage uuids in the chain document are jobs (whose outputs the report, the store

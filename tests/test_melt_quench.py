@@ -93,8 +93,13 @@ def test_flow_has_four_stages_per_replica_and_a_summary():
 
 
 def test_vasp_backend_builds_aimd_jobs_with_dft_u():
+    from mttmat.flows.vasp import VaspMeltQuenchMaker
+
     sched = MeltQuenchSchedule(init_steps=10, heat_steps=10, melt_steps=20)
-    flow = MeltQuenchMaker(backend="vasp", schedule=sched).make(cubic_wo3())
+    # the common Maker drives in-process MD only, and says which Maker runs AIMD
+    with pytest.raises(BackendError, match="VaspMeltQuenchMaker"):
+        MeltQuenchMaker(backend="vasp", schedule=sched).make(cubic_wo3())
+    flow = VaspMeltQuenchMaker(schedule=sched).make(cubic_wo3())
     md_jobs = [j for j in flow.jobs if "AIMD" in j.name]
     # init hold, heat ramp, melt hold, quench ramp
     assert len(md_jobs) == 4

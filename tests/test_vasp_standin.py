@@ -96,7 +96,7 @@ def test_atomate2_jobs_of_the_chain_run_the_standin_through_custodian(standin, m
     # LOCPOT planar averages (LVHAR), U and k-mesh, the same from the object and its JSON
     from pymatgen.io.vasp import Locpot
 
-    from mttmat.jobs.formation import vasp_calc_doc
+    from mttmat.backends.vasp_docs import vasp_calc_doc
 
     task = docs[charged.uuid]
     calc = vasp_calc_doc(task)
@@ -141,15 +141,16 @@ def test_vasp_ci_neb_relaxes_the_endpoints_runs_atomate2s_neb_and_feeds_a_neb_do
 
     from jobflow import Flow
 
-    from mttmat.backends import get_backend
+    from mttmat.flows.vasp import VaspMaterialChainMaker
     from mttmat.schemas.migration import NebHopDoc
     from tests.fake_potcars import ZVAL
 
-    vasp = get_backend("vasp")
     band = _ml_band(1)
     ckw = {"charge": 1.0, "spin_polarized": False, "kpts": [1, 1, 1], "smearing_ev": 0.05,
            "ecut_ev": 400.0}  # as the chain gives every DFT job
-    flow = vasp.dft_band(band, "ci-neb", ckw, n_images=1, fmax=0.05, max_steps=20)
+    chain = VaspMaterialChainMaker(neb_dft="ci-neb", neb_images=1, neb_fmax=0.05,
+                                   neb_max_steps=20)  # fmt: skip
+    flow = chain.dft_band(band, ckw)
     out = _run(Flow([flow]), standin / "neb")
     by_name = {j.name: out[j.uuid] for j, _ in flow.iterflow()}
     doc = NebHopDoc.model_validate(out[flow.output.uuid].model_dump())

@@ -22,7 +22,7 @@ from monty.json import MontyEncoder
 
 from mttmat.chain.build import build_start
 from mttmat.chain.config import StartCell
-from mttmat.flows.melt_quench import MeltQuenchMaker
+from mttmat.flows.vasp import VaspMeltQuenchMaker
 from mttmat.jobs.melt_quench import MeltQuenchSchedule
 from mttmat.materials import material_spec
 
@@ -37,8 +37,8 @@ def build(material: str, replicas: int, schedule_file: Path):
         start, parent, _ = build_start(StartCell(**material_spec(material).full_cell))
     except ValueError as err:
         raise SystemExit(str(err)) from err
-    maker = MeltQuenchMaker(name=f"melt-quench {material}", backend="vasp", schedule=sched,
-                            replicas=replicas)  # fmt: skip
+    maker = VaspMeltQuenchMaker(name=f"melt-quench {material}", schedule=sched,
+                                replicas=replicas)  # fmt: skip
     return maker.make(start, parent=parent), start
 
 

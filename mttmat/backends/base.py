@@ -84,19 +84,6 @@ def get_backend(name: str | None = None, **options: Any) -> Backend:
     return cls(**options)
 
 
-@dataclass
-class MeltQuenchMd:
-    """The MD part of a melt-quench as a backend builds it: its jobs, the final structure
-    (a reference), the uuid of each stage, and the melt hold's MSD and attempts (references;
-    None where the backend does not measure them)."""
-
-    jobs: list[Any]
-    structure: Any
-    uuids: dict[str, str]
-    melt_msd_a2: Any = None
-    melt_attempts: Any = None
-
-
 class Backend(ABC):
     """A way to compute energies and forces, as Makers for static, relax and MD."""
 
@@ -195,61 +182,31 @@ class Backend(ABC):
         ).make(structure)
         return [*jobs, scf]
 
-    def melt_quench_md(
-        self,
-        structure: Structure,
-        schedule: Any,
-        tag: str = "",
-        calculator_kwargs: dict[str, Any] | None = None,
-    ) -> MeltQuenchMd:
-        """The MD jobs of a melt-quench (initialization, melting-diffusion, quenching) on
-        ``schedule`` (a :class:`~mttmat.jobs.melt_quench.MeltQuenchSchedule`).
+    def calc_document(self, output: Any) -> Any:
+        """One finished calculation of this code in the shape the shared jobs read
+        (:meth:`~mttmat.schemas.defects.LiFormationDoc.build`): here the
+        :class:`~mttmat.schemas.calc.CalcTaskDoc` as it is. Codes whose jobs store another
+        document override this (VASP: atomate2's ``TaskDoc``)."""
+        return output
 
-        Here (in-process backends): three resumable
-        :func:`~mttmat.jobs.melt_quench.md_stage` jobs, the melt with its enforced melt
-        check. External codes override this (VASP: one AIMD job per schedule segment).
-        """
-        from mttmat.jobs.melt_quench import md_stage
+    def dos_document(self, output: Any, uuid: str | None = None, width_ev: float = 0.1) -> Any:
+        """The :class:`~mttmat.schemas.dos.DosDoc` of one finished calculation: here from
+        the electronic summary (eigenvalues, projections) of its task document."""
+        from pymatgen.core import Structure
 
-        sd = schedule.model_dump(mode="json")
-        kw = calculator_kwargs or {}
-        init = md_stage(structure, "init", sd, self.name, kw)
-        init.name = f"initialization{tag}"
-        melt = md_stage(init.output.structure, "melt", sd, self.name, kw,
-                        velocities=init.output.velocities)  # fmt: skip
-        melt.name = f"melting-diffusion{tag}"
-        quench = md_stage(
-            melt.output.structure, "quench", sd, self.name, kw,
-            velocities=melt.output.velocities,
-            start_temperature_k=melt.output.target_temperature_k,
-        )  # fmt: skip
-        quench.name = f"quenching{tag}"
-        return MeltQuenchMd(
-            jobs=[init, melt, quench],
-            structure=quench.output.structure,
-            uuids={"init": init.uuid, "melt": melt.uuid, "quench": quench.uuid},
-            melt_msd_a2=melt.output.msd_a2,
-            melt_attempts=melt.output.melt_attempts,
-        )
+        from mttmat.schemas.dos import DosDoc
 
-    def dft_band(
-        self,
-        band: Any,
-        mode: str,
-        calculator_kwargs: dict[str, Any],
-        n_images: int,
-        fmax: float,
-        max_steps: int,
-        path_uuid: str | None = None,
-    ) -> Any:
-        """DFT on a converged ML band (``band``: a reference to a
-        :class:`~mttmat.schemas.migration.NebHopDoc` with its images, endpoints included).
-
-        ``mode``: ``energies`` (a single point per image, a
-        :class:`~mttmat.jobs.band_energies.BandEnergiesDoc`) or ``ci-neb`` (a CI-NEB seeded
-        by the band). Returns the job or flow whose output the chain reads.
-        """
-        raise BackendError(f"backend {self.name!r} has no DFT band method")
+        get = output.get if isinstance(output, dict) else lambda k, d=None: getattr(output, k, d)
+        electronic = get("electronic")
+        if electronic is None:
+            raise BackendError(
+                f"the {self.name} task document holds no electronic summary: was it made by "
+                f"a {self.name} single point of mttmat?"
+            )
+        structure = get("structure")
+        if isinstance(structure, dict):
+            structure = Structure.from_dict(structure)
+        return DosDoc.from_electronic(electronic, structure, width=width_ev, uuid=uuid)
 
 
 class AseCalculatorBackend(Backend):
@@ -265,33 +222,6 @@ class AseCalculatorBackend(Backend):
 
     def ase_calculator(self, **kwargs: Any) -> Calculator:
         return self.calculator(**kwargs)
-
-    def dft_band(
-        self,
-        band: Any,
-        mode: str,
-        calculator_kwargs: dict[str, Any],
-        n_images: int,
-        fmax: float,
-        max_steps: int,
-        path_uuid: str | None = None,
-    ) -> Any:
-        """In-process: one resumable job walks the band (``energies``) or relaxes it
-        (``ci-neb``, seeded by the ML images)."""
-        if mode == "energies":
-            from mttmat.jobs.band_energies import dft_band_energies
-
-            return dft_band_energies(band, self.name, calculator_kwargs, path_uuid=path_uuid)
-        if mode == "ci-neb":
-            from mttmat.jobs.migration import neb_hop
-
-            return neb_hop(
-                band["images"][0], band["images"][-1], band["hop"], self.name, n_images,
-                fmax, seed_images=band["images"], seed_fidelity="ml",
-                calculator_kwargs=calculator_kwargs, max_steps=max_steps,
-            )  # fmt: skip
-        raise BackendError(f"DFT band mode must be energies or ci-neb, got {mode!r}")
-
 
     def static_maker(self, **kwargs: Any) -> Maker:
         kwargs.setdefault("name", f"{self.name} static")

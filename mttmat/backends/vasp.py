@@ -13,7 +13,7 @@ from typing import Any
 from jobflow import Maker
 from pymatgen.core import Structure
 
-from mttmat.backends.base import Backend, BackendError, MeltQuenchMd, register_backend
+from mttmat.backends.base import Backend, BackendError, register_backend
 from mttmat.backends.defaults import DEFAULTS
 from mttmat.backends.vasp_custodian import (
     DEFAULT_CUSTODIAN_VALIDATORS,
@@ -21,6 +21,7 @@ from mttmat.backends.vasp_custodian import (
     custodian_validators,
     edited,
 )
+from mttmat.backends.vasp_docs import vasp_calc_doc, vasprun_in
 from mttmat.backends.vasp_inputs import (
     CALCULATOR_KEYS,
     aimd_chunks,
@@ -179,64 +180,24 @@ class VaspBackend(Backend):
                                  run_vasp_kwargs=self.run_vasp_kwargs(ChargedRelaxMaker),
                                  **kwargs)  # fmt: skip
 
-    def dft_band(
-        self,
-        band: Any,
-        mode: str,
-        calculator_kwargs: dict[str, Any],
-        n_images: int,
-        fmax: float,
-        max_steps: int,
-        path_uuid: str | None = None,
-    ) -> Any:
-        """DFT on the converged ML band, as atomate2 VASP jobs.
+    def calc_document(self, output: Any) -> Any:
+        """atomate2's VASP ``TaskDoc`` (object or its stored JSON) in the code-agnostic
+        shape (:func:`~mttmat.backends.vasp_docs.vasp_calc_doc`); a document already in that
+        shape passes unchanged."""
+        get = output.get if isinstance(output, dict) else lambda k, d=None: getattr(output, k, d)
+        if output is None or get("electronic") is not None:
+            return output
+        return vasp_calc_doc(output)
 
-        ``energies``: one static per image of the ML band (endpoints included), then
-        :func:`~mttmat.jobs.band_energies.band_from_statics`. ``ci-neb``: both endpoints
-        relaxed in VASP (``relax``, the band's charge), the ML band moved onto them
-        (:func:`~mttmat.jobs.band_energies.reanchor_band`), a VASP CI-NEB of it
-        (:meth:`neb_maker`: atomate2's NEB job with its ``VaspNebFilesValidator``), its
-        output collected with the endpoints by atomate2's ``collect_neb_output`` and turned
-        into the same :class:`~mttmat.schemas.migration.NebHopDoc` as a local CI-NEB
-        (:func:`~mttmat.jobs.band_energies.neb_doc_from_vasp`).
-        """
-        from jobflow import Flow
+    def dos_document(self, output: Any, uuid: str | None = None, width_ev: float = 0.1) -> Any:
+        """The DOS of a finished VASP job from the vasprun.xml of its folder (LORBIT = 11
+        projections are not in the TaskDoc, so this needs the cluster's work folders)."""
+        from mttmat.schemas.dos import DosDoc
 
-        from mttmat.jobs.band_energies import band_from_statics, neb_doc_from_vasp, reanchor_band
-
-        if mode == "energies":
-            statics = []
-            for k in range(n_images + 2):
-                maker = self.static_maker(name=f"vasp band image {k}",
-                                          calculator_kwargs=calculator_kwargs)  # fmt: skip
-                statics.append(maker.make(band["images"][k]))
-            doc = band_from_statics(band, [j.output for j in statics], self.name,
-                                    calculator_kwargs, path_uuid=path_uuid)  # fmt: skip
-            doc.name = "vasp energies on the band"
-            return Flow([*statics, doc], output=doc.output, name="vasp energies on the band")
-        if mode != "ci-neb":
-            raise BackendError(f"DFT band mode must be energies or ci-neb, got {mode!r}")
-        from atomate2.vasp.jobs.neb import collect_neb_output
-
-        ends = []
-        for k, where in ((0, "initial"), (-1, "final")):
-            relax = self.relax_maker(name=f"vasp relax {where} endpoint", steps=max_steps,
-                                     relax_kwargs={"fmax": fmax},
-                                     calculator_kwargs=calculator_kwargs,
-                                     user_incar_settings=dict(NEB_PRECISION))  # fmt: skip
-            ends.append(relax.make(band["images"][k]))
-        seed = reanchor_band(band, ends[0].output.structure, ends[1].output.structure)
-        seed.name = "ML band on the VASP endpoints"
-        neb = self.neb_maker(n_images, calculator_kwargs=calculator_kwargs,
-                             steps=max_steps, fmax=fmax).make(seed.output)  # fmt: skip
-        neb.name = "vasp CI-NEB"
-        collect = collect_neb_output([e.output.dir_name for e in ends], neb.output.dir_name,
-                                     store_calculations=False)  # MongoDB's 16 MB per document
-        collect.name = "collect vasp CI-NEB"
-        doc = neb_doc_from_vasp(band, collect.output, [e.output for e in ends],
-                                neb.output, calculator_kwargs, fmax, max_steps)  # fmt: skip
-        doc.name = "vasp CI-NEB document"
-        return Flow([*ends, seed, neb, collect, doc], output=doc.output, name="vasp CI-NEB")
+        get = output.get if isinstance(output, dict) else lambda k, d=None: getattr(output, k, d)
+        if get("dir_name") is None:
+            raise BackendError("the VASP task document names no job folder (dir_name)")
+        return DosDoc.from_vasprun(vasprun_in(get("dir_name")), uuid=uuid)
 
     def dos_jobs(
         self,
@@ -371,50 +332,6 @@ class VaspBackend(Backend):
         run_kwargs = self.run_vasp_kwargs(ChargedNebMaker)  # job_type NEB, NEB validator
         return ChargedNebMaker(input_set_generator=gen, charge=charge, run_vasp_kwargs=run_kwargs,
                                **kwargs)  # fmt: skip
-
-    def melt_quench_md(
-        self,
-        structure: Structure,
-        schedule: Any,
-        tag: str = "",
-        calculator_kwargs: dict[str, Any] | None = None,
-    ) -> MeltQuenchMd:
-        """atomate2 AIMD jobs for every schedule segment (TEBEG→TEEND ramps), each segment cut
-        into chunks of at most ``aimd_chunk_steps`` steps (the ramp split with them), each
-        chunk continuing from the previous job's folder (CONTCAR with velocities).
-
-        VASP restarts per job: a chunk is the unit that a walltime or a node failure loses,
-        and jobflow-remote's rerun of a failed chunk starts from the chunk before it, not
-        from the start of the melt. No melt MSD is measured in the jobs (None)."""
-        from mttmat.jobs.melt_quench import _scaled_to_density
-
-        current: Any = _scaled_to_density(structure, schedule.density_g_cm3)
-        prev_dir = None
-        jobs: list[Any] = []
-        uuids: dict[str, str] = {}
-        for stage in ("init", "melt", "quench"):
-            for n, seg in enumerate(schedule.segments(stage)):
-                chunks = aimd_chunks(seg.t_start_k, seg.t_end_k, seg.n_steps,
-                                     self.aimd_chunk_steps)  # fmt: skip
-                for k, (t0, t1, steps) in enumerate(chunks):
-                    maker = self.md_maker(
-                        (t0, t1), steps,
-                        timestep_fs=schedule.time_step_fs,
-                        ensemble=schedule.ensemble,
-                        thermostat=schedule.thermostat,
-                        n_species=len(structure.composition.elements),
-                        friction_per_ps=schedule.friction_per_ps,
-                        taut_fs=schedule.taut_fs,
-                        andersen_prob=schedule.andersen_prob,
-                        **({"calculator_kwargs": calculator_kwargs} if calculator_kwargs else {}),
-                    )  # fmt: skip
-                    j = maker.make(current, prev_dir=prev_dir)
-                    part = f" part {k + 1}/{len(chunks)}" if len(chunks) > 1 else ""
-                    j.name = f"{stage} {n} AIMD{part}{tag}"
-                    uuids[f"{stage}{n}" + (f".{k}" if len(chunks) > 1 else "")] = j.uuid
-                    jobs.append(j)
-                    current, prev_dir = j.output.structure, j.output.dir_name
-        return MeltQuenchMd(jobs=jobs, structure=current, uuids=uuids)
 
     def md_maker(
         self,

@@ -22,11 +22,21 @@ from mttmat.backends import get_backend
 from mttmat.chain.config import ChainConfig, StartCell
 from mttmat.errors import ConfigError
 from mttmat.flows.material_chain import MaterialChainMaker
+from mttmat.flows.melt_quench import MeltQuenchMaker
+from mttmat.flows.vasp import VaspMaterialChainMaker, VaspMeltQuenchMaker
 from mttmat.materials import cation_of
 from mttmat.structures import make_supercell, parent_crystal, random_packing
 from mttmat.structures.io import read_structure
 
-__all__ = ["build_chain_flows", "build_start", "chain_maker", "li_metal_job", "start_cell"]
+__all__ = [
+    "CHAIN_MAKERS",
+    "MELT_QUENCH_MAKERS",
+    "build_chain_flows",
+    "build_start",
+    "chain_maker",
+    "li_metal_job",
+    "start_cell",
+]
 
 
 def build_start(m: StartCell) -> tuple[Structure, Structure | None, dict[str, Any]]:
@@ -75,6 +85,12 @@ def start_cell(
     return s, parent, {**meta, "formula": s.composition.formula, "n_atoms": len(s)}
 
 
+#: the per-code subclasses of the common Makers (atomate2's ``common``/``vasp`` split); a code
+#: not listed here runs in-process through the common ones
+CHAIN_MAKERS: dict[str, type[MaterialChainMaker]] = {"vasp": VaspMaterialChainMaker}
+MELT_QUENCH_MAKERS: dict[str, type[MeltQuenchMaker]] = {"vasp": VaspMeltQuenchMaker}
+
+
 def chain_maker(
     cfg: ChainConfig,
     material: str,
@@ -83,15 +99,28 @@ def chain_maker(
     backend_options: dict[str, Any] | None = None,
     md_backend: str | None = None,
 ) -> MaterialChainMaker:
-    """The chain Maker of ``material``: every DFT setting an explicit field, fixed now."""
+    """The chain Maker of ``material``: the backend profile (the codes by name, the Maker
+    class of each) turned into injected makers, every DFT setting an explicit field, fixed
+    now. ``md_backend``: the melt-quench's code (default the ML potential; ``vasp``: AIMD
+    with the chain's DFT settings, spin-paired)."""
     d, m = cfg.dft, cfg.materials[material]
     species = [cation_of(material), "O", "Li"]
-    schedule = cfg.melt_quench.model_copy(update={"seed": m.seed}) if m.melts else None
-    return MaterialChainMaker(
-        material=material, ml_backend=ml_backend, dft_backend=dft_backend,
-        md_backend=md_backend, backend_options=dict(backend_options or {}),
-        melt_quench=schedule, max_candidates=cfg.li_sites.max_candidates,
-        screening_fmax=cfg.li_sites.fmax_ev_a, dft_kwargs=d.calculator_kwargs(species),
+    opts = dict(backend_options or {})
+    dft_kwargs = d.calculator_kwargs(species)
+    mq = None
+    if m.melts:
+        md = md_backend or ml_backend
+        aimd = md == dft_backend  # the chain's own DFT code and settings
+        mq = MELT_QUENCH_MAKERS.get(md, MeltQuenchMaker)(
+            name="melt-quench", backend=md,
+            schedule=cfg.melt_quench.model_copy(update={"seed": m.seed}),
+            backend_options=opts if aimd else {},
+            calculator_kwargs={**dft_kwargs, "spin_polarized": False} if aimd else {},
+        )  # fmt: skip
+    return CHAIN_MAKERS.get(dft_backend, MaterialChainMaker)(
+        material=material, ml=get_backend(ml_backend), dft=get_backend(dft_backend, **opts),
+        melt_quench_maker=mq, max_candidates=cfg.li_sites.max_candidates,
+        screening_fmax=cfg.li_sites.fmax_ev_a, dft_kwargs=dft_kwargs,
         polaron_distortion_a=d.polaron_distortion_a,
         polaron_moment_mub=d.polaron_moment_mub, dft_relax=d.relax,
         two_li_spin_polarized=d.two_li_spin_polarized,

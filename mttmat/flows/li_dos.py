@@ -111,6 +111,7 @@ class LiSitesDosMaker(Maker):
         relax = {"fmax": self.relax_fmax, "steps": self.relax_steps} if self.dft_relax else None
         kw = {**self.dft_kwargs, "spin_polarized": spin}
         new = dft.dos_jobs(label, structure, kw, self.dos_kwargs, relax)
-        dos = dos_document(new[-1].output, uuid=new[-1].uuid, width_ev=self.width_ev)
+        dos = dos_document(new[-1].output, uuid=new[-1].uuid, width_ev=self.width_ev,
+                           code=dft.name)  # fmt: skip
         dos.name = f"DOS {label}"
         return new, dos

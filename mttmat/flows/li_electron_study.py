@@ -109,7 +109,7 @@ class LiElectronStudyMaker(Maker):
                     h = dft.static_maker(name=f"{label}: {dft.name} host (U {u:g})",
                                          calculator_kwargs={**kw, "spin_polarized": False})
                     hj = h.make(host)
-                    hd = dos_document(hj.output, uuid=hj.uuid)
+                    hd = dos_document(hj.output, uuid=hj.uuid, code=dft.name)
                     hd.name = f"{label}: DOS host (U {u:g})"
                     jobs += [hj, hd]
                     hosts_done[u] = hd
@@ -120,8 +120,8 @@ class LiElectronStudyMaker(Maker):
                     **kw, "spin_polarized": False}).make(geoms[geom])  # fmt: skip
                 polj = dft.static_maker(name=f"{tag}: polaron", calculator_kwargs={
                     **kw, "spin_polarized": True}).make(pol.output)  # fmt: skip
-                db = dos_document(band.output, uuid=band.uuid)
-                dp = dos_document(polj.output, uuid=polj.uuid)
+                db = dos_document(band.output, uuid=band.uuid, code=dft.name)
+                dp = dos_document(polj.output, uuid=polj.uuid, code=dft.name)
                 summ = summarize_li_dos(hosts_done[u].output, [db.output, dp.output], n_li=1,
                                         labels=["band", "polaron"])  # fmt: skip
                 cmp_ = compare_li_solutions(

@@ -133,7 +133,7 @@ class LiFormationMaker(Maker):
         summary = li_formation_summary(
             host_job.output, li_job.output if li_job is not None else None, cells,
             self.dielectric, self.dielectric_source, self.mu_li_ev, multi, self.temperature_k,
-            uuids,
+            uuids, dft.name,
         )  # fmt: skip
         summary.name = "Li formation summary"
         jobs.append(summary)

@@ -30,7 +30,7 @@ from typing import Any
 from jobflow import Flow, Job, Maker
 from pymatgen.core import Structure
 
-from mttmat.backends import get_backend
+from mttmat.backends import Backend, BackendError, get_backend
 from mttmat.device.build import electrons_per_li
 from mttmat.flows.melt_quench import MeltQuenchMaker
 from mttmat.jobs.band_energies import (  # noqa: F401  (re-exported)
@@ -44,7 +44,7 @@ from mttmat.jobs.dos import dos_document, summarize_li_dos
 from mttmat.jobs.formation import li_formation_summary, multi_li_cell
 from mttmat.jobs.hop_network import ml_hop_network
 from mttmat.jobs.li_electron import compare_li_solutions, polaron_start
-from mttmat.jobs.melt_quench import MeltQuenchSchedule
+from mttmat.jobs.migration import neb_hop
 from mttmat.jobs.sites import screen_li_sites
 
 __all__ = [
@@ -60,19 +60,24 @@ __all__ = [
 class MaterialChainMaker(Maker):
     """Atoms → ECRAM parameters for one material on a small cell (see the module doc).
 
+    The stage makers are injected: ``ml`` and ``dft`` are backends (their ``static_maker``
+    and ``relax_maker`` make every DFT job; ``ml.name`` is the potential the screening, the
+    two-Li relax and the hop network load on the worker), ``melt_quench_maker`` is a
+    :class:`~mttmat.flows.melt_quench.MeltQuenchMaker` (or its VASP AIMD subclass). The one
+    step whose jobs differ per code, DFT on the ML band, is :meth:`dft_band`: in-process
+    here, atomate2 VASP jobs in :class:`mttmat.flows.vasp.VaspMaterialChainMaker` (atomate2's
+    pattern: ``common/flows/defect.py`` with ``vasp/flows/defect.py``). Nothing here looks
+    at a backend's name.
+
     Parameters
     ----------
     material
         Label, e.g. ``WOx``.
-    ml_backend, dft_backend, md_backend
-        The ML potential (sites, hops), the DFT code (``gpaw`` locally, ``vasp`` on HPC:
-        the flow is the same, only the makers differ) and the melt-quench's code (default:
-        the ML potential; ``vasp`` for AIMD).
-    backend_options
-        Options of the DFT backend (VASP: custodian changes to atomate2's defaults, max_errors).
-    melt_quench
-        A :class:`MeltQuenchSchedule` (or dict), or None when the start cell is already the
-        host (e.g. a shipped amorphous cell).
+    ml, dft
+        The ML potential (sites, hops) and the DFT code (GPAW locally, VASP on HPC).
+    melt_quench_maker
+        The melt-quench of the start cell, or None when the start cell is already the host
+        (e.g. a shipped amorphous cell).
     dft_kwargs
         GPAW options of every cell (``kpts``, ``kpts_gamma``, ``ecut_ev``, ``smearing_ev`` ...).
     neb_dft
@@ -85,11 +90,9 @@ class MaterialChainMaker(Maker):
 
     name: str = "material chain"
     material: str = "WOx"
-    ml_backend: str = "chgnet"
-    dft_backend: str = "gpaw"
-    backend_options: dict = field(default_factory=dict)
-    md_backend: str | None = None
-    melt_quench: MeltQuenchSchedule | dict | None = None
+    ml: Backend = field(default_factory=lambda: get_backend("chgnet"))
+    dft: Backend = field(default_factory=lambda: get_backend("gpaw"))
+    melt_quench_maker: MeltQuenchMaker | None = None
     max_candidates: int = 6
     screening_fmax: float = 0.05
     dft_kwargs: dict = field(default_factory=dict)
@@ -114,20 +117,15 @@ class MaterialChainMaker(Maker):
 
     def make(self, start: Structure, li_metal: Any, parent: Structure | None = None) -> Flow:
         """The flow of one material; ``li_metal`` is the output of the shared bcc Li job."""
-        dft = get_backend(self.dft_backend, **self.backend_options)
+        dft, ml = self.dft, self.ml
         dft.check_structure(start)
+        if self.neb_dft not in ("energies", "ci-neb", "none"):
+            raise ValueError(f"neb_dft must be energies, ci-neb or none, got {self.neb_dft!r}")
         jobs: list[Job | Flow] = []
         uuids: dict[str, str] = {}
         host: Any = start
-        if self.melt_quench is not None:
-            md = self.md_backend or self.ml_backend
-            dft_md = md == self.dft_backend  # AIMD: the chain's DFT settings, spin-paired
-            mq = MeltQuenchMaker(
-                name="melt-quench", backend=md, schedule=self.melt_quench,
-                backend_options=self.backend_options if dft_md else {},
-                calculator_kwargs={**self.calculator_kwargs(), "spin_polarized": False}
-                if dft_md else {},
-            ).make(start, parent=parent)  # fmt: skip
+        if self.melt_quench_maker is not None:
+            mq = self.melt_quench_maker.make(start, parent=parent)
             jobs.append(mq)
             _tag(mq, "melt-quench")
             host = mq.output["cells"][0].structure
@@ -135,7 +133,7 @@ class MaterialChainMaker(Maker):
                 j.uuid for j in _all_jobs([mq]) if j.metadata.get("role") == "amorphous analysis"
             )
         screen = screen_li_sites(
-            host, n_sites=2, n_lowest=self.network_sites, backend=self.ml_backend,
+            host, n_sites=2, n_lowest=self.network_sites, backend=ml.name,
             max_candidates=self.max_candidates, fmax=self.screening_fmax,
             n_sites_max=self.network_sites,
         )  # fmt: skip
@@ -188,7 +186,7 @@ class MaterialChainMaker(Maker):
         for label, key in (("host", "host"), ("band", "Li_i q=+0 band"),
                            ("polaron", "Li_i q=+0 polaron")):  # fmt: skip
             st = statics[key]
-            d = dos_document(st.output, uuid=st.uuid, width_ev=self.dos_width_ev)
+            d = dos_document(st.output, uuid=st.uuid, width_ev=self.dos_width_ev, code=dft.name)
             d.name = f"DOS {label}"
             dos_jobs[label] = d
             uuids[f"DOS {label}"] = d.uuid
@@ -215,9 +213,9 @@ class MaterialChainMaker(Maker):
             same_geometry=not self.dft_relax,
         )  # fmt: skip
         electron.name = "Li electron: band vs polaron"
-        two = multi_li_cell(host, screen.output.selected_structures, 2, self.ml_backend,
+        two = multi_li_cell(host, screen.output.selected_structures, 2, ml.name,
                             self.screening_fmax)  # fmt: skip
-        two.name = f"two Li cell ({self.ml_backend} relax)"
+        two.name = f"two Li cell ({ml.name} relax)"
         # spin-paired: its SCF took 3-4x the one-Li polaron's when spin-polarised from one
         # moment per Li (108 and 152 s here), past the run's budget. When the Li electrons
         # localise, E(2 Li) is then an upper bound and the two-Li voltage a lower bound; the
@@ -246,6 +244,7 @@ class MaterialChainMaker(Maker):
             self.dielectric_source, None, {"doc": two_static.output}, 300.0,
             {"screening": uuids["screening"], "host": uuids["host"], "bcc Li": uuids["bcc Li"],
              "Li_i q=+0": electron.uuid, "Li_i q=+1": q1.uuid, "two Li": two_static.uuid},
+            code=dft.name,
         )  # fmt: skip
         form.name = "Li formation summary"
         _tag([*dos_jobs.values(), dos_sum, electron, form], "DOS and formation documents")
@@ -253,22 +252,18 @@ class MaterialChainMaker(Maker):
         uuids["DOS summary"], uuids["formation"] = dos_sum.uuid, form.uuid
         uuids["electron"] = electron.uuid
         net = ml_hop_network(
-            screen.output, self.ml_backend, self.neb_images, self.neb_fmax,
+            screen.output, ml.name, self.neb_images, self.neb_fmax,
             self.neb_max_steps, self.min_hops, self.max_hops, self.max_hop_length_a,
         )  # fmt: skip
-        net.name = f"{self.ml_backend} hop network"
+        net.name = f"{ml.name} hop network"
         _tag(net, "ML hop network (CI-NEB)")
         jobs.append(net)
         uuids["hop network"] = net.uuid
         band = None
         spin_band = self.neb_charge == 0
         band_kw = {**kw, "charge": float(self.neb_charge), "spin_polarized": spin_band}
-        if self.neb_dft not in ("energies", "ci-neb", "none"):
-            raise ValueError(f"neb_dft must be energies, ci-neb or none, got {self.neb_dft!r}")
         if self.neb_dft != "none":
-            band = dft.dft_band(net.output.limiting_band, self.neb_dft, band_kw,
-                                self.neb_images, self.neb_fmax, self.neb_max_steps,
-                                path_uuid=net.uuid)  # fmt: skip
+            band = self.dft_band(net.output.limiting_band, band_kw, path_uuid=net.uuid)
             what = "energies on" if self.neb_dft == "energies" else "CI-NEB of"
             band.name = f"{dft.name} {what} the limiting band"
             _tag(band, "DFT energies on the band" if self.neb_dft == "energies" else "DFT CI-NEB")
@@ -282,8 +277,7 @@ class MaterialChainMaker(Maker):
         params.name = "ECRAM channel parameters"
         jobs.append(params)
         uuids["parameters"] = params.uuid
-        doc = chain_document(self.material, params.output, dict(uuids), self.ml_backend,
-                             dft.name, kw)  # fmt: skip
+        doc = chain_document(self.material, params.output, dict(uuids), ml.name, dft.name, kw)
         doc.name = "material chain document"
         jobs.append(doc)
         _tag([params, doc], "ECRAM parameters")
@@ -291,6 +285,29 @@ class MaterialChainMaker(Maker):
             j.name = f"{self.material}: {j.name}"
             j.metadata["material"] = self.material
         return Flow(jobs, output=doc.output, name=f"{self.material} chain")
+
+    def dft_band(self, band: Any, calculator_kwargs: dict[str, Any],
+                 path_uuid: str | None = None) -> Job | Flow:  # fmt: skip
+        """DFT on the converged ML band (``band``: a reference to a
+        :class:`~mttmat.schemas.migration.NebHopDoc` with its images, endpoints included),
+        as ``neb_dft`` says: ``energies`` (one resumable job, a single point per image, a
+        :class:`~mttmat.jobs.band_energies.BandEnergiesDoc`) or ``ci-neb`` (one resumable
+        job relaxing the band, seeded by the ML images). In-process; codes that run as
+        atomate2 jobs on a cluster override this.
+        """
+        if not self.dft.in_process:
+            raise BackendError(
+                f"{self.dft.name!r} does not run in-process, so MaterialChainMaker cannot run "
+                "DFT on the band; use its subclass for that code "
+                "(mttmat.flows.vasp.VaspMaterialChainMaker)"
+            )
+        if self.neb_dft == "energies":
+            return dft_band_energies(band, self.dft.name, calculator_kwargs, path_uuid=path_uuid)
+        return neb_hop(
+            band["images"][0], band["images"][-1], band["hop"], self.dft.name, self.neb_images,
+            self.neb_fmax, seed_images=band["images"], seed_fidelity="ml",
+            calculator_kwargs=calculator_kwargs, max_steps=self.neb_max_steps,
+        )  # fmt: skip
 
     def calculator_kwargs(self) -> dict[str, Any]:
         """The DFT settings every cell of this chain shares, complete and explicit.

@@ -1,12 +1,12 @@
 """Melt-quench flow: initialization → melting-diffusion → quenching → relax → analysis.
 
-The MD jobs come from the backend (:meth:`~mttmat.backends.base.Backend.melt_quench_md`):
-in-process backends (``chgnet`` by default, ``gpaw`` for tiny cells) run the three MD stages
-as resumable :func:`~mttmat.jobs.melt_quench.md_stage` jobs; the ``vasp`` backend runs every
-schedule segment as an atomate2 VASP ``MDMaker`` job (AIMD with the DFT+U INCAR, TEBEG→TEEND
-ramps, each continuing from the previous job's folder). The flow does not branch on the
-backend. The final relax is the backend's relax Maker. Replicas are independent seeds of one
-composition inside one flow.
+The MD jobs are the one thing that differs per code (:meth:`MeltQuenchMaker.md_jobs`):
+here, with an in-process backend (``chgnet`` by default, ``gpaw`` for tiny cells), the three
+MD stages are resumable :func:`~mttmat.jobs.melt_quench.md_stage` jobs; its VASP subclass
+(:class:`mttmat.flows.vasp.VaspMeltQuenchMaker`) runs every schedule segment as atomate2
+VASP ``MDMaker`` jobs (AIMD, TEBEG→TEEND ramps, each continuing from the previous folder).
+The flow does not branch on the backend. The final relax is the backend's relax Maker.
+Replicas are independent seeds of one composition inside one flow.
 
 Examples
 --------
@@ -24,7 +24,7 @@ from typing import Any
 from jobflow import Flow, Job, Maker
 from pymatgen.core import Structure
 
-from mttmat.backends import get_backend
+from mttmat.backends import BackendError, get_backend
 from mttmat.backends.defaults import DEFAULTS
 from mttmat.jobs.amorphous import (
     MELT_MSD_A2,
@@ -32,9 +32,22 @@ from mttmat.jobs.amorphous import (
     max_force,
     summarize_melt_quench,
 )
-from mttmat.jobs.melt_quench import MeltQuenchSchedule
+from mttmat.jobs.melt_quench import MeltQuenchSchedule, md_stage
 
-__all__ = ["MeltQuenchMaker"]
+__all__ = ["MeltQuenchMaker", "MeltQuenchMd"]
+
+
+@dataclass
+class MeltQuenchMd:
+    """The MD part of a melt-quench: its jobs, the final structure (a reference), the uuid
+    of each stage, and the melt hold's MSD and attempts (references; None where the code's
+    jobs do not measure them)."""
+
+    jobs: list[Any]
+    structure: Any
+    uuids: dict[str, str]
+    melt_msd_a2: Any = None
+    melt_attempts: Any = None
 
 
 @dataclass
@@ -44,8 +57,8 @@ class MeltQuenchMaker(Maker):
     Parameters
     ----------
     backend
-        ``chgnet`` (default), ``gpaw`` (tiny cells only; size limit from settings) or
-        ``vasp`` (AIMD on HPC).
+        ``chgnet`` (default) or ``gpaw`` (tiny cells only; size limit from settings): an
+        in-process code. AIMD with VASP is :class:`mttmat.flows.vasp.VaspMeltQuenchMaker`.
     schedule
         Every temperature/time/thermostat choice (:class:`MeltQuenchSchedule`).
     replicas
@@ -88,7 +101,7 @@ class MeltQuenchMaker(Maker):
         for k in range(self.replicas):
             sched = self.schedule.model_copy(update={"seed": self.schedule.seed + k})
             tag = f" r{k}" if self.replicas > 1 else ""
-            md = be.melt_quench_md(structure, sched, tag, self.calculator_kwargs)
+            md = self.md_jobs(be, structure, sched, tag)
             fmax_tol = sched.relax_fmax_ev_a or DEFAULTS.relax_fmax_ev_a
             extra: dict[str, Any] = {"steps": sched.relax_steps}
             if self.calculator_kwargs:  # the chain's DFT settings
@@ -124,4 +137,41 @@ class MeltQuenchMaker(Maker):
             jobs,
             output={"summary": summary.output, "cells": analyses},
             name=self.name,
+        )
+
+    def md_jobs(self, backend: Any, structure: Structure, schedule: MeltQuenchSchedule,
+                tag: str = "") -> MeltQuenchMd:  # fmt: skip
+        """The MD jobs of one replica (initialization, melting-diffusion, quenching): three
+        resumable :func:`~mttmat.jobs.melt_quench.md_stage` jobs of the in-process
+        ``backend``, the melt with its enforced melt check.
+
+        Raises
+        ------
+        BackendError
+            For a code that does not run in this process (VASP: use its subclass).
+        """
+        if not backend.in_process:
+            raise BackendError(
+                f"{backend.name!r} does not run in-process, so MeltQuenchMaker cannot drive its "
+                "MD; use mttmat.flows.vasp.VaspMeltQuenchMaker for AIMD"
+            )
+        sd = schedule.model_dump(mode="json")
+        kw, name = self.calculator_kwargs or {}, backend.name
+        init = md_stage(structure, "init", sd, name, kw)
+        init.name = f"initialization{tag}"
+        melt = md_stage(init.output.structure, "melt", sd, name, kw,
+                        velocities=init.output.velocities)  # fmt: skip
+        melt.name = f"melting-diffusion{tag}"
+        quench = md_stage(
+            melt.output.structure, "quench", sd, name, kw,
+            velocities=melt.output.velocities,
+            start_temperature_k=melt.output.target_temperature_k,
+        )  # fmt: skip
+        quench.name = f"quenching{tag}"
+        return MeltQuenchMd(
+            jobs=[init, melt, quench],
+            structure=quench.output.structure,
+            uuids={"init": init.uuid, "melt": melt.uuid, "quench": quench.uuid},
+            melt_msd_a2=melt.output.msd_a2,
+            melt_attempts=melt.output.melt_attempts,
         )

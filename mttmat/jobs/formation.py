@@ -1,5 +1,6 @@
-"""Jobs of the Li formation energy: the two-Li cell for the voltage, the VASP task document in
-the code-agnostic shape, and the formation-energy document of a host, bcc Li and Li_i^q."""
+"""Jobs of the Li formation energy: the two-Li cell for the voltage and the formation-energy
+document of a host, bcc Li and Li_i^q (each code's task document read by its backend,
+:meth:`~mttmat.backends.base.Backend.calc_document`)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ from typing import Any
 
 import numpy as np
 from jobflow import job
-from monty.json import jsanitize
 from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
 from mttmat.schemas.defects import LiFormationDoc
 from mttmat.structures.validate import StructureError
 
-__all__ = ["RelaxNotConvergedError", "li_formation_summary", "multi_li_cell", "vasp_calc_doc"]
+__all__ = ["RelaxNotConvergedError", "li_formation_summary", "multi_li_cell"]
 
 
 class RelaxNotConvergedError(RuntimeError):
@@ -75,62 +75,6 @@ def multi_li_cell(
     return atoms_to_structure(atoms)
 
 
-def vasp_calc_doc(task: Any) -> dict[str, Any]:
-    """An atomate2 VASP ``TaskDoc`` in the shape :meth:`LiFormationDoc.build` reads (GPAW's).
-
-    Everything comes from the task document itself, as stored (object or its JSON form):
-    the last calculation's energy, NELECT, band edges, INCAR (U, ENCUT), KPOINTS and the
-    planar averages of the electrostatic potential that atomate2 takes from LOCPOT (LVHAR).
-    No file of the job folder is read, so the summary job needs no shared filesystem.
-    """
-    doc = jsanitize(task, strict=True, enum_values=True)
-    calcs = doc.get("calcs_reversed") or []
-    if not calcs:
-        raise ValueError(
-            f"the VASP task document of {doc.get('dir_name')!r} holds no calculation "
-            "(calcs_reversed is empty): was it stored by atomate2's VASP job?"
-        )
-    calc = calcs[0]
-    out, inp = calc["output"], calc["input"]
-    incar = inp.get("incar") or {}
-    params = inp.get("parameters") or {}
-    structure = out.get("structure") or doc["output"]["structure"]
-    order = list(dict.fromkeys(s["species"][0]["element"] for s in structure["sites"]))
-    u = {el: float(x) for el, x in zip(order, incar.get("LDAUU") or [], strict=False) if x}
-    locpot = out.get("locpot")  # emmet's keys are "0".."2"; older documents used ints
-    axes = [locpot.get(str(i), locpot.get(i)) for i in range(3)] if locpot else []
-    avg = [list(map(float, a)) for a in axes] if axes and all(a for a in axes) else None
-    kp = inp.get("kpoints") or {}
-    # a generated mesh; for an explicit list its first k-point is not a mesh: None
-    mesh = str(kp.get("generation_style", "")).lower() in ("gamma", "monkhorst")
-    kpts = (kp.get("kpoints") or [None])[0] if mesh else None
-    nelect = params.get("NELECT", incar.get("NELECT"))
-    if nelect is None:
-        raise ValueError(f"the VASP task of {doc.get('dir_name')!r} records no NELECT")
-    return {
-        "structure": structure,
-        "output": {"energy": float(out["energy"])},
-        "backend": "vasp",
-        "electronic": {
-            "code": "vasp",
-            "n_electrons": float(nelect),
-            "vbm_ev": None if out.get("vbm") is None else float(out["vbm"]),
-            "band_gap_ev": None if out.get("bandgap") is None else float(out["bandgap"]),
-            "hubbard_u_ev": u,
-            "ecut_ev": float(params.get("ENCUT", incar.get("ENCUT", 0.0))),
-            "kpts": [int(k) for k in kpts] if kpts else None,
-            "planar_avg_potential_ev": avg,
-        },
-    }
-
-
-def _as_calc_doc(doc: Any) -> Any:
-    get = doc.get if isinstance(doc, dict) else lambda k, d=None: getattr(doc, k, d)
-    if doc is None or get("electronic") is not None or get("dir_name") is None:
-        return doc
-    return vasp_calc_doc(doc)
-
-
 @job(output_schema=LiFormationDoc)
 def li_formation_summary(
     host: Any,
@@ -142,13 +86,16 @@ def li_formation_summary(
     multi: dict[str, Any] | None,
     temperature_k: float,
     uuids: dict[str, str],
+    code: str,
 ) -> LiFormationDoc:
-    """Build the formation-energy document from the finished calculations (GPAW or VASP)."""
-    host, li_metal = _as_calc_doc(host), _as_calc_doc(li_metal)
+    """Build the formation-energy document from the finished calculations of the DFT
+    ``code`` (its backend reads them into one shape)."""
+    read = get_backend(code).calc_document
+    host, li_metal = read(host), read(li_metal)
     if multi is not None:
-        multi = {"doc": _as_calc_doc(multi["doc"])}
+        multi = {"doc": read(multi["doc"])}
     for c in cells:
-        c["doc"] = _as_calc_doc(c["doc"])
+        c["doc"] = read(c["doc"])
     for c in cells:  # the Li position, from the computed structure
         s = c["doc"]["structure"] if isinstance(c["doc"], dict) else c["doc"].structure
         s = Structure.from_dict(s) if isinstance(s, dict) else s
