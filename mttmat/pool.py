@@ -49,7 +49,14 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JobFailed", "can_share", "default_workers", "importable", "run_jobs_in_pool"]
+__all__ = [
+    "JobFailed",
+    "can_share",
+    "default_workers",
+    "importable",
+    "job_record",
+    "run_jobs_in_pool",
+]
 
 _store = None  # the worker's connected JobStore
 _slot = None  # the worker's run slot
@@ -61,6 +68,12 @@ class JobFailed(RuntimeError):
     and traceback are in the text)."""
 
 
+def job_record(job: Any) -> dict[str, Any]:
+    """What ``on_job`` is told about a job (uuid, name, its metadata's stage and material)."""
+    return {"uuid": job.uuid, "name": job.name, "stage": job.metadata.get("stage"),
+            "material": job.metadata.get("material")}  # fmt: skip
+
+
 def can_share(store: Any) -> bool:
     """True when worker processes can open ``store`` themselves: MongoDB (and GridFS) or an
     embedded montydb folder; not a store that lives in this process's memory or a file
@@ -69,7 +82,7 @@ def can_share(store: Any) -> bool:
     from maggma.stores import MongoStore, MongoURIStore, MontyStore
     from maggma.stores.gridfs import GridFSStore, GridFSURIStore
 
-    from mttmat.store import LockedMontyStore
+    from mttmat.monty_store import LockedMontyStore
 
     def ok(s: Any) -> bool:
         if type(s) in (MontyStore, LockedMontyStore):
@@ -203,7 +216,6 @@ def run_jobs_in_pool(
 
     from monty.json import MontyEncoder
 
-    from mttmat.store import job_record
     from mttmat.threads import lend_slot, slot_dir
 
     pending = [(j, set(p)) for j, p in jobs if j.uuid not in done]

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from jobflow import Flow, Job, JobStore
-from maggma.stores import MontyStore
 from monty.json import MontyDecoder, MontyEncoder
 
 from mttmat.locks import RunLock, exclusive_lock
+from mttmat.monty_store import STORE_LOCK_FILE as _LOCK_FILE
+from mttmat.monty_store import LockedMontyStore
+from mttmat.pool import can_share, default_workers, importable, job_record, run_jobs_in_pool
 from mttmat.settings import get_settings
 from mttmat.structures.io import atomic_write_text, ensure_writable_dir
 from mttmat.threads import rebalance
@@ -35,7 +37,6 @@ class StoreError(RuntimeError):
 
 #: written inside the store folder once its collections exist
 _READY_FILE = ".mttmat-store-ready"
-_LOCK_FILE = ".mttmat-store.lock"
 
 
 def get_store(
@@ -60,9 +61,9 @@ def get_store(
     s = get_settings()
     mongo_uri = mongo_uri or s.mongo_uri
     if mongo_uri and mongo_uri.startswith("mongomock://"):
-        # the in-process test queue of the local Slurm harness (mttmat.hpc.mock_mongo), in
+        # the in-process test queue of the local Slurm harness (mttmat.mock_mongo), in
         # the same layout as below; mongomock://<database>
-        from mttmat.hpc.mock_mongo import SharedMongomockStore
+        from mttmat.mock_mongo import SharedMongomockStore
 
         db = mongo_uri.removeprefix("mongomock://").strip("/") or s.mongo_database
         blobs = SharedMongomockStore(db, "outputs_blobs")
@@ -101,34 +102,6 @@ def get_store(
                 _create_collections(store)
                 atomic_write_text(path / _READY_FILE, "montydb sqlite store of mttmat\n")
     return store
-
-
-class LockedMontyStore(MontyStore):
-    """A maggma ``MontyStore`` whose ``connect`` holds the store's file lock.
-
-    Every ``MontyStore.connect`` calls montydb's ``set_storage``, which rewrites the
-    storage-ident and config files of the database folder (``open(..., "w")``). A process
-    connecting at that moment reads an empty file and fails (``No module named
-    'montydb.storage.'``). With the lock, connects of concurrent runs take turns; writes take
-    it too (the worker processes of one run write at once); reads need none.
-    """
-
-    def connect(self, force_reset: bool = False) -> None:
-        if self._coll is not None and not force_reset:
-            return
-        with exclusive_lock(self._lock_file, what="store lock"):
-            super().connect(force_reset=force_reset)
-
-    def update(self, docs: Any, key: Any = None) -> None:
-        """Write under the store's file lock: the jobs of one run write from several worker
-        processes (:mod:`mttmat.pool`), and sqlite's own lock gives up after 5 s ("database
-        is locked") when another process writes a large document."""
-        with exclusive_lock(self._lock_file, what="store lock"):
-            super().update(docs, key=key)
-
-    @property
-    def _lock_file(self) -> Path:
-        return Path(self.database_path).parent / _LOCK_FILE
 
 
 def _monty_job_store(path: Path) -> JobStore:
@@ -232,12 +205,6 @@ def run_resumable(
     return flow
 
 
-def job_record(job: Job) -> dict[str, Any]:
-    """What ``on_job`` is told about a job (uuid, name, its metadata's stage and material)."""
-    return {"uuid": job.uuid, "name": job.name, "stage": job.metadata.get("stage"),
-            "material": job.metadata.get("material")}  # fmt: skip
-
-
 def _run_jobs(
     flow: Flow,
     store: JobStore,
@@ -246,7 +213,6 @@ def _run_jobs(
     on_job: Callable[[dict[str, Any]], None] | None,
     workers: int | None = None,
 ) -> None:
-    from mttmat.pool import can_share, default_workers, importable, run_jobs_in_pool
 
     store.connect()
     done = {

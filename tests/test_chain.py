@@ -135,7 +135,10 @@ def test_the_chain_runs_the_makers_it_is_given_and_looks_up_no_backend(monkeypat
     monkeypatch.undo()
     # a code that does not run in-process needs its per-code subclass, and says so
     with pytest.raises(BackendError, match="VaspMaterialChainMaker"):
-        mc.MaterialChainMaker(dft=get_backend("vasp")).make(start, li)
+        mc.MaterialChainMaker(dft=get_backend("vasp"), dft_kwargs=maker.dft_kwargs).make(start, li)
+    # and every DFT setting is an input: none left to a code's or the environment's default
+    with pytest.raises(ValueError, match=r"lack.*ecut_ev"):
+        mc.MaterialChainMaker(dft_kwargs={"hubbard_u_ev": {"W": 6.2}}).make(start, li)
     vasp = chain_maker(cfg, "WOx", dft_backend="vasp", md_backend="vasp")
     assert isinstance(vasp, VaspMaterialChainMaker)
     assert isinstance(vasp.melt_quench_maker, VaspMeltQuenchMaker)

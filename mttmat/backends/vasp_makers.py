@@ -13,6 +13,8 @@ from emmet.core.neb import NebIntermediateImagesDoc
 from jobflow import job
 from pymatgen.core import Structure
 
+from mttmat.backends.vasp_inputs import cell_inputs
+
 __all__ = ["ChargedNebMaker", "ChargedRelaxMaker", "ChargedStaticMaker"]
 
 
@@ -33,8 +35,6 @@ class ChargedStaticMaker(StaticMaker):
     def make(self, structure: Structure, prev_dir: str | Path | None = None) -> Any:
         """Run the static: NELECT of a charged cell and the cell's own site moments first
         (:func:`mttmat.backends.vasp.cell_inputs`)."""
-        from mttmat.backends.vasp import cell_inputs
-
         cell = cell_inputs(self, structure)
         return BaseVaspMaker.make.original(self, cell, prev_dir=prev_dir)
 
@@ -49,8 +49,6 @@ class ChargedRelaxMaker(RelaxMaker):
     @vasp_job
     def make(self, structure: Structure, prev_dir: str | Path | None = None) -> Any:
         """Relax with NELECT of a charged cell counted from this cell's POTCARs."""
-        from mttmat.backends.vasp import cell_inputs
-
         cell = cell_inputs(self, structure)
         return BaseVaspMaker.make.original(self, cell, prev_dir=prev_dir)
 
@@ -80,8 +78,6 @@ class ChargedNebMaker(NebFromImagesMaker):
     @vasp_neb_job
     def make(self, images: list[Structure], prev_dir: str | Path | None = None) -> Any:
         """The NEB of ``images`` (endpoints included), charged as ``charge``."""
-        from mttmat.backends.vasp import cell_inputs
-
         images = list(images)
         images[0] = cell_inputs(self, images[0])
         return NebFromImagesMaker.make.original(self, images, prev_dir=prev_dir)

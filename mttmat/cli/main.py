@@ -9,7 +9,12 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
-from mttmat.cli import hpc, li_dft, results, stages, structures, study
+import mttmat.cli.hpc as hpc
+import mttmat.cli.li_dft as li_dft
+import mttmat.cli.results as results
+import mttmat.cli.stages as stages
+import mttmat.cli.structures as structures
+import mttmat.cli.study as study
 from mttmat.cli.common import UserError
 from mttmat.errors import PHYSICS_ERRORS, USER_ERRORS
 from mttmat.settings import RetiredSettingWarning

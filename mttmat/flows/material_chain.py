@@ -47,7 +47,11 @@ from mttmat.jobs.li_electron import compare_li_solutions, polaron_start
 from mttmat.jobs.migration import neb_hop
 from mttmat.jobs.sites import screen_li_sites
 
+#: the DFT settings a chain fixes for every cell when its flow is built
+DFT_SETTINGS = ("hubbard_u_ev", "hubbard_l", "kpts", "kpts_gamma", "ecut_ev", "smearing_ev")
+
 __all__ = [
+    "DFT_SETTINGS",
     "BandEnergiesDoc",
     "MaterialChainMaker",
     "dft_band_energies",
@@ -118,6 +122,7 @@ class MaterialChainMaker(Maker):
     def make(self, start: Structure, li_metal: Any, parent: Structure | None = None) -> Flow:
         """The flow of one material; ``li_metal`` is the output of the shared bcc Li job."""
         dft, ml = self.dft, self.ml
+        kw = self.calculator_kwargs()
         dft.check_structure(start)
         if self.neb_dft not in ("energies", "ci-neb", "none"):
             raise ValueError(f"neb_dft must be energies, ci-neb or none, got {self.neb_dft!r}")
@@ -141,7 +146,6 @@ class MaterialChainMaker(Maker):
         _tag(screen, "Li site screening")
         jobs.append(screen)
         uuids["screening"] = screen.uuid
-        kw = self.calculator_kwargs()
         li0 = screen.output.selected_structures[0]
         host_kw = {**kw, "spin_polarized": False}
         band_kw = {**kw, "spin_polarized": False}
@@ -310,17 +314,23 @@ class MaterialChainMaker(Maker):
         )  # fmt: skip
 
     def calculator_kwargs(self) -> dict[str, Any]:
-        """The DFT settings every cell of this chain shares, complete and explicit.
+        """The DFT settings every cell of this chain shares: ``dft_kwargs``, which must be
+        complete (:data:`DFT_SETTINGS`; :func:`mttmat.chain.build.chain_maker` fills it from
+        the config), so no job falls back on a code's or the environment's default.
 
-        ``dft_kwargs`` over the defaults of :class:`~mttmat.chain.config.DftConfig` (U of
-        the material's cation from the materials table): fixed when the flow is built, so
-        the environment of a running job cannot change them.
+        Raises
+        ------
+        ValueError
+            Naming the missing settings and how to give them.
         """
-        from mttmat.chain.config import DftConfig
-        from mttmat.materials import cation_of
-
-        base = DftConfig().calculator_kwargs([cation_of(self.material), "O", "Li"])
-        return {**base, **self.dft_kwargs}
+        missing = [k for k in DFT_SETTINGS if k not in self.dft_kwargs]
+        if missing:
+            raise ValueError(
+                f"the chain's dft_kwargs lack {missing}: every DFT setting is an input of the "
+                "flow. Build the Maker with mttmat.chain.build.chain_maker(config, material), "
+                "or pass dft_kwargs=DftConfig().calculator_kwargs([cation, 'O', 'Li'])"
+            )
+        return dict(self.dft_kwargs)
 
 
 def _tag(items: Any, stage: str) -> None:

@@ -28,7 +28,7 @@ __all__ = [
 
 def _store(cfg: HpcConfig, collection: str, gridfs: bool = False) -> Any:
     if cfg.is_mongomock:
-        from mttmat.hpc.mock_mongo import SharedMongomockStore
+        from mttmat.mock_mongo import SharedMongomockStore
 
         return SharedMongomockStore(cfg.database, collection)
     from maggma.stores import MongoURIStore
