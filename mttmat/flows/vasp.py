@@ -24,8 +24,8 @@ from mttmat.backends import Backend, get_backend
 from mttmat.backends.vasp import NEB_PRECISION, aimd_chunks
 from mttmat.flows.material_chain import MaterialChainMaker
 from mttmat.flows.melt_quench import MeltQuenchMaker, MeltQuenchMd
-from mttmat.jobs.band_energies import band_from_statics, neb_doc_from_vasp, reanchor_band
 from mttmat.jobs.melt_quench import MeltQuenchSchedule, _scaled_to_density
+from mttmat.jobs.vasp_band import band_from_statics, neb_doc_from_vasp, reanchor_band
 
 __all__ = ["VaspMaterialChainMaker", "VaspMeltQuenchMaker"]
 
@@ -90,13 +90,13 @@ class VaspMaterialChainMaker(MaterialChainMaker):
         """DFT on the converged ML band, as atomate2 VASP jobs.
 
         ``energies``: one static per image of the ML band (endpoints included), then
-        :func:`~mttmat.jobs.band_energies.band_from_statics`. ``ci-neb``: both endpoints
+        :func:`~mttmat.jobs.vasp_band.band_from_statics`. ``ci-neb``: both endpoints
         relaxed in VASP (``relax``, the band's charge), the ML band moved onto them
-        (:func:`~mttmat.jobs.band_energies.reanchor_band`), a VASP CI-NEB of it
+        (:func:`~mttmat.jobs.vasp_band.reanchor_band`), a VASP CI-NEB of it
         (:meth:`neb_maker`: atomate2's NEB job with its ``VaspNebFilesValidator``), its
         output collected with the endpoints by atomate2's ``collect_neb_output`` and turned
         into the same :class:`~mttmat.schemas.migration.NebHopDoc` as a local CI-NEB
-        (:func:`~mttmat.jobs.band_energies.neb_doc_from_vasp`).
+        (:func:`~mttmat.jobs.vasp_band.neb_doc_from_vasp`).
         """
         vasp, mode = self.dft, self.neb_dft
         n_images, fmax, max_steps = self.neb_images, self.neb_fmax, self.neb_max_steps
