@@ -49,6 +49,10 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from mttmat.monty_store import LockedMontyStore
+from mttmat.settings import get_settings
+from mttmat.threads import RunSlot, cpu_count, lend_slot, rebalance, slot_dir
+
 __all__ = [
     "JobFailed",
     "can_share",
@@ -82,7 +86,6 @@ def can_share(store: Any) -> bool:
     from maggma.stores import MongoStore, MongoURIStore, MontyStore
     from maggma.stores.gridfs import GridFSStore, GridFSURIStore
 
-    from mttmat.monty_store import LockedMontyStore
 
     def ok(s: Any) -> bool:
         if type(s) in (MontyStore, LockedMontyStore):
@@ -130,8 +133,6 @@ def _init_worker(
     warnings._filters_mutated()  # type: ignore[attr-defined]
     from jobflow import JobStore
 
-    from mttmat.threads import RunSlot
-
     _slot = RunSlot(slot_dir).__enter__()  # held for the worker's life; freed at its exit
     _store = JobStore.from_dict(store_dict)
     _store.connect()
@@ -162,8 +163,6 @@ def _run_job(job_json: str, job_dir: str, name: str) -> dict[str, Any]:
     import traceback
 
     from monty.json import MontyDecoder
-
-    from mttmat.threads import rebalance
 
     if os.getppid() != _parent:
         os._exit(1)
@@ -215,8 +214,6 @@ def run_jobs_in_pool(
     import json
 
     from monty.json import MontyEncoder
-
-    from mttmat.threads import lend_slot, slot_dir
 
     pending = [(j, set(p)) for j, p in jobs if j.uuid not in done]
     finished = set(done)
@@ -289,8 +286,6 @@ def run_jobs_in_pool(
 def default_workers() -> int:
     """Workers of the local runner: ``settings.workers``, else one per core (at most 4;
     the chain rarely has more independent jobs at once)."""
-    from mttmat.settings import get_settings
-    from mttmat.threads import cpu_count
 
     n = get_settings().workers
     return int(n) if n else max(1, min(cpu_count(), 4))

@@ -29,6 +29,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from mttmat.settings import get_settings
+
 __all__ = [
     "RunSlot", "apply_threads", "budget", "cpu_count", "lend_slot", "live_runs", "rebalance",
     "slot_dir",
@@ -145,7 +147,6 @@ def rebalance() -> int | None:
     at MD checkpoints). A no-op outside a :class:`RunSlot`."""
     if _slot_dir is None:
         return None
-    from mttmat.settings import get_settings
 
     n = budget(get_settings().threads, _slot_dir)
     if n != _current:
@@ -159,8 +160,6 @@ class RunSlot:
 
     def __init__(self, slot_dir: str | Path | None = None) -> None:
         if slot_dir is None:
-            from mttmat.settings import get_settings
-
             slot_dir = get_settings().runtime_dir or default_runtime_dir()
         self.dir = Path(slot_dir)
         name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}.lock"
@@ -207,7 +206,6 @@ def slot_dir() -> Path:
     """The folder of run slots this process counts in (its own slot's, or the settings')."""
     if _active is not None:
         return _active.dir
-    from mttmat.settings import get_settings
 
     return Path(get_settings().runtime_dir or default_runtime_dir())
 

@@ -23,6 +23,8 @@ from itertools import combinations_with_replacement
 import numpy as np
 from pymatgen.core import Structure
 
+from mttmat.structures.builders import density_g_cm3
+
 __all__ = [
     "RdfResult",
     "analyze_amorphous",
@@ -237,7 +239,6 @@ def analyze_amorphous(
     Cation–O coordination cutoffs come from the first minimum of the partial g_MO(r) unless
     given in ``cutoffs`` (``{"W-O": 2.4}``).
     """
-    from mttmat.structures.builders import density_g_cm3
 
     symbols = sorted({sp.symbol for sp in structure.species})
     if "O" not in symbols:

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from mttmat.analysis.network import SaddleHop, saddle_percolation
+
 __all__ = [
     "DFT_CI_NEB_ML_SITES",
     "DFT_SADDLE_ML_SITES",
@@ -94,7 +96,6 @@ def network_barrier(
     :data:`END_MISMATCH_EV`, and unconverged ML bands. The hops are the shortest ones that
     percolate, not every route: E_perc is an upper bound for these sites.
     """
-    from mttmat.analysis.network import SaddleHop, saddle_percolation
 
     hops, sites = net["hops"], net["sites"]
     k = int(net["limiting_hop"])

@@ -28,6 +28,7 @@ from jobflow import Maker, job
 
 from mttmat.backends.defaults import DEFAULTS
 from mttmat.schemas.calc import CalcTaskDoc
+from mttmat.schemas.dos import DosDoc
 from mttmat.settings import get_settings
 
 if TYPE_CHECKING:
@@ -193,8 +194,6 @@ class Backend(ABC):
         """The :class:`~mttmat.schemas.dos.DosDoc` of one finished calculation: here from
         the electronic summary (eigenvalues, projections) of its task document."""
         from pymatgen.core import Structure
-
-        from mttmat.schemas.dos import DosDoc
 
         get = output.get if isinstance(output, dict) else lambda k, d=None: getattr(output, k, d)
         electronic = get("electronic")

@@ -32,6 +32,7 @@ from mttmat.backends.vasp_inputs import (
     write_vasp_inputs,
 )
 from mttmat.backends.vasp_potcars import POTCARS
+from mttmat.schemas.dos import DosDoc
 
 __all__ = [
     "CALCULATOR_KEYS",
@@ -192,7 +193,6 @@ class VaspBackend(Backend):
     def dos_document(self, output: Any, uuid: str | None = None, width_ev: float = 0.1) -> Any:
         """The DOS of a finished VASP job from the vasprun.xml of its folder (LORBIT = 11
         projections are not in the TaskDoc, so this needs the cluster's work folders)."""
-        from mttmat.schemas.dos import DosDoc
 
         get = output.get if isinstance(output, dict) else lambda k, d=None: getattr(output, k, d)
         if get("dir_name") is None:

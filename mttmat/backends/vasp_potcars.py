@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from pymatgen.core import Structure
 
+from mttmat.backends.base import BackendError
+
 __all__ = [
     "POTCARS",
     "POTCAR_FIX",
@@ -115,7 +117,6 @@ def potcars_available(elements: list[str] | None = None) -> bool:
 def require_potcars(elements: list[str], why: str) -> None:
     """Raise a :class:`~mttmat.backends.base.BackendError` naming the missing POTCARs and
     the fix, when pymatgen does not find them."""
-    from mttmat.backends.base import BackendError
 
     missing = [s for s in resolve_potcars(elements).values() if not s.found]
     if missing:

@@ -25,7 +25,7 @@ from mttmat.flows.material_chain import MaterialChainMaker
 from mttmat.flows.melt_quench import MeltQuenchMaker
 from mttmat.flows.vasp import VaspMaterialChainMaker, VaspMeltQuenchMaker
 from mttmat.materials import cation_of
-from mttmat.structures import make_supercell, parent_crystal, random_packing
+from mttmat.structures import bcc_li, make_supercell, parent_crystal, random_packing
 from mttmat.structures.io import read_structure
 
 __all__ = [
@@ -138,7 +138,6 @@ def li_metal_job(
     cfg: ChainConfig, dft_backend: str = "gpaw", backend_options: dict[str, Any] | None = None
 ) -> Job:
     """The bcc Li single point (μ_Li) with the chain's cutoff and smearing, spin-paired."""
-    from mttmat.structures import bcc_li
 
     d = cfg.dft
     j = get_backend(dft_backend, **(backend_options or {})).static_maker(

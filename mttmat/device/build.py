@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
+from mttmat.analysis.hops import network_barrier
 from mttmat.device.calibrate import CalibrationResult, DeviceTargets, calibrate
 from mttmat.device.exports import fit_neurosim
 from mttmat.device.model import EcramModel
@@ -108,7 +109,6 @@ def parameters_from_chain(
     * hop length: mean length of the hops at or below the percolating saddle;
     * metal density: the host cell.
     """
-    from mttmat.analysis.hops import network_barrier
 
     host = _structure(host)
     scr, dos, form, net = _doc(screening), _doc(dos_summary), _doc(formation), _doc(network)

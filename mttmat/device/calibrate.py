@@ -39,6 +39,7 @@ from mttmat.device.parameters import (
     Source,
 )
 from mttmat.device.voc import K_B_EV
+from mttmat.structures.io import atomic_write_text
 
 __all__ = ["CalibrationResult", "DeviceTargets", "PulseTrace", "calibrate", "fit_trace"]
 
@@ -261,8 +262,6 @@ class PulseTrace:
         return cls(v, w, g)
 
     def to_csv(self, path: str | Path) -> None:
-        from mttmat.structures.io import atomic_write_text
-
         lines = ["pulse,voltage_v,width_s,conductance_s"]
         lines += [
             f"{i},{v:.6g},{w:.6g},{g:.9g}"

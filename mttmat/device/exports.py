@@ -39,6 +39,7 @@ from mttmat.device.calibrate import CalibrationResult
 from mttmat.device.model import EcramModel
 from mttmat.device.mtt import MttTransfer, transfer_coefficients
 from mttmat.device.parameters import EcramParameters, ParameterError
+from mttmat.structures.io import atomic_write_text
 
 __all__ = [
     "AIHWKIT_DOCUMENTED_FIELDS",
@@ -354,7 +355,6 @@ def export(
     """
     if fmt not in EXPORT_FORMATS:
         raise ParameterError(f"unknown export format {fmt!r}; choose one of {EXPORT_FORMATS}")
-    from mttmat.structures.io import atomic_write_text
 
     out = Path(out_dir)
     ltp, ltd = cal.ltp_ltd()

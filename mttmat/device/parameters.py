@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mttmat.structures.io import atomic_write_text
+
 __all__ = [
     "RANGES",
     "SCHEMA_VERSION",
@@ -257,8 +259,6 @@ class EcramParameters(BaseModel):
     def to_json(self, path: str | Path | None = None) -> str:
         text = self.model_dump_json(indent=2)
         if path is not None:
-            from mttmat.structures.io import atomic_write_text
-
             atomic_write_text(path, text)
         return text
 

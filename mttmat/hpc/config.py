@@ -17,7 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mttmat.backends.vasp import custodian_handlers, custodian_validators
 from mttmat.chain.config import HpcChainConfig
+from mttmat.config_files import read_yaml_mapping, validated
 
 __all__ = [
     "JOB_TYPES",
@@ -165,8 +167,6 @@ class CustodianSpec(BaseModel):
 
     @model_validator(mode="after")
     def _known(self) -> CustodianSpec:
-        from mttmat.backends.vasp import custodian_handlers, custodian_validators
-
         try:
             custodian_handlers([*self.add_handlers, *self.remove_handlers])
             custodian_validators([*self.add_validators, *self.remove_validators])
@@ -282,7 +282,6 @@ class HpcConfig(BaseModel):
 
 def load_hpc_config(path: str | Path, **overrides: Any) -> HpcConfig:
     """Read and validate an HPC config file; ConfigError names the key and the fix."""
-    from mttmat.config_files import read_yaml_mapping, validated
 
     data = read_yaml_mapping(path, "HPC config")
     data.update(overrides)

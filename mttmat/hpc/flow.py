@@ -20,7 +20,12 @@ from typing import Any
 from jobflow import Flow, Job, job
 from pymatgen.core import Structure
 
+from mttmat.backends import get_backend
+from mttmat.chain.build import build_chain_flows
+from mttmat.errors import ConfigError
 from mttmat.hpc.config import VASP_JOB_TYPES, HpcConfig, walltime_seconds
+from mttmat.hpc.walltime import StoppedRelaxValidator
+from mttmat.structures.io import read_structure
 
 __all__ = [
     "apply_run_config",
@@ -41,8 +46,6 @@ def structure_from_file(path: str) -> Structure:
     its start cell was copied fails visibly and continues after ``jf job rerun``.
     """
     from pathlib import Path
-
-    from mttmat.structures.io import read_structure
 
     p = Path(path)
     if not p.is_file():
@@ -82,8 +85,6 @@ def job_type(j: Job) -> str:
     ):
         return "ml"
     if cls == "CalculatorRelaxMaker":  # an in-process relax: ML or DFT by its backend
-        from mttmat.backends import get_backend
-
         return "static" if get_backend(maker.backend).fidelity == "dft" else "ml"
     return "light"
 
@@ -163,8 +164,6 @@ def apply_run_config(flow: Flow | Job, rmap: dict[str, dict[str, Any]]) -> dict[
     for j in jobs:
         jt = job_type(j)
         if jt not in rmap:
-            from mttmat.errors import ConfigError
-
             raise ConfigError(
                 f"job {j.name!r} is of type {jt!r}, which has no entry in resources: add "
                 f"resources.{jt} (worker, partition, nodes, walltime ...)"
@@ -187,8 +186,6 @@ def apply_run_config(flow: Flow | Job, rmap: dict[str, dict[str, Any]]) -> dict[
             wall = int(limit - max(0.03 * limit, min(600.0, 0.1 * limit)))
             validators = list(maker.run_vasp_kwargs.get("validators") or [])
             if jt == "relax":  # a stopped relaxation looks converged to pymatgen: fail it
-                from mttmat.hpc.walltime import StoppedRelaxValidator
-
                 if not any(isinstance(v, StoppedRelaxValidator) for v in validators):
                     validators.append(StoppedRelaxValidator())
             maker.run_vasp_kwargs = {**maker.run_vasp_kwargs, "wall_time": wall,
@@ -199,7 +196,6 @@ def apply_run_config(flow: Flow | Job, rmap: dict[str, dict[str, Any]]) -> dict[
 
 def build_material_flow(cfg: HpcConfig, material: str) -> Flow:
     """The full-size chain of ``material`` with VASP, run configuration set on every job."""
-    from mttmat.chain.build import build_chain_flows
 
     flows, _ = build_chain_flows(
         cfg.workflow, [material], ml_backend="chgnet", dft_backend="vasp", md_backend="vasp",
@@ -218,8 +214,6 @@ def build_hpc_flows(cfg: HpcConfig, materials: list[str] | None = None) -> dict[
     names = materials or list(cfg.workflow.materials)
     unknown = [m for m in names if m not in cfg.workflow.materials]
     if unknown:
-        from mttmat.errors import ConfigError
-
         raise ConfigError(
             f"materials {unknown} are not in workflow.materials {sorted(cfg.workflow.materials)}"
         )

@@ -16,7 +16,12 @@ from typing import Any
 
 from pymatgen.core import Structure
 
+from mttmat.backends.base import BackendError
+from mttmat.backends.vasp import write_vasp_inputs
+from mttmat.chain.build import start_cell
 from mttmat.hpc.config import HpcConfig
+from mttmat.hpc.flow import build_material_flow
+from mttmat.structures.sites import find_interstitial_sites, insert_li
 
 __all__ = ["write_job_inputs"]
 
@@ -39,11 +44,6 @@ def write_job_inputs(
 
     A job whose inputs cannot be written here (a charged cell without POTCARs: no NELECT)
     is left out; with ``skipped`` given, its reason goes there, else the error is raised."""
-    from mttmat.backends.base import BackendError
-    from mttmat.backends.vasp import write_vasp_inputs
-    from mttmat.chain.build import start_cell
-    from mttmat.hpc.flow import build_material_flow
-    from mttmat.structures.sites import find_interstitial_sites, insert_li
 
     out = Path(out)
     start, _, _ = start_cell(material, cfg.workflow.materials[material])

@@ -16,7 +16,7 @@ from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
 from mttmat.schemas.migration import HopSpec
-from mttmat.structures.io import atomic_write_text
+from mttmat.structures.io import atomic_write_text, atoms_to_structure
 
 __all__ = [
     "BAND_PROGRESS_FILE",
@@ -97,8 +97,6 @@ def hop_between_sites(
 
 def _relax_positions(s: Structure, backend: str, fmax: float, max_steps: int) -> Structure:
     from ase.optimize import FIRE
-
-    from mttmat.structures.io import atoms_to_structure
 
     atoms = s.to_ase_atoms()
     atoms.calc = get_backend(backend).ase_calculator()

@@ -12,6 +12,8 @@ from pymatgen.core import Structure
 
 from mttmat.backends import get_backend
 from mttmat.schemas.defects import LiFormationDoc
+from mttmat.structures.io import atoms_to_structure
+from mttmat.structures.sites import insert_li
 from mttmat.structures.validate import StructureError
 
 __all__ = ["RelaxNotConvergedError", "li_formation_summary", "multi_li_cell"]
@@ -37,7 +39,6 @@ def multi_li_cell(
     Li or a host atom is skipped for the next one. Without the relax the cell is the
     one-Li positions put together, which is not a minimum of the two-Li cell.
     """
-    from mttmat.structures.sites import insert_li
 
     n_li = len(doped) if n_li is None else n_li
     chosen: list[list[float]] = []
@@ -61,8 +62,6 @@ def multi_li_cell(
     if backend is None:
         return cell
     from ase.optimize import FIRE
-
-    from mttmat.structures.io import atoms_to_structure
 
     atoms = cell.to_ase_atoms()
     atoms.calc = get_backend(backend).ase_calculator()

@@ -33,6 +33,7 @@ from pymatgen.core import Structure
 
 from mttmat.backends.base import START_DISPLACEMENT
 from mttmat.schemas.li_electron import LiElectronDoc, LiElectronStudyDoc, LiSolution
+from mttmat.structures.sites import insert_li
 
 __all__ = ["compare_li_solutions", "li_at_void_centre", "polaron_start", "study_table"]
 
@@ -193,7 +194,6 @@ def compare_li_solutions(
 @job
 def li_at_void_centre(screening: Any, host: Structure) -> Structure:
     """The host, untouched, with Li at the void centre of the lowest ML site (no relax)."""
-    from mttmat.structures.sites import insert_li
 
     doc = screening if isinstance(screening, dict) else screening.model_dump()
     lowest = next(c for c in doc["candidates"] if c["index"] == doc["selected"][0])

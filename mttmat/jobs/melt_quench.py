@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pymatgen.core import Structure
 
+from mttmat.backends import get_backend
 from mttmat.jobs.md import LOG_COLUMNS, MdRun, Segment, run_md
 from mttmat.jobs.schedule import MeltQuenchSchedule, Stage
 from mttmat.structures.builders import density_g_cm3
@@ -142,7 +143,6 @@ def md_stage(
     attempt is measured on its own and recorded in ``melt_attempts``. A cell that never melts
     stops the stage with :class:`MeltNotMeltedError` naming every attempt's MSD.
     """
-    from mttmat.backends import get_backend
 
     sched = MeltQuenchSchedule.model_validate(schedule)
     if start_temperature_k is not None and stage == "quench":

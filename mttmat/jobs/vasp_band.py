@@ -23,6 +23,7 @@ from mttmat.jobs.band_energies import (
 )
 from mttmat.jobs.migration import mobile_index, reanchor
 from mttmat.schemas.migration import HopSpec, NebHopDoc
+from mttmat.structures.io import atoms_to_structure
 
 __all__ = ["band_from_statics", "neb_doc_from_vasp", "reanchor_band"]
 
@@ -50,7 +51,6 @@ def reanchor_band(band: Any, initial: Structure, final: Structure) -> list[Struc
     """The converged ML band moved onto DFT-relaxed endpoints (``initial``, ``final``): image
     k shifts by (1−t)·ΔA + t·ΔB (t = k/n), so the interior keeps the ML shape. The seed of a
     DFT CI-NEB run as separate jobs (VASP on HPC)."""
-    from mttmat.structures.io import atoms_to_structure
 
     doc = _doc(band)
     seed = [_structure(s).to_ase_atoms() for s in doc["images"]]

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from mttmat.device.calibrate import PulseTrace
 from mttmat.device.model import EcramModel
 from mttmat.device.mtt import MttTransfer
 from mttmat.device.parameters import EcramParameters, ParameterError
@@ -126,8 +127,6 @@ def make_figures(device_dir: str | Path) -> list[Path]:
     """(Re)draw every device figure from the files of a finished run (no recomputation
     beyond evaluating the stored model parameters). Returns the PNG paths."""
     import matplotlib.pyplot as plt
-
-    from mttmat.device.calibrate import PulseTrace
 
     device_dir = Path(device_dir)
     summary_path = device_dir / "device_summary.json"

@@ -14,6 +14,10 @@ from typing import Any
 import numpy as np
 
 from mttmat.plots.common import save_figure
+from mttmat.plots.defects import save_formation_figures
+from mttmat.plots.device import make_figures
+from mttmat.plots.dos import plot_li_electron, save_li_dos_figures
+from mttmat.plots.melt_quench import save_melt_quench_figures
 
 __all__ = ["plot_band_profile", "save_main_job_figures"]
 
@@ -73,9 +77,6 @@ def plot_band_profile(neb: dict[str, Any], title: str) -> Any:
 
 def save_main_job_figures(results: str | Path, device_figures: bool = True) -> list[Path]:
     """Draw every figure of the run in ``results``; returns the PNG paths."""
-    from mttmat.plots.defects import save_formation_figures
-    from mttmat.plots.dos import plot_li_electron, save_li_dos_figures
-    from mttmat.plots.melt_quench import save_melt_quench_figures
 
     out = Path(results)
     materials = sorted(p.parent.name for p in out.glob("*/li_formation.json"))
@@ -106,7 +107,5 @@ def save_main_job_figures(results: str | Path, device_figures: bool = True) -> l
         formation[m] = _load(folder / "li_formation.json")
     paths += save_formation_figures(formation, out / "figures")
     if device_figures and (out / "device" / "device_summary.json").is_file():
-        from mttmat.plots.device import make_figures
-
         paths += make_figures(out / "device")
     return paths

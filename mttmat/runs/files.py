@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mttmat.analysis.hops import has_saddle, saddle_verdict
 from mttmat.structures.io import atomic_write_text
 
 __all__ = ["collect", "migration_files", "write_material"]
@@ -42,7 +43,6 @@ def collect(store: Any, uuids: dict[str, str]) -> dict[str, Any]:
 def migration_files(net: dict[str, Any], band: dict[str, Any] | None) -> dict[str, Any]:
     """neb.json: the hop network (bands without their images) and the DFT band, with the
     counts and flags the report reads."""
-    from mttmat.analysis.hops import has_saddle, saddle_verdict
 
     net = dict(net)
     for b in (*net["bands"], net["limiting_band"]):

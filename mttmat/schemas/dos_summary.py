@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
+from mttmat.analysis.dos import dos_similarity
 from mttmat.schemas.calc import band_edges_at_filling
 from mttmat.schemas.dos import DosDoc
 
@@ -100,8 +101,6 @@ class LiDosSummary(BaseModel):
         window: tuple[float, float] = (-6.0, 5.0),
         uuids: dict[str, str] | None = None,
     ) -> LiDosSummary:
-        from mttmat.analysis.dos import dos_similarity
-
         if n_li < 1:
             raise ValueError(f"n_li must be >= 1, got {n_li}")
         if not doped:

@@ -24,7 +24,9 @@ import numpy as np
 from pymatgen.core import Structure
 from scipy.spatial import Voronoi
 
-from mttmat.structures.validate import StructureError
+from mttmat.materials import CATIONS
+from mttmat.structures.validate import StructureError, check_min_distances, require_elements
+from mttmat.structures.voids import find_voids
 
 __all__ = [
     "ANIONS",
@@ -164,9 +166,6 @@ def insert_li(host: Structure, frac_coords: list[list[float]] | None, n_li: int 
 
     Refuses sites too close to host atoms, and a host that already holds Li there.
     """
-    from mttmat.materials import CATIONS
-    from mttmat.structures.validate import check_min_distances, require_elements
-    from mttmat.structures.voids import find_voids
 
     require_elements(host, CATIONS, "Li insertion")
     if frac_coords is None:
