@@ -37,10 +37,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import io
+import json
 import os
+import pickle
 import signal
+import sys
 import time
+import traceback
 import warnings
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -99,7 +104,6 @@ def importable(job: Any) -> bool:
     """True when a worker process can import the job's function by its module and name (not
     one defined inside another function or in ``__main__``: a notebook, ``python -c``);
     jobflow-remote has the same rule."""
-    import importlib
 
     func = getattr(job, "function", None)
     mod, qual = getattr(func, "__module__", None), getattr(func, "__qualname__", "")
@@ -157,10 +161,6 @@ class _Prefixed(io.TextIOBase):
 
 
 def _run_job(job_json: str, job_dir: str, name: str) -> dict[str, Any]:
-    import json
-    import pickle
-    import sys
-    import traceback
 
     from monty.json import MontyDecoder
 
@@ -211,7 +211,6 @@ def run_jobs_in_pool(
 ) -> None:
     """Run ``jobs`` (``(job, parent uuids)`` in the flow's order; those in ``done`` are
     skipped) on ``workers`` processes; see the module doc."""
-    import json
 
     from monty.json import MontyEncoder
 

@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import os
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,6 @@ class _YamlSource(PydanticBaseSettingsSource):
             raise ValueError(f"{path}: settings file must hold a mapping of setting: value")
         retired = sorted(set(data) & set(RETIRED))
         if retired:  # ignored, as the variables are (see get_settings)
-            import warnings
-
             warnings.warn(
                 f"{path}: {retired} ignored, no longer settings: {RETIRED[retired[0]]}; "
                 "remove them from the file",
@@ -157,8 +156,6 @@ def get_settings() -> MttmatSettings:
     change a job, and it must not fail one either."""
     old = retired_in_environment()
     if old:
-        import warnings
-
         warnings.warn(
             f"{', '.join(old)} ignored, no longer settings: {RETIRED[old[0][7:].lower()]}",
             RetiredSettingWarning,

@@ -120,7 +120,7 @@ def test_the_chain_runs_the_makers_it_is_given_and_looks_up_no_backend(monkeypat
     cfg = ChainConfig(materials=SMALL)
     maker = chain_maker(cfg, "WOx")
     assert type(maker) is mc.MaterialChainMaker and maker.dft.name == "gpaw"
-    own = replace(maker, melt_quench_maker=MeltQuenchMaker(name="my quench",
+    own = replace(maker, melt_quench_maker=MeltQuenchMaker(name="my quench", backend=maker.ml,
                                                            schedule=cfg.melt_quench))
     start, parent, _ = start_cell("WOx", cfg.materials["WOx"])
 
@@ -128,6 +128,7 @@ def test_the_chain_runs_the_makers_it_is_given_and_looks_up_no_backend(monkeypat
         raise AssertionError("the chain looked up a backend by name")
 
     monkeypatch.setattr(mc, "get_backend", no_lookup)
+    monkeypatch.setattr("mttmat.flows.melt_quench.get_backend", no_lookup)
     li = get_backend("gpaw").static_maker().make(start)
     flow = own.make(start, li, parent=parent)
     (quench,) = [f for f in flow.jobs if getattr(f, "name", "") == "my quench"]
@@ -139,10 +140,17 @@ def test_the_chain_runs_the_makers_it_is_given_and_looks_up_no_backend(monkeypat
     # and every DFT setting is an input: none left to a code's or the environment's default
     with pytest.raises(ValueError, match=r"lack.*ecut_ev"):
         mc.MaterialChainMaker(dft_kwargs={"hubbard_u_ev": {"W": 6.2}}).make(start, li)
-    vasp = chain_maker(cfg, "WOx", dft_backend="vasp", md_backend="vasp")
+    vasp = chain_maker(cfg, "WOx", dft_backend="vasp", md_backend="vasp",
+                       backend_options={"max_errors": 3})  # fmt: skip
     assert isinstance(vasp, VaspMaterialChainMaker)
     assert isinstance(vasp.melt_quench_maker, VaspMeltQuenchMaker)
+    assert vasp.melt_quench_maker.backend is vasp.dft  # AIMD with the chain's custodian options
     assert vasp.melt_quench_maker.calculator_kwargs["hubbard_u_ev"] == {"W": 6.2}
+    with pytest.raises(BackendError, match="MaterialChainMaker"):
+        VaspMaterialChainMaker(dft=get_backend("gpaw"))
+    # a Maker with its backends serializes and loads back equal (as atomate2's Makers do)
+    back = json.loads(json.dumps(vasp, cls=MontyEncoder), cls=MontyDecoder)
+    assert back == vasp and back.dft.max_errors == 3
 
 
 @pytest.mark.parametrize("neb_dft", ["energies", "ci-neb"])

@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 from atomate2.ase.jobs import _ASE_DATA_OBJECTS, AseRelaxMaker
 from atomate2.ase.md import AseMDMaker
 from jobflow import Maker, job
+from monty.json import jsanitize
 
 from mttmat.backends.defaults import DEFAULTS
 from mttmat.schemas.calc import CalcTaskDoc
@@ -96,6 +98,25 @@ class Backend(ABC):
 
     def __init__(self, **options: Any) -> None:
         self.options = options
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (monty): the class and its constructor options, so a Maker holding a
+        backend serializes like atomate2's Makers with their injected sub-makers."""
+        return {"@module": type(self).__module__, "@class": type(self).__name__,
+                "options": jsanitize(self.options, strict=True)}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Backend:
+        return cls(**d.get("options", {}))
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.as_dict() == other.as_dict()  # type: ignore[union-attr]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, json.dumps(self.as_dict()["options"], sort_keys=True)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.options.items())})"
 
     #: BLAS threads this code runs fastest with (None: the process's budget)
     blas_threads: ClassVar[int | None] = None

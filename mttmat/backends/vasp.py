@@ -92,7 +92,11 @@ class VaspBackend(Backend):
         if aimd_chunk_steps is not None and aimd_chunk_steps < 1:
             raise BackendError(f"aimd_chunk_steps must be >= 1, got {aimd_chunk_steps}")
         self.aimd_chunk_steps = aimd_chunk_steps
-        super().__init__()
+        given = {"add_handlers": list(add_handlers), "remove_handlers": list(remove_handlers),
+                 "add_validators": list(add_validators),
+                 "remove_validators": list(remove_validators), "max_errors": max_errors,
+                 "aimd_chunk_steps": aimd_chunk_steps}  # fmt: skip
+        super().__init__(**{k: v for k, v in given.items() if v not in (None, [])})
         if max_errors is not None and max_errors < 1:
             raise BackendError(f"max_errors must be >= 1, got {max_errors}")
         self.add_handlers, self.remove_handlers = tuple(add_handlers), tuple(remove_handlers)

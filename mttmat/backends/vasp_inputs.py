@@ -4,6 +4,7 @@ receives (site moments, pymatgen's NELECT of a charged cell, POTCAR or POTCAR.sp
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,6 @@ def write_vasp_inputs(maker: Maker, structure: Structure, directory: str | Path)
 
     Returns the directory. Used for inspection and tests; on HPC atomate2 writes them itself.
     """
-    import copy
 
     from atomate2.vasp.files import write_vasp_input_set
 

@@ -14,6 +14,7 @@ cannot get its NELECT: :func:`require_potcars` says how to set them up.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 
@@ -89,7 +90,6 @@ def potcar_report(elements: list[str] | None = None, psp_dir: str | None = None
                   ) -> tuple[bool, list[str]]:  # fmt: skip
     """(all found, one line per element) with pymatgen's POTCAR folder, or ``psp_dir``
     instead of it (e.g. what a worker's ``pre_run`` exports as ``PMG_VASP_PSP_DIR``)."""
-    import contextlib
 
     from pymatgen.core import SETTINGS
 

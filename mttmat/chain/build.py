@@ -101,25 +101,27 @@ def chain_maker(
 ) -> MaterialChainMaker:
     """The chain Maker of ``material``: the backend profile (the codes by name, the Maker
     class of each) turned into injected makers, every DFT setting an explicit field, fixed
-    now. ``md_backend``: the melt-quench's code (default the ML potential; ``vasp``: AIMD
-    with the chain's DFT settings, spin-paired)."""
+    now. ``md_backend``: the melt-quench's code (default the ML potential; a DFT code: AIMD
+    with the chain's DFT settings, spin-paired; the chain's own DFT backend object when it
+    is the chain's DFT code, so the AIMD gets its custodian options)."""
     d, m = cfg.dft, cfg.materials[material]
     species = [cation_of(material), "O", "Li"]
-    opts = dict(backend_options or {})
     dft_kwargs = d.calculator_kwargs(species)
+    dft, ml = get_backend(dft_backend, **(backend_options or {})), get_backend(ml_backend)
     mq = None
     if m.melts:
-        md = md_backend or ml_backend
-        aimd = md == dft_backend  # the chain's own DFT code and settings
-        mq = MELT_QUENCH_MAKERS.get(md, MeltQuenchMaker)(
+        name = md_backend or ml_backend
+        md = {dft_backend: dft, ml_backend: ml}.get(name) or get_backend(name)
+        mq = MELT_QUENCH_MAKERS.get(name, MeltQuenchMaker)(
             name="melt-quench", backend=md,
             schedule=cfg.melt_quench.model_copy(update={"seed": m.seed}),
-            backend_options=opts if aimd else {},
-            calculator_kwargs={**dft_kwargs, "spin_polarized": False} if aimd else {},
+            # AIMD in any DFT code: the chain's DFT settings, spin-paired
+            calculator_kwargs={**dft_kwargs, "spin_polarized": False}
+            if md.fidelity == "dft" else {},
         )  # fmt: skip
     return CHAIN_MAKERS.get(dft_backend, MaterialChainMaker)(
-        material=material, ml=get_backend(ml_backend), dft=get_backend(dft_backend, **opts),
-        melt_quench_maker=mq, max_candidates=cfg.li_sites.max_candidates,
+        material=material, ml=ml, dft=dft, melt_quench_maker=mq,
+        max_candidates=cfg.li_sites.max_candidates,
         screening_fmax=cfg.li_sites.fmax_ev_a, dft_kwargs=dft_kwargs,
         polaron_distortion_a=d.polaron_distortion_a,
         polaron_moment_mub=d.polaron_moment_mub, dft_relax=d.relax,

@@ -11,6 +11,7 @@ from the one table in :mod:`mttmat.materials`.
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
@@ -257,7 +258,6 @@ def _full_cells() -> dict[str, StartCell]:
 
 def _hpc_schedule() -> MeltQuenchSchedule:
     # package data: there after `pip install mttmat[hpc]` too, not only in a source checkout
-    from importlib.resources import files
 
     text = files("mttmat").joinpath("data/melt_quench_hpc.yaml").read_text()
     return MeltQuenchSchedule.model_validate(yaml.safe_load(text)["schedule"])

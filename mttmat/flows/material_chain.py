@@ -83,7 +83,9 @@ class MaterialChainMaker(Maker):
         The melt-quench of the start cell, or None when the start cell is already the host
         (e.g. a shipped amorphous cell).
     dft_kwargs
-        GPAW options of every cell (``kpts``, ``kpts_gamma``, ``ecut_ev``, ``smearing_ev`` ...).
+        The code-agnostic DFT settings of every cell, complete (:data:`DFT_SETTINGS`: U and
+        its l per species, ``kpts``, ``kpts_gamma``, ``ecut_ev``, ``smearing_ev``); the
+        backend turns them into its code's inputs (GPAW parameters, VASP INCAR/KPOINTS).
     neb_dft
         ``energies`` (DFT single points on the ML band), ``ci-neb`` (DFT CI-NEB seeded with the
         ML band) or ``none`` (ML barrier only).

@@ -24,7 +24,7 @@ from typing import Any
 from jobflow import Flow, Job, Maker
 from pymatgen.core import Structure
 
-from mttmat.backends import BackendError, get_backend
+from mttmat.backends import Backend, BackendError, get_backend
 from mttmat.backends.defaults import DEFAULTS
 from mttmat.jobs.amorphous import (
     MELT_MSD_A2,
@@ -57,20 +57,23 @@ class MeltQuenchMaker(Maker):
     Parameters
     ----------
     backend
-        ``chgnet`` (default) or ``gpaw`` (tiny cells only; size limit from settings): an
-        in-process code. AIMD with VASP is :class:`mttmat.flows.vasp.VaspMeltQuenchMaker`.
+        The MD code: a :class:`~mttmat.backends.base.Backend` (injected, as the chain does)
+        or its name, ``chgnet`` (default) or ``gpaw`` (tiny cells only; size limit from
+        settings): an in-process code. AIMD with VASP is
+        :class:`mttmat.flows.vasp.VaspMeltQuenchMaker`.
     schedule
         Every temperature/time/thermostat choice (:class:`MeltQuenchSchedule`).
     replicas
         Independent quenches with seeds ``schedule.seed + k``.
     calculator_kwargs
-        Passed to the backend's ASE calculator (e.g. GPAW ``ecut_ev``).
+        The code's settings (e.g. GPAW ``ecut_ev``; the chain gives its DFT settings for AIMD).
     backend_options
-        Options of the backend itself (VASP: custodian changes to atomate2's defaults, max_errors).
+        Options of the backend when ``backend`` is a name (VASP: custodian changes to
+        atomate2's defaults, ``max_errors``, ``aimd_chunk_steps``).
     """
 
     name: str = "melt-quench"
-    backend: str = "chgnet"
+    backend: Backend | str = "chgnet"
     schedule: MeltQuenchSchedule = field(default_factory=MeltQuenchSchedule)
     replicas: int = 1
     calculator_kwargs: dict = field(default_factory=dict)
@@ -90,7 +93,7 @@ class MeltQuenchMaker(Maker):
         """
         if self.replicas < 1:
             raise ValueError(f"replicas must be ≥ 1, got {self.replicas}")
-        be = get_backend(self.backend, **self.backend_options)
+        be = self._backend()
         be.check_structure(structure)
         if isinstance(parent, str):
             if parent != "start":
@@ -129,7 +132,7 @@ class MeltQuenchMaker(Maker):
             jobs += [*md.jobs, relax, fmax, ana]
             analyses.append(ana.output)
         summary = summarize_melt_quench(
-            analyses, self.schedule.model_dump(mode="json"), self.backend
+            analyses, self.schedule.model_dump(mode="json"), be.name
         )
         summary.name = "melt-quench summary"
         jobs.append(summary)
@@ -138,6 +141,16 @@ class MeltQuenchMaker(Maker):
             output={"summary": summary.output, "cells": analyses},
             name=self.name,
         )
+
+    def _backend(self) -> Backend:
+        if isinstance(self.backend, str):
+            return get_backend(self.backend, **self.backend_options)
+        if self.backend_options:
+            raise BackendError(
+                "backend_options are for a backend given by name; this backend is an instance: "
+                "give it its options when you make it"
+            )
+        return self.backend
 
     def md_jobs(self, backend: Any, structure: Structure, schedule: MeltQuenchSchedule,
                 tag: str = "") -> MeltQuenchMd:  # fmt: skip

@@ -16,15 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from atomate2.vasp.jobs.neb import collect_neb_output
 from jobflow import Flow, Job
 from pymatgen.core import Structure
 
-from mttmat.backends import Backend, get_backend
-from mttmat.backends.vasp import NEB_PRECISION, aimd_chunks
+from mttmat.backends import Backend, BackendError, get_backend
+from mttmat.backends.vasp import NEB_PRECISION, VaspBackend, aimd_chunks
 from mttmat.flows.material_chain import MaterialChainMaker
 from mttmat.flows.melt_quench import MeltQuenchMaker, MeltQuenchMd
-from mttmat.jobs.melt_quench import MeltQuenchSchedule, _scaled_to_density
+from mttmat.jobs.melt_quench import MeltQuenchSchedule, scaled_to_density
 from mttmat.jobs.vasp_band import band_from_statics, neb_doc_from_vasp, reanchor_band
 
 __all__ = ["VaspMaterialChainMaker", "VaspMeltQuenchMaker"]
@@ -36,7 +35,7 @@ class VaspMeltQuenchMaker(MeltQuenchMaker):
     options: custodian changes, ``aimd_chunk_steps``)."""
 
     name: str = "melt-quench"
-    backend: str = "vasp"
+    backend: Backend | str = "vasp"
 
     def md_jobs(self, backend: Any, structure: Structure, schedule: MeltQuenchSchedule,
                 tag: str = "") -> MeltQuenchMd:  # fmt: skip
@@ -47,8 +46,13 @@ class VaspMeltQuenchMaker(MeltQuenchMaker):
         VASP restarts per job: a chunk is the unit that a walltime or a node failure loses,
         and jobflow-remote's rerun of a failed chunk starts from the chunk before it, not
         from the start of the melt. No melt MSD is measured in the jobs (None)."""
-        calculator_kwargs = self.calculator_kwargs
-        current: Any = _scaled_to_density(structure, schedule.density_g_cm3)
+        if not isinstance(backend, VaspBackend):
+            raise BackendError(
+                f"VaspMeltQuenchMaker runs VASP AIMD, its backend is {backend.name!r}; use "
+                "MeltQuenchMaker for in-process MD"
+            )
+        calculator_kwargs = self.calculator_kwargs  # empty: the code defaults of the backend
+        current: Any = scaled_to_density(structure, schedule.density_g_cm3)
         prev_dir = None
         jobs: list[Any] = []
         uuids: dict[str, str] = {}
@@ -85,6 +89,13 @@ class VaspMaterialChainMaker(MaterialChainMaker):
 
     dft: Backend = field(default_factory=lambda: get_backend("vasp"))
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.dft, VaspBackend):
+            raise BackendError(
+                f"VaspMaterialChainMaker runs its DFT band in VASP, its dft backend is "
+                f"{self.dft.name!r}; use MaterialChainMaker for in-process codes"
+            )
+
     def dft_band(self, band: Any, calculator_kwargs: dict[str, Any],
                  path_uuid: str | None = None) -> Job | Flow:  # fmt: skip
         """DFT on the converged ML band, as atomate2 VASP jobs.
@@ -93,8 +104,9 @@ class VaspMaterialChainMaker(MaterialChainMaker):
         :func:`~mttmat.jobs.vasp_band.band_from_statics`. ``ci-neb``: both endpoints
         relaxed in VASP (``relax``, the band's charge), the ML band moved onto them
         (:func:`~mttmat.jobs.vasp_band.reanchor_band`), a VASP CI-NEB of it
-        (:meth:`neb_maker`: atomate2's NEB job with its ``VaspNebFilesValidator``), its
-        output collected with the endpoints by atomate2's ``collect_neb_output`` and turned
+        (:meth:`~mttmat.backends.vasp.VaspBackend.neb_maker`: atomate2's NEB job with its
+        ``VaspNebFilesValidator``), its output collected with the endpoints by atomate2's
+        ``collect_neb_output`` and turned
         into the same :class:`~mttmat.schemas.migration.NebHopDoc` as a local CI-NEB
         (:func:`~mttmat.jobs.vasp_band.neb_doc_from_vasp`).
         """
@@ -110,6 +122,8 @@ class VaspMaterialChainMaker(MaterialChainMaker):
                                     calculator_kwargs, path_uuid=path_uuid)  # fmt: skip
             doc.name = "vasp energies on the band"
             return Flow([*statics, doc], output=doc.output, name="vasp energies on the band")
+        from atomate2.vasp.jobs.neb import collect_neb_output  # atomate2 VASP jobs: lazily
+
         ends = []
         for k, where in ((0, "initial"), (-1, "final")):
             relax = vasp.relax_maker(name=f"vasp relax {where} endpoint", steps=max_steps,

@@ -15,6 +15,7 @@ worker, Slurm resources and execution environment of its job type (:func:`job_ty
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from jobflow import Flow, Job, job
@@ -45,7 +46,6 @@ def structure_from_file(path: str) -> Structure:
     Fails with the path and the fix when the file is not there, so a flow submitted before
     its start cell was copied fails visibly and continues after ``jf job rerun``.
     """
-    from pathlib import Path
 
     p = Path(path)
     if not p.is_file():

@@ -16,11 +16,16 @@ __all__ = ["dos_document", "summarize_li_dos"]
 
 @job(output_schema=DosDoc)
 def dos_document(
-    calc: Any, uuid: str | None = None, width_ev: float = 0.1, *, code: str
+    calc: Any, uuid: str | None = None, width_ev: float = 0.1, code: str | None = None
 ) -> DosDoc:
     """The DOS document of one finished calculation of the DFT ``code``, read by its backend
     (:meth:`~mttmat.backends.base.Backend.dos_document`: GPAW's task document, VASP's
-    vasprun.xml)."""
+    vasprun.xml). ``code`` None: a job built by mttmat before the code was an input (a
+    queued HPC job), read as then: a document with an electronic summary as GPAW's, any
+    other as VASP's."""
+    if code is None:
+        get = calc.get if isinstance(calc, dict) else lambda k, d=None: getattr(calc, k, d)
+        code = "gpaw" if get("electronic") is not None else "vasp"
     return get_backend(code).dos_document(calc, uuid=uuid, width_ev=width_ev)
 
 

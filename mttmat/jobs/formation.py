@@ -85,11 +85,13 @@ def li_formation_summary(
     multi: dict[str, Any] | None,
     temperature_k: float,
     uuids: dict[str, str],
-    code: str,
+    code: str | None = None,
 ) -> LiFormationDoc:
     """Build the formation-energy document from the finished calculations of the DFT
-    ``code`` (its backend reads them into one shape)."""
-    read = get_backend(code).calc_document
+    ``code`` (its backend reads them into one shape). ``code`` None: a job built before the
+    code was an input (a queued HPC job); VASP's reader passes documents already in the
+    shared shape (GPAW's) through unchanged, as the job did then."""
+    read = get_backend(code or "vasp").calc_document
     host, li_metal = read(host), read(li_metal)
     if multi is not None:
         multi = {"doc": read(multi["doc"])}

@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import platform
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,14 @@ from mttmat.jobs.schedule import MeltQuenchSchedule, Stage
 from mttmat.structures.builders import density_g_cm3
 from mttmat.structures.io import atoms_to_structure
 
-__all__ = ["MdStageDoc", "MeltQuenchSchedule", "Stage", "md_stage", "software_versions"]
+__all__ = [
+    "MdStageDoc",
+    "MeltQuenchSchedule",
+    "Stage",
+    "md_stage",
+    "scaled_to_density",
+    "software_versions",
+]
 
 STAGE_TITLES = {
     "init": "initialization",
@@ -102,7 +110,6 @@ class MdStageDoc(BaseModel):
 
 def software_versions() -> dict[str, str]:
     """Versions of the codes that produced a result (for provenance sidecars)."""
-    from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
     for pkg in ("mttmat", "ase", "pymatgen", "atomate2", "jobflow", "chgnet", "torch", "gpaw"):
@@ -113,7 +120,7 @@ def software_versions() -> dict[str, str]:
     return out
 
 
-def _scaled_to_density(structure: Structure, density: float | None) -> Structure:
+def scaled_to_density(structure: Structure, density: float | None) -> Structure:
     if density is None:
         return structure
     s = structure.copy()
@@ -151,7 +158,7 @@ def md_stage(
     be.check_structure(structure)
     kwargs = dict(calculator_kwargs or {})
     if stage == "init":
-        structure = _scaled_to_density(structure, sched.density_g_cm3)
+        structure = scaled_to_density(structure, sched.density_g_cm3)
     atoms = structure.to_ase_atoms()
     atoms.set_initial_magnetic_moments(None)
     be.prepare_atoms(atoms, **kwargs)

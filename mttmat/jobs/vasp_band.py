@@ -5,6 +5,7 @@ from one static per image, the ML band moved onto the VASP-relaxed endpoints, an
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +155,6 @@ def neb_doc_from_vasp(
 def _vtst_max_force(dir_name: str | None) -> float | None:
     """VTST's NEB force of an image (the last ``FORCES: max atom, RMS`` of its OUTCAR), or
     None when the folder or the line is not there."""
-    import gzip
 
     if not dir_name:
         return None

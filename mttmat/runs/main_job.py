@@ -78,12 +78,14 @@ def _key(cfg: MainJobConfig, flow: Any = None) -> str:
     """Hash of the flow's inputs (the chain config: every setting that changes a computed
     number, the device stage aside), the package version, and the flow's shape (every job's
     name and function, with its module: a job moved to another module cannot be loaded from
-    a saved flow), so a flow saved by another chain or version is not resumed. The
+    a saved flow) and keyword names (a job whose signature changed cannot run the saved
+    call), so a flow saved by another chain or version is not resumed. The
     process settings are not part of it: the flow's jobs carry every calculation setting."""
     blob = cfg.model_dump(mode="json", exclude={"name", "device", "store_dir"})
     blob["mttmat"] = version("mttmat")
     if flow is not None:
-        blob["jobs"] = [[job.name, _function_path(job.function)] for job, _ in flow.iterflow()]
+        blob["jobs"] = [[job.name, _function_path(job.function), sorted(job.function_kwargs)]
+                        for job, _ in flow.iterflow()]  # fmt: skip
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 

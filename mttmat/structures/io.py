@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -157,8 +158,6 @@ def write_structure(
 
         text = Poscar(structure).get_str(significant_figures=8)
     else:
-        import io
-
         from ase.io import write
 
         buf = io.StringIO()
