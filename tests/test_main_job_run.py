@@ -336,6 +336,38 @@ def test_ecram_from_the_store_of_a_finished_chain(tiny_run, tmp_path):
 @pytest.mark.integration
 @pytest.mark.gpaw
 @pytest.mark.chgnet
+def test_finetune_on_the_dft_frames_of_a_finished_chain(tiny_run, tmp_path):
+    """`mttmat finetune STORE`: the chain's neutral DFT single points of one setting are the
+    frames (charged cells, ML jobs and bcc Li on its own k-mesh are not), and fine-tuning
+    on them lowers CHGNet's force error on them."""
+    import json
+
+    from mttmat.cli import main
+    from mttmat.schemas.finetune import FineTuneDoc
+    from mttmat.schemas.frames import FrameSet
+
+    _cfg, out, _ = tiny_run
+    assert main(["finetune", str(out.parent / "store"), "--material", "WOx", "--epochs", "6",
+                 "--lr", "1e-3", "-o", str(tmp_path / "ft")]) == 0  # fmt: skip
+    folder = tmp_path / "ft" / "WOx"
+    frames = FrameSet.read_extxyz(folder / "frames.extxyz")
+    roles = {f.role for f in frames.frames}
+    assert {"host", "Li_i q=+0 band", "Li_i q=+0 polaron", "two Li"} <= roles
+    doc = FineTuneDoc.model_validate(json.loads((folder / "finetune.json").read_text()))
+    assert "Li_i q=+1" in doc.skipped and "bcc Li" in doc.skipped
+    assert "kpts" in doc.skipped["bcc Li"] or "hubbard_u_ev" in doc.skipped["bcc Li"]
+    assert frames.settings.ecut_ev == 250 and frames.settings.code == "gpaw"
+    assert len(doc.training_uuids) + len(doc.heldout_uuids) == len(frames)
+    assert doc.train_after.force_mae_ev_a < doc.train_before.force_mae_ev_a
+    assert doc.heldout_after is not None and (folder / "parity.png").is_file()
+    # a second call finds the finished model and does not train again
+    assert main(["finetune", str(out.parent / "store"), "--material", "WOx", "--epochs", "6",
+                 "--lr", "1e-3", "-o", str(tmp_path / "ft")]) == 0  # fmt: skip
+
+
+@pytest.mark.integration
+@pytest.mark.gpaw
+@pytest.mark.chgnet
 def test_tiny_chain_with_dft_relax_and_a_dft_ci_neb(tmp_path):
     """The chain's other options run end to end: DFT relax of host and both Li_i^0
     solutions before the statics, and a GPAW CI-NEB of the limiting hop seeded by its ML

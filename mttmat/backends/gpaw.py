@@ -146,6 +146,7 @@ class GpawBackend(AseCalculatorBackend):
             "kpts": list(kpts) if kpts is not None else None,
             "spin_polarized": bool(params["spinpol"]),
             "smearing_ev": float(smearing),
+            "charge": float(params["charge"] or 0.0),
         }
         return calc
 
@@ -206,6 +207,7 @@ class GpawBackend(AseCalculatorBackend):
             "code": "gpaw",
             "fermi_level_ev": float(calc.get_fermi_level()),
             "n_electrons": float(calc.get_number_of_electrons()),
+            "charge": float(meta.get("charge", 0.0)),
             "total_magnetic_moment_mub": magmom,
             "magnetic_moments_mub": magmoms,
             "vbm_ev": vbm,

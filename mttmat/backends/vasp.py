@@ -21,7 +21,7 @@ from mttmat.backends.vasp_custodian import (
     custodian_validators,
     edited,
 )
-from mttmat.backends.vasp_docs import vasp_calc_doc, vasprun_in
+from mttmat.backends.vasp_docs import vasp_calc_doc, vasp_dos_doc
 from mttmat.backends.vasp_inputs import (
     CALCULATOR_KEYS,
     aimd_chunks,
@@ -32,7 +32,6 @@ from mttmat.backends.vasp_inputs import (
     write_vasp_inputs,
 )
 from mttmat.backends.vasp_potcars import POTCARS
-from mttmat.schemas.dos import DosDoc
 
 __all__ = [
     "CALCULATOR_KEYS",
@@ -186,22 +185,12 @@ class VaspBackend(Backend):
                                  **kwargs)  # fmt: skip
 
     def calc_document(self, output: Any) -> Any:
-        """atomate2's VASP ``TaskDoc`` (object or its stored JSON) in the code-agnostic
-        shape (:func:`~mttmat.backends.vasp_docs.vasp_calc_doc`); a document already in that
-        shape passes unchanged."""
-        get = output.get if isinstance(output, dict) else lambda k, d=None: getattr(output, k, d)
-        if output is None or get("electronic") is not None:
-            return output
+        """atomate2's VASP ``TaskDoc`` in the shared shape (:func:`vasp_calc_doc`)."""
         return vasp_calc_doc(output)
 
     def dos_document(self, output: Any, uuid: str | None = None, width_ev: float = 0.1) -> Any:
-        """The DOS of a finished VASP job from the vasprun.xml of its folder (LORBIT = 11
-        projections are not in the TaskDoc, so this needs the cluster's work folders)."""
-
-        get = output.get if isinstance(output, dict) else lambda k, d=None: getattr(output, k, d)
-        if get("dir_name") is None:
-            raise BackendError("the VASP task document names no job folder (dir_name)")
-        return DosDoc.from_vasprun(vasprun_in(get("dir_name")), uuid=uuid)
+        """The DOS of a finished VASP job from its folder's vasprun.xml (:func:`vasp_dos_doc`)."""
+        return vasp_dos_doc(output, uuid=uuid)
 
     def dos_jobs(
         self,

@@ -14,7 +14,9 @@ from typing import Any
 
 from monty.json import jsanitize
 
-__all__ = ["vasp_calc_doc", "vasprun_in"]
+from mttmat.schemas.dos import DosDoc
+
+__all__ = ["vasp_calc_doc", "vasp_dos_doc", "vasprun_in"]
 
 
 def vasprun_in(dir_name: str) -> Path:
@@ -26,14 +28,28 @@ def vasprun_in(dir_name: str) -> Path:
     raise FileNotFoundError(f"no vasprun.xml(.gz) in {d}: did the VASP DOS job finish?")
 
 
+def vasp_dos_doc(task: Any, uuid: str | None = None) -> Any:
+    """The :class:`~mttmat.schemas.dos.DosDoc` of a finished VASP job, from the vasprun.xml
+    of its folder (the LORBIT = 11 projections are not in the TaskDoc, so this needs the
+    cluster's work folders)."""
+    get = task.get if isinstance(task, dict) else lambda k, d=None: getattr(task, k, d)
+    if get("dir_name") is None:
+        raise ValueError("the VASP task document names no job folder (dir_name)")
+    return DosDoc.from_vasprun(vasprun_in(get("dir_name")), uuid=uuid)
+
+
 def vasp_calc_doc(task: Any) -> dict[str, Any]:
     """An atomate2 VASP ``TaskDoc`` in the shape :meth:`LiFormationDoc.build` reads (GPAW's).
 
     Everything comes from the task document itself, as stored (object or its JSON form):
     the last calculation's energy, NELECT, band edges, INCAR (U, ENCUT), KPOINTS and the
     planar averages of the electrostatic potential that atomate2 takes from LOCPOT (LVHAR).
-    No file of the job folder is read, so the summary job needs no shared filesystem.
+    No file of the job folder is read, so the summary job needs no shared filesystem. A
+    document already in that shape (an ``electronic`` summary) passes unchanged.
     """
+    get = task.get if isinstance(task, dict) else lambda k, d=None: getattr(task, k, d)
+    if task is None or get("electronic") is not None:
+        return task
     doc = jsanitize(task, strict=True, enum_values=True)
     calcs = doc.get("calcs_reversed") or []
     if not calcs:

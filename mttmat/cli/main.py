@@ -9,6 +9,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
+import mttmat.cli.finetune as finetune
 import mttmat.cli.hpc as hpc
 import mttmat.cli.li_dft as li_dft
 import mttmat.cli.results as results
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (structures, stages, li_dft, results, hpc, study):
+    for group in (structures, stages, li_dft, results, finetune, hpc, study):
         group.add_parsers(sub)
     return p
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mttmat.cli.common import UserError, add_store_argument, store_path
+from mttmat.cli.common import UserError, add_store_argument, chain_documents, store_path
 from mttmat.cli.common import progress as _progress
 
 __all__ = ["add_parsers"]
@@ -92,29 +92,8 @@ def _params_from_store(store_dir: str, materials: list[str] | None) -> dict[str,
     several. ``materials`` restricts them.
     """
     from mttmat.device.parameters import EcramParameters
-    from mttmat.schemas.chain import CHAIN_DOC_TYPE
-    from mttmat.store import get_store
 
-    if "://" in store_dir:  # MongoDB (an HPC run's store)
-        store = get_store(mongo_uri=store_dir)
-    elif not Path(store_dir).is_dir():
-        raise UserError(f"store {store_dir} does not exist")
-    else:
-        store = get_store(store_dir, create=False)
-    store.connect()
-    found: dict[str, Any] = {}
-    for d in store.query({"output.doc_type": CHAIN_DOC_TYPE}, sort={"completed_at": 1}):
-        doc = d["output"]
-        found[doc["material"]] = doc  # sorted by completion: the newest wins
-    if materials:
-        missing = sorted(set(materials) - set(found))
-        if missing:
-            raise UserError(f"no chain document of {missing} in {store_dir}; it holds "
-                            f"{sorted(found) or 'none'}")  # fmt: skip
-        found = {m: found[m] for m in materials}
-    if not found:
-        raise UserError(f"{store_dir} holds no finished material chain (mttmat run or the HPC "
-                        "flow writes one per material)")  # fmt: skip
+    _, found = chain_documents(store_dir, materials)
     out = {}
     for m, doc in found.items():
         out[m] = EcramParameters.model_validate(doc["parameters"])

@@ -16,6 +16,8 @@ class ElectronicSummary(BaseModel):
     code: str = Field(..., description="DFT code that produced these numbers (gpaw, vasp).")
     fermi_level_ev: float = Field(..., description="Fermi level (eV, code's absolute scale).")
     n_electrons: float = Field(..., description="Number of valence electrons in the cell.")
+    charge: float = Field(0.0, description="Net charge of the cell (e); 0 for documents "
+                          "made before it was recorded.")
     total_magnetic_moment_mub: float | None = Field(
         None, description="Total magnetic moment of the cell (μ_B); None when not spin-polarised."
     )

@@ -1,0 +1,122 @@
+"""Fine-tuning the ML potential on the chain's own DFT frames: which calculations are frames,
+the training/held-out split, and the resumable fine-tuning job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from jobflow import job
+
+from mttmat.backends.chgnet_training import finetune_chgnet, load_model, parity
+from mttmat.schemas.finetune import FineTuneDoc, ParityDoc
+from mttmat.schemas.frames import DftFrame, FrameSet, MixedSettingsError
+from mttmat.structures.io import atomic_write_text
+
+__all__ = ["FINETUNE_DIR", "collect_frames", "finetune_potential", "split_frames"]
+
+#: the job folder's subfolder of checkpoints (a rerun in the same folder resumes there)
+FINETUNE_DIR = "chgnet_finetune"
+
+
+def collect_frames(outputs: dict[str, Any]) -> tuple[FrameSet, dict[str, str]]:
+    """The DFT frames of ``outputs`` (role → (uuid, task document)), and role → why each
+    other calculation is no frame (ML, charged, no forces, other DFT settings).
+
+    The frames of the most common DFT setting are kept (the chain's cells); a calculation
+    of other settings (e.g. bcc Li on its own k-mesh) is skipped with the difference."""
+    frames: list[DftFrame] = []
+    skipped: dict[str, str] = {}
+    for role, (uuid, doc) in outputs.items():
+        d = doc if isinstance(doc, dict) else doc.model_dump(mode="json")
+        if d.get("fidelity") not in (None, "dft") or not d.get("electronic"):
+            skipped[role] = "not a DFT single point"
+            continue
+        if "q=+1" in role or "q=-1" in role:
+            skipped[role] = "a charged cell (the potential has no electron count)"
+            continue
+        try:
+            frames.append(DftFrame.from_calc(d, job_uuid=uuid, role=role))
+        except ValueError as err:
+            skipped[role] = str(err)
+    keys = [f.settings.model_dump_json() for f in frames]
+    common = max(set(keys), key=keys.count) if keys else None
+    out = FrameSet()
+    for f, k in zip(frames, keys, strict=True):
+        if k != common:
+            skipped[f.role] = f"other DFT settings: {f.settings.differences(out.settings)}"
+            continue
+        try:
+            out.add(f)
+        except MixedSettingsError as err:  # pragma: no cover (same key, same settings)
+            skipped[f.role] = str(err)
+    return out, skipped
+
+
+def split_frames(frames: list[DftFrame], holdout: float, seed: int
+                 ) -> tuple[list[DftFrame], list[DftFrame]]:  # fmt: skip
+    """(training, held-out): a seeded random ``holdout`` fraction held out (at least one
+    frame when ``holdout`` > 0 and two or more frames exist)."""
+    if not 0.0 <= holdout < 1.0:
+        raise ValueError(f"holdout must be in [0, 1), got {holdout}")
+    n_out = 0 if holdout == 0 or len(frames) < 2 else max(1, round(holdout * len(frames)))
+    order = np.random.default_rng(seed).permutation(len(frames))
+    held = set(order[:n_out].tolist())
+    return ([f for i, f in enumerate(frames) if i not in held],
+            [f for i, f in enumerate(frames) if i in held])  # fmt: skip
+
+
+def _parity_doc(model: Any, name: str, frames: list[DftFrame], offset: float | None
+                ) -> tuple[ParityDoc, dict[str, Any]]:  # fmt: skip
+    p = parity(model, frames, offset)
+    keys = ParityDoc.model_fields.keys() - {"model"}
+    return ParityDoc(model=name, **{k: p[k] for k in keys}), p
+
+
+@job(output_schema=FineTuneDoc)
+def finetune_potential(
+    frames: Any,
+    material: str,
+    holdout: float = 0.25,
+    epochs: int = 40,
+    seed: int = 0,
+    learning_rate: float = 3e-4,
+    skipped: dict[str, str] | None = None,
+    workdir: str | None = None,
+) -> FineTuneDoc:
+    """Fine-tune CHGNet on ``frames`` (a :class:`FrameSet` of one setting) and measure it
+    on held-out frames, before and after. Resumable: the checkpoints live in ``workdir``
+    (default: this job's folder), and a rerun continues from the last epoch.
+
+    Writes ``parity.json`` (every energy and force pair of the held-out frames, base and
+    fine-tuned) beside the checkpoints, for the parity figure."""
+    fs = frames if isinstance(frames, FrameSet) else FrameSet.model_validate(frames)
+    if len(fs) < 2:
+        raise ValueError(
+            f"{material}: {len(fs)} DFT frame(s) of one setting; fine-tuning needs at least "
+            "two (one to train on, one to check)"
+        )
+    train, held = split_frames(fs.frames, holdout, seed)
+    work = Path(workdir or Path.cwd() / FINETUNE_DIR)
+    res = finetune_chgnet(train, work, epochs=epochs, learning_rate=learning_rate, seed=seed)
+    base, tuned = load_model(), load_model(res["checkpoint"])
+    tb, _ = _parity_doc(base, "chgnet (pretrained)", train, None)
+    ta, _ = _parity_doc(tuned, res["checkpoint"], train, None)
+    pairs: dict[str, Any] = {}
+    hb = ha = None
+    if held:  # the held-out energies on the offset of the training frames
+        hb, pairs["base"] = _parity_doc(base, "chgnet (pretrained)", held, tb.offset_ev_atom)
+        ha, pairs["finetuned"] = _parity_doc(tuned, res["checkpoint"], held, ta.offset_ev_atom)
+        atomic_write_text(work / "parity.json", json.dumps(pairs))
+    return FineTuneDoc(
+        material=material, checkpoint=res["checkpoint"], settings=fs.settings,
+        training_uuids=[f.job_uuid for f in train], heldout_uuids=[f.job_uuid for f in held],
+        training_roles=[f.role for f in train], heldout_roles=[f.role for f in held],
+        skipped=skipped or {}, epochs=epochs, seed=seed, learning_rate=learning_rate,
+        targets=res["targets"], resumed_from_epoch=res.get("resumed_from"),
+        wall_s=res.get("wall_s"),
+        train_before=tb, train_after=ta, heldout_before=hb, heldout_after=ha,
+        history=res.get("history", {}),
+    )  # fmt: skip
