@@ -361,8 +361,14 @@ def test_finetune_on_the_dft_frames_of_a_finished_chain(tiny_run, tmp_path):
     assert doc.train_after.force_mae_ev_a < doc.train_before.force_mae_ev_a
     assert doc.heldout_after is not None and (folder / "parity.png").is_file()
     # a second call finds the finished model and does not train again
+    model = folder / "train" / "finetuned.pth.tar"
+    stamp = model.stat().st_mtime_ns
     assert main(["finetune", str(out.parent / "store"), "--material", "WOx", "--epochs", "6",
                  "--lr", "1e-3", "-o", str(tmp_path / "ft")]) == 0  # fmt: skip
+    assert model.stat().st_mtime_ns == stamp
+    # another training in the same folder is refused, not resumed from these checkpoints
+    assert main(["finetune", str(out.parent / "store"), "--material", "WOx", "--epochs", "7",
+                 "--lr", "1e-3", "-o", str(tmp_path / "ft")]) == 2  # fmt: skip
 
 
 @pytest.mark.integration

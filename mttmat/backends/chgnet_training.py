@@ -8,8 +8,9 @@
   its index, so a run resumed from any epoch's checkpoint ends with the same weights as one
   that was never stopped. A checkpoint is written atomically after every epoch.
 * :func:`predict`: energies and forces of a model on structures.
-* :func:`parity`: errors of a model on frames (energy per atom after removing the mean
-  offset, which is the codes' different energy zero; forces per component).
+* :func:`parity`: errors of a model on frames (energy per atom after per-element reference
+  energies fitted on the training frames, which absorb the codes' different energy zeros;
+  forces per component).
 * :func:`train_committee` and :func:`committee_disagreement`: a committee of fine-tuned
   heads (the trainable layers of each member perturbed by a few per cent, seeded, before
   the same fine-tuning) and the spread of their forces per structure, the measure that picks
@@ -19,16 +20,18 @@
   tether-teacher frames of ``tests/test_finetune.py`` (six candidates, one with an O pushed
   0.6 Å off its site), the pretrained and the fine-tuned model (6 epochs) differ where
   fine-tuning changed the model and hardly more at the outlier, whose error is by far the
-  largest (spread 0.18 eV/Å there, 0.19 at an ordinary frame; force error 0.85 against at
-  most 0.18 eV/Å). Three heads perturbed by 5 % and fine-tuned 20 epochs agree on the
-  training frames (0.08-0.09 eV/Å) and spread at the outlier (0.23 against at most
-  0.12 eV/Å at the five ordinary frames; its force error 0.74 against at most 0.26 eV/Å).
+  largest (spread 0.15 eV/Å there, 0.14 at an ordinary frame; force error 0.89 against at
+  most 0.24 eV/Å). Three heads perturbed by 5 % and fine-tuned 30 epochs agree on the
+  training frames (0.08-0.11 eV/Å) and spread at the outlier (0.22 against at most
+  0.12 eV/Å at the five ordinary frames; its force error 0.75 against at most 0.26 eV/Å).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import os
 import re
 import time
@@ -42,7 +45,9 @@ from mttmat.schemas.frames import DftFrame
 
 __all__ = [
     "committee_disagreement",
+    "element_offsets",
     "finetune_chgnet",
+    "fingerprint",
     "load_model",
     "most_uncertain",
     "parity",
@@ -86,11 +91,14 @@ def _perturb_head(model: Any, noise: float, seed: int) -> None:
                 p.add_(noise * p.abs() * torch.randn(p.shape, generator=gen))
 
 
-def _structure_data(frames: list[DftFrame]) -> Any:
+def _structure_data(frames: list[DftFrame], targets: str) -> Any:
+    """CHGNet's dataset of ``frames`` with the labels of ``targets`` (the training set's, so
+    training and validation agree); a frame without stress gets NaN, which CHGNet's loss
+    leaves out, one without moments None (spin-paired: no moment to learn)."""
     from chgnet.data.dataset import StructureData
 
-    stress = all(f.stress_ev_a3 is not None for f in frames)
-    moments = any(f.magmoms_mub is not None for f in frames)
+    stress, moments = "s" in targets, "m" in targets
+    nan = np.full((3, 3), np.nan)
     with contextlib.redirect_stdout(io.StringIO()):
         return StructureData(
             structures=[f.pmg for f in frames],
@@ -98,7 +106,8 @@ def _structure_data(frames: list[DftFrame]) -> Any:
             forces=[f.forces_ev_a for f in frames],
             # StructureData takes VASP's stress (kBar, compression positive) and turns it
             # into CHGNet's GPa (-0.1×); ours is ASE's (eV/Å³, tension positive)
-            stresses=[(-10.0 * np.asarray(f.stress_ev_a3) / units.GPa).tolist()
+            stresses=[(-10.0 * np.asarray(f.stress_ev_a3 if f.stress_ev_a3 is not None
+                                          else nan) / units.GPa).tolist()
                       for f in frames] if stress else None,
             magmoms=[f.magmoms_mub for f in frames] if moments else None,
             structure_ids=[str(i) for i in range(len(frames))],
@@ -106,26 +115,24 @@ def _structure_data(frames: list[DftFrame]) -> Any:
         )
 
 
-def _targets(frames: list[DftFrame]) -> str:
+def _targets(frames: list[DftFrame], stress: bool) -> str:
     t = "ef"
-    if all(f.stress_ev_a3 is not None for f in frames):
+    if stress and any(f.stress_ev_a3 is not None for f in frames):
         t += "s"
     if any(f.magmoms_mub is not None for f in frames):
         t += "m"
     return t
 
 
-def _last_checkpoint(workdir: Path) -> tuple[Path | None, int]:
-    """The newest epoch's checkpoint and its epoch (None, -1: none). CHGNet's Trainer
-    deletes the previous epoch's file before it writes the next one; the best-epoch copies
-    it keeps are full checkpoints too, so a kill between the two loses at most epochs that
-    are then recomputed alike (every epoch is seeded on its own)."""
-    best, epoch = None, -1
+def _checkpoints(workdir: Path) -> list[tuple[int, Path]]:
+    """Every checkpoint of ``workdir``, newest epoch first, the per-epoch file before the
+    best-epoch copies of the same epoch (CHGNet copies those without a temporary file)."""
+    found = []
     for p in workdir.glob("*.pth.tar"):
-        m = re.match(r"(?:best[EF]_)?epoch(\d+)_", p.name)
-        if m and int(m.group(1)) > epoch:
-            best, epoch = p, int(m.group(1))
-    return best, epoch
+        m = re.match(r"(best[EF]_)?epoch(\d+)_", p.name)
+        if m:
+            found.append((int(m.group(2)), 0 if m.group(1) is None else 1, p))
+    return [(e, p) for e, _, p in sorted(found, key=lambda x: (-x[0], x[1], x[2].name))]
 
 
 def finetune_chgnet(
@@ -139,6 +146,7 @@ def finetune_chgnet(
     val: list[DftFrame] | None = None,
     progress: Any = None,
     head_noise: float = 0.0,
+    stress: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune CHGNet on ``train`` in ``workdir`` (checkpoints, log) and return
     ``{"checkpoint": path, "epochs": n, "resumed_from": epoch or None, "targets": ...,
@@ -146,6 +154,11 @@ def finetune_chgnet(
 
     ``val`` frames (default: the training frames) only feed CHGNet's per-epoch report; the
     model kept is the last epoch's, so the result does not depend on a tiny validation set.
+
+    ``stress``: train on the stress too. Off by default: the chain's cells are fixed-volume
+    single points at cutoffs where the stress is not converged (Pulay stress; the tiny test
+    chain's host, 8 atoms at 250 eV, reads 142 GPa), so it would teach the model an
+    artefact. Use it for frames at a cutoff converged for the stress.
 
     ``head_noise`` > 0 perturbs the trainable (unfrozen) weights before training, each by
     that fraction of its own size (Gaussian, seeded): the members of a committee then start
@@ -159,20 +172,30 @@ def finetune_chgnet(
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     final = work / FINAL
+    fp = fingerprint(train, epochs=epochs, learning_rate=learning_rate, seed=seed,
+                     batch_size=batch_size, head_noise=head_noise, stress=stress)  # fmt: skip
+    _check_fingerprint(work, fp)
     if final.is_file():
         state = torch.load(str(final), map_location="cpu", weights_only=False)
         return {**state["mttmat"], "checkpoint": str(final)}
     from chgnet.data.dataset import collate_graphs
+    from torch.optim.lr_scheduler import CosineAnnealingLR
 
-    targets = _targets(train)
-    tr, va = _structure_data(train), _structure_data(val or train)
-    last, done = _last_checkpoint(work)
+    targets = _targets(train, stress)
+    tr, va = _structure_data(train, targets), _structure_data(val or train, targets)
+    n_batches = -(-len(train) // batch_size)
     t0 = time.perf_counter()
     with open(work / "finetune.log", "a") as log, contextlib.redirect_stdout(log):
         cls = _trainer_class()
-        if last is not None:
-            trainer = cls.load(str(last))
-        else:
+        trainer, done = None, -1
+        for epoch_done, path in _checkpoints(work):  # the newest that loads
+            try:
+                trainer, done = cls.load(str(path)), epoch_done
+                break
+            except Exception as err:  # a truncated copy: the next older one
+                print(f"mttmat: checkpoint {path.name} does not load ({err}); trying older")
+        resumed = trainer is not None
+        if trainer is None:
             torch.manual_seed(seed)
             model = load_model()
             if head_noise > 0:
@@ -182,6 +205,12 @@ def finetune_chgnet(
                 criterion="MSE", epochs=epochs, learning_rate=learning_rate,
                 use_device="cpu", print_freq=1000, torch_seed=seed,
             )  # fmt: skip
+            # CHGNet steps its cosine schedule min(10, batches) times an epoch against a
+            # period of 10 × epochs: with a few frames the rate would hardly decay
+            trainer.scheduler = CosineAnnealingLR(
+                trainer.optimizer, T_max=epochs * min(10, n_batches),
+                eta_min=0.01 * learning_rate,
+            )  # fmt: skip
         _freeze(trainer.model)
         for epoch in range(done + 1, epochs):
             torch.manual_seed(seed * 100_003 + epoch)  # this epoch's batches, on its own
@@ -190,14 +219,20 @@ def finetune_chgnet(
             val_loader = DataLoader(va, batch_size=batch_size, collate_fn=collate_graphs)
             trainer.starting_epoch, trainer.epochs = epoch, epoch + 1
             trainer.train(loader, val_loader, save_dir=str(work), train_composition_model=True)
+            hist = trainer.training_history["e"]["train"]
+            if len(hist) != epoch + 1 or not np.isfinite(hist[-1]):
+                raise FloatingPointError(
+                    f"fine-tuning diverged at epoch {epoch} (energy MAE {hist[-1:]}): lower "
+                    f"the learning rate ({learning_rate:g}) and delete {work}"
+                )
             if progress is not None:
                 progress(epoch + 1, epochs)
     trainer.epochs = epochs
     meta = {"epochs": epochs, "seed": seed, "learning_rate": learning_rate,
             "batch_size": batch_size, "targets": targets, "head_noise": head_noise,
-            "resumed_from": done if last is not None else None,
+            "fingerprint": fp, "resumed_from": done if resumed else None,
             # the training's wall time; None when it was resumed (the killed part is unknown)
-            "wall_s": None if last is not None else time.perf_counter() - t0,
+            "wall_s": None if resumed else time.perf_counter() - t0,
             "training_uuids": [f.job_uuid for f in train],
             "history": {k: {s: list(map(float, v.get(s, []))) for s in ("train", "val")}
                         for k, v in trainer.training_history.items()}}  # fmt: skip
@@ -206,6 +241,27 @@ def finetune_chgnet(
     torch.save(state, str(tmp))
     os.replace(tmp, final)
     return {**meta, "checkpoint": str(final)}
+
+
+def fingerprint(frames: list[DftFrame], **hyper: Any) -> str:
+    """Hash of the training frames (structures, labels, uuids) and the hyperparameters: a
+    folder's checkpoints belong to one training only."""
+    blob = json.dumps([[f.model_dump(mode="json") for f in frames], hyper], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _check_fingerprint(work: Path, fp: str) -> None:
+    from mttmat.structures.io import atomic_write_text
+
+    mark = work / "fingerprint.txt"
+    if mark.is_file() and mark.read_text().strip() != fp:
+        raise ValueError(
+            f"{work} holds a fine-tuning of other frames or settings (fingerprint "
+            f"{mark.read_text().strip()}, this one {fp}): give another folder, or delete it "
+            "to start again"
+        )
+    if not mark.is_file():
+        atomic_write_text(mark, fp + "\n")
 
 
 def _trainer_class() -> Any:
@@ -232,28 +288,40 @@ def predict(model: Any, structures: list[Any]) -> tuple[np.ndarray, list[np.ndar
     return e, [np.asarray(p["f"], float) for p in preds]
 
 
-def parity(model: Any, frames: list[DftFrame], offset_ev_atom: float | None = None
-           ) -> dict[str, Any]:  # fmt: skip
-    """Errors of ``model`` on ``frames``: energy per atom (after the mean per-atom offset,
-    or ``offset_ev_atom`` when given, e.g. the training frames'), forces per component.
+def element_offsets(frames: list[DftFrame], residual_ev: np.ndarray) -> dict[str, float]:
+    """Per-element energies μ (eV) that best explain ``residual_ev`` (ML − DFT total energy
+    per frame) as Σ n_el μ_el: least squares, minimum norm (the elements of a fixed ratio,
+    W and O of one oxide, share one combination)."""
+    els = sorted({el for f in frames for el in f.pmg.composition.as_dict()})
+    counts = np.array([[f.pmg.composition[el] for el in els] for f in frames], float)
+    mu = np.linalg.lstsq(counts, np.asarray(residual_ev, float), rcond=None)[0]
+    return {el: float(m) for el, m in zip(els, mu, strict=True)}
 
-    Returns MAE/RMSE and the pairs for a parity figure."""
+
+def parity(model: Any, frames: list[DftFrame], offsets_ev: dict[str, float] | None = None
+           ) -> dict[str, Any]:  # fmt: skip
+    """Errors of ``model`` on ``frames``: energy per atom after per-element reference
+    energies (fitted on these frames, or ``offsets_ev``, e.g. the training frames'; the DFT
+    code's energy zero is not the one CHGNet learnt), forces per Cartesian component.
+
+    Returns MAE/RMSE, the offsets and the pairs for a parity figure."""
     e_ml, f_ml = predict(model, [f.pmg for f in frames])
     n = np.array([f.n_atoms for f in frames], float)
     e_dft = np.array([f.energy_ev for f in frames])
-    d = e_ml / n - e_dft / n
-    off = float(d.mean()) if offset_ev_atom is None else offset_ev_atom
-    de = d - off
+    mu = offsets_ev if offsets_ev is not None else element_offsets(frames, e_ml - e_dft)
+    shift = np.array([sum(f.pmg.composition[el] * mu.get(el, 0.0)
+                          for el in f.pmg.composition.as_dict()) for f in frames])  # fmt: skip
+    de = (e_ml - shift - e_dft) / n
     fd = np.concatenate([np.ravel(f.forces_ev_a) for f in frames])
     fm = np.concatenate([np.ravel(x) for x in f_ml])
     return {
-        "n_frames": len(frames), "offset_ev_atom": off,
+        "n_frames": len(frames), "offsets_ev": mu,
         "energy_mae_ev_atom": float(np.abs(de).mean()),
         "energy_rmse_ev_atom": float(np.sqrt((de**2).mean())),
         "force_mae_ev_a": float(np.abs(fm - fd).mean()),
         "force_rmse_ev_a": float(np.sqrt(((fm - fd) ** 2).mean())),
         "energy_pairs_ev_atom": [[float(a), float(b)] for a, b in
-                                 zip(e_dft / n, e_ml / n - off, strict=True)],
+                                 zip(e_dft / n, (e_ml - shift) / n, strict=True)],
         "force_pairs_ev_a": [[float(a), float(b)] for a, b in zip(fd, fm, strict=True)],
     }  # fmt: skip
 

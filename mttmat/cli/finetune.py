@@ -41,6 +41,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         res = finetune_potential.original(
             frames, material, holdout=args.holdout, epochs=args.epochs, seed=args.seed,
             learning_rate=args.lr, skipped=skipped, workdir=str(folder / "train"),
+            stress=args.stress,
         )  # fmt: skip
         atomic_write_text(folder / "finetune.json", res.model_dump_json(indent=1))
         pairs = folder / "train" / "parity.json"
@@ -63,4 +64,7 @@ def add_parsers(sub: Any) -> None:
     f.add_argument("--lr", type=float, default=3e-4, help="learning rate")
     f.add_argument("--holdout", type=float, default=0.25,
                    help="fraction of the frames held out for the parity check")  # fmt: skip
+    f.add_argument("--stress", action="store_true",
+                   help="train on the stress too (only for frames at a cutoff converged for "
+                   "it: the chain's fixed-cell single points carry Pulay stress)")  # fmt: skip
     f.set_defaults(func=_cmd_finetune)

@@ -4,6 +4,7 @@ the training/held-out split, and the resumable fine-tuning job."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from jobflow import job
 
 from mttmat.backends.chgnet_training import finetune_chgnet, load_model, parity
 from mttmat.schemas.finetune import FineTuneDoc, ParityDoc
-from mttmat.schemas.frames import DftFrame, FrameSet, MixedSettingsError
+from mttmat.schemas.frames import DftFrame, FrameSet, FrameSettings, MixedSettingsError
 from mttmat.structures.io import atomic_write_text
 
 __all__ = ["FINETUNE_DIR", "collect_frames", "finetune_potential", "split_frames"]
@@ -34,7 +35,8 @@ def collect_frames(outputs: dict[str, Any]) -> tuple[FrameSet, dict[str, str]]:
         if d.get("fidelity") not in (None, "dft") or not d.get("electronic"):
             skipped[role] = "not a DFT single point"
             continue
-        if "q=+1" in role or "q=-1" in role:
+        q = re.search(r"q=([+-]?\d+)", role)
+        if q and int(q.group(1)) != 0:
             skipped[role] = "a charged cell (the potential has no electron count)"
             continue
         try:
@@ -42,11 +44,13 @@ def collect_frames(outputs: dict[str, Any]) -> tuple[FrameSet, dict[str, str]]:
         except ValueError as err:
             skipped[role] = str(err)
     keys = [f.settings.model_dump_json() for f in frames]
-    common = max(set(keys), key=keys.count) if keys else None
+    # the most frequent setting; a tie goes to the first role (the host), not to hash order
+    common = max(dict.fromkeys(keys), key=keys.count) if keys else None
     out = FrameSet()
     for f, k in zip(frames, keys, strict=True):
         if k != common:
-            skipped[f.role] = f"other DFT settings: {f.settings.differences(out.settings)}"
+            ref = FrameSettings.model_validate_json(common)
+            skipped[f.role] = f"other DFT settings: {ref.differences(f.settings)}"
             continue
         try:
             out.add(f)
@@ -68,9 +72,9 @@ def split_frames(frames: list[DftFrame], holdout: float, seed: int
             [f for i, f in enumerate(frames) if i in held])  # fmt: skip
 
 
-def _parity_doc(model: Any, name: str, frames: list[DftFrame], offset: float | None
-                ) -> tuple[ParityDoc, dict[str, Any]]:  # fmt: skip
-    p = parity(model, frames, offset)
+def _parity_doc(model: Any, name: str, frames: list[DftFrame],
+                offsets: dict[str, float] | None) -> tuple[ParityDoc, dict[str, Any]]:  # fmt: skip
+    p = parity(model, frames, offsets)
     keys = ParityDoc.model_fields.keys() - {"model"}
     return ParityDoc(model=name, **{k: p[k] for k in keys}), p
 
@@ -85,6 +89,7 @@ def finetune_potential(
     learning_rate: float = 3e-4,
     skipped: dict[str, str] | None = None,
     workdir: str | None = None,
+    stress: bool = False,
 ) -> FineTuneDoc:
     """Fine-tune CHGNet on ``frames`` (a :class:`FrameSet` of one setting) and measure it
     on held-out frames, before and after. Resumable: the checkpoints live in ``workdir``
@@ -100,15 +105,16 @@ def finetune_potential(
         )
     train, held = split_frames(fs.frames, holdout, seed)
     work = Path(workdir or Path.cwd() / FINETUNE_DIR)
-    res = finetune_chgnet(train, work, epochs=epochs, learning_rate=learning_rate, seed=seed)
+    res = finetune_chgnet(train, work, epochs=epochs, learning_rate=learning_rate, seed=seed,
+                          stress=stress)  # fmt: skip
     base, tuned = load_model(), load_model(res["checkpoint"])
     tb, _ = _parity_doc(base, "chgnet (pretrained)", train, None)
     ta, _ = _parity_doc(tuned, res["checkpoint"], train, None)
     pairs: dict[str, Any] = {}
     hb = ha = None
-    if held:  # the held-out energies on the offset of the training frames
-        hb, pairs["base"] = _parity_doc(base, "chgnet (pretrained)", held, tb.offset_ev_atom)
-        ha, pairs["finetuned"] = _parity_doc(tuned, res["checkpoint"], held, ta.offset_ev_atom)
+    if held:  # the held-out energies on the reference energies of the training frames
+        hb, pairs["base"] = _parity_doc(base, "chgnet (pretrained)", held, tb.offsets_ev)
+        ha, pairs["finetuned"] = _parity_doc(tuned, res["checkpoint"], held, ta.offsets_ev)
         atomic_write_text(work / "parity.json", json.dumps(pairs))
     return FineTuneDoc(
         material=material, checkpoint=res["checkpoint"], settings=fs.settings,

@@ -14,13 +14,13 @@ __all__ = ["FineTuneDoc", "ParityDoc"]
 class ParityDoc(BaseModel):
     """Errors of one model on a set of DFT frames.
 
-    Energies per atom are compared after removing one per-atom offset, the training frames'
-    mean (the DFT code's energy zero is not the one CHGNet learnt); forces per Cartesian
-    component."""
+    Energies per atom are compared after per-element reference energies fitted (least
+    squares) on the training frames, which absorb the DFT code's energy zero (not the one
+    CHGNet learnt); forces per Cartesian component."""
 
     model: str = Field(description="'chgnet (pretrained)' or the fine-tuned checkpoint")
     n_frames: int
-    offset_ev_atom: float
+    offsets_ev: dict[str, float] = Field(description="per-element reference energies (eV)")
     energy_mae_ev_atom: float
     energy_rmse_ev_atom: float
     force_mae_ev_a: float

@@ -1,9 +1,10 @@
 """Labelled DFT frames of a run: what the ML potential is fine-tuned on.
 
-A :class:`DftFrame` is one DFT result of the chain (a single point, or one ionic step of a
-relaxation): the structure, the total energy, the forces, the stress and the local magnetic
-moments where the calculation gave them, the settings that make energies comparable (code,
-U per species, cutoff, k-mesh, smearing) and the uuid of the job that computed it.
+A :class:`DftFrame` is one DFT result of the chain (a single point, or the final step of a
+DFT relaxation, whose forces belong to its final positions): the structure, the total
+energy, the forces, the stress and the local magnetic moments where the calculation gave
+them, the settings that make energies comparable (code, U per species, cutoff, k-mesh,
+smearing) and the uuid of the job that computed it.
 
 A :class:`FrameSet` holds frames of **one** setting only: energies of different U, cutoff or
 k-mesh are not on one scale, so adding a frame of other settings raises
@@ -12,6 +13,9 @@ potential has no electron count). A set is written to and read from extended XYZ
 the format every ML-potential trainer reads.
 
 Units: energy eV, forces eV/Å, stress eV/Å³ with ASE's sign (tension positive), moments μ_B.
+atomate2's task documents hold the stress in kBar with VASP's sign (compression positive);
+:meth:`DftFrame.from_calc` converts it. The energy is the one atomate2 stores
+(``get_potential_energy``: GPAW's σ → 0 extrapolation), the forces the code's.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ase import Atoms, units
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
@@ -94,7 +99,8 @@ class DftFrame(BaseModel):
             raise ValueError(f"the calculation {job_uuid or ''} is of a charged cell: no frame")
         s = d.get("structure") or out.get("structure")
         structure = s if isinstance(s, dict) else s.as_dict()
-        stress = out.get("stress")
+        kbar = out.get("stress")  # atomate2: kBar, VASP's sign
+        stress = None if kbar is None else -0.1 * units.GPa * np.asarray(kbar, float)
         moments = el.get("magnetic_moments_mub") if el.get("spin_polarized") else None
         return cls(
             structure=structure, energy_ev=float(out["energy"]),
@@ -164,7 +170,9 @@ class FrameSet(BaseModel):
 
         images = []
         for f in self.frames:
-            atoms = f.pmg.to_ase_atoms()
+            s = f.pmg  # a fresh Atoms: the stored structure's properties are not labels
+            atoms = Atoms(numbers=s.atomic_numbers, positions=s.cart_coords,
+                          cell=s.lattice.matrix, pbc=True)  # fmt: skip
             res: dict[str, Any] = {"energy": f.energy_ev, "forces": np.array(f.forces_ev_a)}
             if f.stress_ev_a3 is not None:
                 res["stress"] = np.array(f.stress_ev_a3)
