@@ -91,10 +91,12 @@ def _perturb_head(model: Any, noise: float, seed: int) -> None:
                 p.add_(noise * p.abs() * torch.randn(p.shape, generator=gen))
 
 
-def _structure_data(frames: list[DftFrame], targets: str) -> Any:
+def _structure_data(frames: list[DftFrame], targets: str,
+                    offsets_ev: dict[str, float] | None = None) -> Any:  # fmt: skip
     """CHGNet's dataset of ``frames`` with the labels of ``targets`` (the training set's, so
     training and validation agree); a frame without stress gets NaN, which CHGNet's loss
-    leaves out, one without moments None (spin-paired: no moment to learn)."""
+    leaves out, one without moments None (spin-paired: no moment to learn). The energies
+    are moved onto CHGNet's scale by the per-element ``offsets_ev``."""
     from chgnet.data.dataset import StructureData
 
     stress, moments = "s" in targets, "m" in targets
@@ -102,7 +104,8 @@ def _structure_data(frames: list[DftFrame], targets: str) -> Any:
     with contextlib.redirect_stdout(io.StringIO()):
         return StructureData(
             structures=[f.pmg for f in frames],
-            energies=[f.energy_ev / f.n_atoms for f in frames],
+            energies=[(f.energy_ev + _shift(f, offsets_ev or {})) / f.n_atoms
+                      for f in frames],
             forces=[f.forces_ev_a for f in frames],
             # StructureData takes VASP's stress (kBar, compression positive) and turns it
             # into CHGNet's GPa (-0.1×); ours is ASE's (eV/Å³, tension positive)
@@ -113,6 +116,11 @@ def _structure_data(frames: list[DftFrame], targets: str) -> Any:
             structure_ids=[str(i) for i in range(len(frames))],
             shuffle=False,
         )
+
+
+def _shift(frame: DftFrame, offsets_ev: dict[str, float]) -> float:
+    comp = frame.pmg.composition
+    return float(sum(comp[el] * offsets_ev.get(el, 0.0) for el in comp.as_dict()))
 
 
 def _targets(frames: list[DftFrame], stress: bool) -> str:
@@ -140,7 +148,7 @@ def finetune_chgnet(
     workdir: str | Path,
     *,
     epochs: int = 40,
-    learning_rate: float = 3e-4,
+    learning_rate: float = 1e-3,
     seed: int = 0,
     batch_size: int = 4,
     val: list[DftFrame] | None = None,
@@ -182,7 +190,13 @@ def finetune_chgnet(
     from torch.optim.lr_scheduler import CosineAnnealingLR
 
     targets = _targets(train, stress)
-    tr, va = _structure_data(train, targets), _structure_data(val or train, targets)
+    # the DFT code's energy zero is not CHGNet's (GPAW's is its reference atoms): labels are
+    # moved onto CHGNet's scale by per-element energies fitted to the pretrained model, so the
+    # energy loss sees relative energies and does not drown the forces in a constant
+    e_base, _ = predict(load_model(), [f.pmg for f in train])
+    mu = element_offsets(train, e_base - np.array([f.energy_ev for f in train]))
+    tr = _structure_data(train, targets, mu)
+    va = _structure_data(val or train, targets, mu)
     n_batches = -(-len(train) // batch_size)
     t0 = time.perf_counter()
     with open(work / "finetune.log", "a") as log, contextlib.redirect_stdout(log):
@@ -231,6 +245,7 @@ def finetune_chgnet(
     meta = {"epochs": epochs, "seed": seed, "learning_rate": learning_rate,
             "batch_size": batch_size, "targets": targets, "head_noise": head_noise,
             "fingerprint": fp, "resumed_from": done if resumed else None,
+            "label_offsets_ev": mu,
             # the training's wall time; None when it was resumed (the killed part is unknown)
             "wall_s": None if resumed else time.perf_counter() - t0,
             "training_uuids": [f.job_uuid for f in train],

@@ -61,7 +61,7 @@ def add_parsers(sub: Any) -> None:
     f.add_argument("-o", "--output", default="finetune", help="output folder")
     f.add_argument("--epochs", type=int, default=40)
     f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--lr", type=float, default=3e-4, help="learning rate")
+    f.add_argument("--lr", type=float, default=1e-3, help="learning rate")
     f.add_argument("--holdout", type=float, default=0.25,
                    help="fraction of the frames held out for the parity check")  # fmt: skip
     f.add_argument("--stress", action="store_true",

@@ -86,7 +86,7 @@ def finetune_potential(
     holdout: float = 0.25,
     epochs: int = 40,
     seed: int = 0,
-    learning_rate: float = 3e-4,
+    learning_rate: float = 1e-3,
     skipped: dict[str, str] | None = None,
     workdir: str | None = None,
     stress: bool = False,
