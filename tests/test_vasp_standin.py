@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("custodian")
@@ -109,6 +110,21 @@ def test_atomate2_jobs_of_the_chain_run_the_standin_through_custodian(standin, m
         assert avg == pytest.approx(loc.get_average_along_axis(axis).tolist())
     assert calc["output"]["energy"] == pytest.approx(task.output.energy)
     assert el["kpts"] == list(task.input.kpoints.kpts[0])
+    # the fine-tuning frames: the neutral static is one (forces, stress in ASE's units and
+    # sign, moments of the spin-polarised run), the charged cell is refused
+    from ase import units
+
+    from mttmat.schemas.frames import DftFrame
+
+    frame = DftFrame.from_calc(vasp_calc_doc(doc), job_uuid=static.uuid, role="host")
+    assert np.allclose(frame.forces_ev_a, doc.output.forces)
+    assert np.allclose(frame.stress_ev_a3, -0.1 * units.GPa * np.asarray(doc.output.stress))
+    outcar_moments = [m["tot"] for m in doc.calcs_reversed[0].output.outcar["magnetization"]]
+    assert frame.spin_polarized and frame.magmoms_mub == pytest.approx(outcar_moments)
+    assert len(outcar_moments) == len(cell)
+    assert frame.settings.code == "vasp" and frame.settings.hubbard_u_ev["W"] > 0
+    with pytest.raises(ValueError, match="charged"):
+        DftFrame.from_calc(calc, job_uuid=charged.uuid)
 
 
 def _ml_band(n_images: int = 1) -> dict:

@@ -167,6 +167,11 @@ class Backend(ABC):
             "atomate2 jobs (on HPC). Use chgnet or gpaw for in-process runs"
         )
 
+    def model_label(self, calculator_kwargs: dict[str, Any] | None = None) -> str:
+        """The model an ML number came from, for the documents and the report (the
+        backend's name; an ML potential names its weights)."""
+        return self.name
+
     def prepare_atoms(self, atoms: Any, **calculator_kwargs: Any) -> None:  # noqa: B027
         """Adjust atoms in place before a calculation (e.g. initial magnetic moments)."""
 

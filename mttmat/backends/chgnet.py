@@ -20,10 +20,23 @@ class ChgnetBackend(Backend):
     fidelity = "ml"
     force_field_name = "CHGNet"
 
-    def ase_calculator(self, **kwargs: Any) -> Any:
+    def ase_calculator(self, model_path: str | None = None, **kwargs: Any) -> Any:
+        """CHGNet's calculator: the pretrained model, or the fine-tuned one of the
+        checkpoint ``model_path`` (:func:`mttmat.jobs.finetune.finetune_potential`)."""
         from atomate2.forcefields.utils import ase_calculator
 
+        if model_path is not None:
+            from mttmat.backends.chgnet_training import load_model
+
+            kwargs["model"] = load_model(model_path)
         return ase_calculator(self.force_field_name, **kwargs)
+
+    def model_label(self, calculator_kwargs: dict[str, Any] | None = None) -> str:
+        path = (calculator_kwargs or {}).get("model_path")
+        if path is not None:
+            return f"CHGNet fine-tuned on this run's DFT frames ({path})"
+        return f"CHGNet {_version()} pretrained (MPtrj)"
+
 
     def static_maker(self, **kwargs: Any) -> Maker:
         from atomate2.forcefields.jobs import ForceFieldStaticMaker
@@ -60,3 +73,12 @@ class ChgnetBackend(Backend):
             ensemble=ensemble,
             **kwargs,
         )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("chgnet")
+    except PackageNotFoundError:  # pragma: no cover
+        return "(version unknown)"

@@ -359,7 +359,7 @@ def train_committee(
     train: list[DftFrame],
     workdir: str | Path,
     members: int = 3,
-    head_noise: float = 0.03,
+    head_noise: float = 0.05,
     seed: int = 0,
     **kwargs: Any,
 ) -> list[str]:

@@ -42,8 +42,9 @@ def vasp_calc_doc(task: Any) -> dict[str, Any]:
     """An atomate2 VASP ``TaskDoc`` in the shape :meth:`LiFormationDoc.build` reads (GPAW's).
 
     Everything comes from the task document itself, as stored (object or its JSON form):
-    the last calculation's energy, NELECT, band edges, INCAR (U, ENCUT), KPOINTS and the
-    planar averages of the electrostatic potential that atomate2 takes from LOCPOT (LVHAR).
+    the last calculation's energy, forces and stress (the fine-tuning frames), NELECT, band
+    edges, INCAR (U, ENCUT, ISPIN, SIGMA), the moments, KPOINTS and the planar averages of
+    the electrostatic potential that atomate2 takes from LOCPOT (LVHAR).
     No file of the job folder is read, so the summary job needs no shared filesystem. A
     document already in that shape (an ``electronic`` summary) passes unchanged.
     """
@@ -74,12 +75,26 @@ def vasp_calc_doc(task: Any) -> dict[str, Any]:
     nelect = params.get("NELECT", incar.get("NELECT"))
     if nelect is None:
         raise ValueError(f"the VASP task of {doc.get('dir_name')!r} records no NELECT")
+    top = doc.get("output") or {}
+    steps = out.get("ionic_steps") or [{}]
+    forces = top.get("forces") or steps[-1].get("forces")
+    stress = top.get("stress") or steps[-1].get("stress")  # kBar, VASP's sign (atomate2's)
+    spin = int(params.get("ISPIN", incar.get("ISPIN", 1))) == 2
+    mag = (out.get("outcar") or {}).get("magnetization") or []
+    moments = [float(m["tot"]) for m in mag] if spin and mag else None
+    sigma = params.get("SIGMA", incar.get("SIGMA"))
     return {
         "structure": structure,
-        "output": {"energy": float(out["energy"])},
+        "output": {"energy": float(out["energy"]), "forces": forces, "stress": stress},
         "backend": "vasp",
         "electronic": {
             "code": "vasp",
+            "spin_polarized": spin,
+            "magnetic_moments_mub": moments,
+            "smearing_ev": None if sigma is None else float(sigma),
+            # NELECT in the INCAR: the electron count was set, a charged cell (its charge
+            # needs the POTCARs' ZVAL, which the task document does not hold)
+            "electron_count_set": "NELECT" in incar,
             "n_electrons": float(nelect),
             "vbm_ev": None if out.get("vbm") is None else float(out["vbm"]),
             "band_gap_ev": None if out.get("bandgap") is None else float(out["bandgap"]),

@@ -132,7 +132,7 @@ def chain_maker(
         neb_fmax=cfg.neb.fmax_ev_a, neb_max_steps=cfg.neb.max_steps, neb_dft=cfg.neb.dft,
         neb_charge=cfg.neb.charge, network_sites=cfg.neb.network_sites,
         min_hops=cfg.neb.min_hops, max_hops=cfg.neb.max_hops,
-        max_hop_length_a=cfg.neb.max_hop_length_a,
+        max_hop_length_a=cfg.neb.max_hop_length_a, finetune=cfg.finetune.options(),
     )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from mttmat.materials import DIELECTRIC_SOURCE, MATERIALS, check_hubbard_u, hubb
 __all__ = [
     "ChainConfig",
     "DftConfig",
+    "FineTuneConfig",
     "FormationConfig",
     "HpcChainConfig",
     "LiSitesConfig",
@@ -206,6 +207,32 @@ class NebConfig(BaseModel):
 
 
 
+class FineTuneConfig(BaseModel):
+    """Fine-tuning of the ML potential on the chain's own DFT frames (off by default).
+
+    On: a committee of ``members`` CHGNet heads, fine-tuned ``committee_epochs`` epochs on
+    the chain's neutral DFT single points, picks the ``label_budget`` cells of the
+    pretrained model's hop network (band images, sites strained by ± ``strain``) where it
+    spreads most; they get DFT single points; CHGNet is fine-tuned ``epochs`` epochs on all
+    frames but a held-out ``holdout`` fraction, and the fine-tuned model re-screens the Li
+    sites and makes the hop network whose limiting band DFT checks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(False, description="Run the fine-tuning stage.")
+    label_budget: int = Field(2, ge=0, description="Extra DFT single points per material.")
+    members: int = Field(3, ge=2, description="Committee heads.")
+    committee_epochs: int = Field(20, ge=1, description="Fine-tuning epochs of each head.")
+    strain: float = Field(0.02, gt=0, lt=0.2, description="Isotropic strain of the sites.")
+    epochs: int = Field(40, ge=1, description="Fine-tuning epochs of the model.")
+    holdout: float = Field(0.25, ge=0, lt=1, description="Fraction of frames held out.")
+    seed: int = Field(0, description="Seed of the split, the heads and the training.")
+    learning_rate: float = Field(1e-3, gt=0)
+
+    def options(self) -> dict[str, Any] | None:
+        """The chain Maker's ``finetune`` options, or None when off."""
+        return self.model_dump(exclude={"enabled"}) if self.enabled else None
+
 
 def _small_cells() -> dict[str, StartCell]:
     return {m.name: StartCell(**m.small_cell) for m in MATERIALS.values()}
@@ -222,6 +249,7 @@ class ChainConfig(BaseModel):
     dft: DftConfig = Field(default_factory=DftConfig)
     formation: FormationConfig = Field(default_factory=FormationConfig)
     neb: NebConfig = Field(default_factory=NebConfig)
+    finetune: FineTuneConfig = Field(default_factory=FineTuneConfig)
 
     @model_validator(mode="after")
     def _materials(self) -> ChainConfig:

@@ -13,6 +13,7 @@ __all__ = ["add_parsers"]
 
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
+    from mttmat.backends import get_backend
     from mttmat.jobs.finetune import collect_frames, finetune_potential
     from mttmat.plots.finetune import plot_parity
     from mttmat.structures.io import atomic_write_text, ensure_writable_dir
@@ -22,11 +23,15 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     ensure_writable_dir(out)
     for material, doc in docs.items():
         outputs = {}
+        read = get_backend(doc.get("dft_backend") or "gpaw").calc_document
         for role, uuid in doc["stages"].items():
             try:
-                outputs[role] = (uuid, store.get_output(uuid, load=True))
+                out_doc = store.get_output(uuid, load=True)
             except ValueError:
                 continue  # a stage without its own output (e.g. a flow's role)
+            if isinstance(out_doc, dict) and "calcs_reversed" in out_doc:
+                out_doc = read(out_doc)  # a VASP TaskDoc (HPC store): the shared shape
+            outputs[role] = (uuid, out_doc)
         frames, skipped = collect_frames(outputs)
         if len(frames) < 2:
             raise UserError(

@@ -19,7 +19,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     out_dir = run_main_job(
         args.config, args.output, name=args.name, progress=_progress, wait_s=args.wait,
-        workers=args.workers,
+        workers=args.workers, finetune=args.finetune,
     )  # fmt: skip
     _progress(f"results: {out_dir}")
     return 0
@@ -136,6 +136,12 @@ def add_parsers(sub: Any) -> None:
         "--workers", type=int, default=None, metavar="N",
         help="jobs run at once, each in its own process (default: setting `workers`, else "
         "one per core, at most 4; 1: one at a time). Results do not depend on it",
+    )  # fmt: skip
+    r.add_argument(
+        "--finetune", action="store_true",
+        help="fine-tune CHGNet on each chain's own DFT frames (+ the config's label budget of "
+        "extra DFT single points); the fine-tuned model then re-screens the sites and makes the "
+        "hop network (config finetune; README: fine-tuning)",
     )  # fmt: skip
     r.set_defaults(func=_cmd_run)
 

@@ -145,8 +145,10 @@ def parameters_from_chain(
             value=float(np.std(energies, ddof=1)),
             unit="eV",
             source=Source(
-                kind="dft", uuids=[uuids["screening"]], fidelity="ml",
-                note=f"σ of the ML energies of {len(energies)} distinct Li sites",
+                kind="dft", fidelity="ml",
+                uuids=[uuids.get("screening (fine-tuned model)", uuids["screening"])],
+                note=f"σ of the ML energies of {len(energies)} distinct Li sites"
+                + (f" ({scr['model']})" if scr.get("model") else ""),
             ),
         )  # fmt: skip
     donated, note = electrons_per_li(cell, _doc(site_dos[ground]))
@@ -164,6 +166,7 @@ def parameters_from_chain(
     )  # fmt: skip
     mig_uuids = [uuids["hop network"]] + ([uuids["DFT band"]] if "DFT band" in uuids else [])
     value, fidelity, why, k = network_barrier(net, _doc(band) if band is not None else None)
+    why += f"; ML: {net['model']}" if net.get("model") else ""
     if value is not None:
         updates["channel_barrier_ev"] = Param(
             value=value,
@@ -183,7 +186,8 @@ def parameters_from_chain(
         value=float(np.mean(lengths)),
         unit="Å",
         source=Source(kind="dft", uuids=[uuids["hop network"]], fidelity="ml",
-                      note=f"mean of the {len(lengths)} hops at or below the limiting saddle"),
+                      note=f"mean of the {len(lengths)} hops at or below the limiting saddle"
+                      + (f" ({net['model']})" if net.get("model") else "")),
     )  # fmt: skip
     return p.updated(**updates)
 

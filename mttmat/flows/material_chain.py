@@ -32,6 +32,7 @@ from pymatgen.core import Structure
 
 from mttmat.backends import Backend, BackendError, get_backend
 from mttmat.device.build import electrons_per_li
+from mttmat.flows.finetune import finetune_stage
 from mttmat.flows.melt_quench import MeltQuenchMaker
 from mttmat.jobs.band_energies import (  # noqa: F401  (re-exported)
     BAND_PROGRESS_FILE,
@@ -43,6 +44,7 @@ from mttmat.jobs.chain import chain_document, channel_parameters
 from mttmat.jobs.dos import dos_document, summarize_li_dos
 from mttmat.jobs.formation import li_formation_summary, multi_li_cell
 from mttmat.jobs.hop_network import ml_hop_network
+from mttmat.jobs.labels import finetune_effect
 from mttmat.jobs.li_electron import compare_li_solutions, polaron_start
 from mttmat.jobs.migration import neb_hop
 from mttmat.jobs.sites import screen_li_sites
@@ -92,6 +94,11 @@ class MaterialChainMaker(Maker):
     neb_charge
         Cell charge of the DFT band: +1 (the Li ion migrates, closed shell, no polaron to drag
         along) or 0 (neutral Li, spin-polarised like Li_i^0).
+    finetune
+        None, or the options (:data:`~mttmat.flows.finetune.FINETUNE_OPTIONS`) of the stage that
+        fine-tunes the ML potential on this chain's DFT frames
+        (:func:`~mttmat.flows.finetune.finetune_stage`); the fine-tuned model
+        then re-screens the Li sites and makes the hop network whose limiting band DFT checks.
     """
 
     name: str = "material chain"
@@ -120,6 +127,7 @@ class MaterialChainMaker(Maker):
     neb_dft: str = "energies"
     neb_charge: int = 1
     dos_width_ev: float = 0.1
+    finetune: dict[str, Any] | None = None
 
     def make(self, start: Structure, li_metal: Any, parent: Structure | None = None) -> Flow:
         """The flow of one material; ``li_metal`` is the output of the shared bcc Li job."""
@@ -265,18 +273,35 @@ class MaterialChainMaker(Maker):
         _tag(net, "ML hop network (CI-NEB)")
         jobs.append(net)
         uuids["hop network"] = net.uuid
+        ml_screen, ml_net, ft = screen, net, None
+        if self.finetune is not None:
+            frames = {k: (j.uuid, j.output) for k, j in statics.items()}
+            frames["two Li"] = (two_static.uuid, two_static.output)
+            ft_jobs, roles = finetune_stage(self, host, frames, net, host_kw)
+            jobs += ft_jobs
+            uuids["hop network (pretrained model)"] = net.uuid
+            uuids.update({role: j.uuid for role, j in roles.items()})
+            ft, ml_net = roles["fine-tuning"], roles["hop network"]
+            ml_screen = roles["screening (fine-tuned model)"]
         band = None
         spin_band = self.neb_charge == 0
         band_kw = {**kw, "charge": float(self.neb_charge), "spin_polarized": spin_band}
         if self.neb_dft != "none":
-            band = self.dft_band(net.output.limiting_band, band_kw, path_uuid=net.uuid)
+            band = self.dft_band(ml_net.output.limiting_band, band_kw, path_uuid=ml_net.uuid)
             what = "energies on" if self.neb_dft == "energies" else "CI-NEB of"
             band.name = f"{dft.name} {what} the limiting band"
             _tag(band, "DFT energies on the band" if self.neb_dft == "energies" else "DFT CI-NEB")
             jobs.append(band)
             uuids["DFT band"] = band.output.uuid  # the document's job (a flow on VASP)
+        if ft is not None:
+            eff = finetune_effect(ml_net.output, band.output if band is not None else None,
+                                  ft.output, self.material)  # fmt: skip
+            eff.name = "fine-tuning: barriers before and after"
+            _tag(eff, "ML fine-tuning")
+            jobs.append(eff)
+            uuids["fine-tuning effect"] = eff.uuid
         params = channel_parameters(
-            self.material, host, screen.output, dos_sum.output, form.output, net.output,
+            self.material, host, ml_screen.output, dos_sum.output, form.output, ml_net.output,
             band.output if band is not None else None,
             {k: dos_jobs[k].output for k in ("band", "polaron")}, dict(uuids), electron.output,
         )

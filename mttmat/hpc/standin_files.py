@@ -257,6 +257,13 @@ def write_text_outputs(
         " -----------------------------------------------------------------------------------",
         "    total drift:                                0.000000      0.000000      0.000000",
         "",
+        # the cell's moment on its first ion (a stand-in value, as VASP prints the table)
+        *([" magnetization (x)", " ", "# of ion       s       p       d       tot",
+           "------------------------------------------",
+           *(f"{k + 1:5d}        0.000   0.000 {m:7.3f} {m:7.3f}"
+             for k, m in enumerate([mag] + [0.0] * (len(s) - 1))),
+           "--------------------------------------------------",
+           f"tot          0.000   0.000 {mag:7.3f} {mag:7.3f}", ""] if ispin == 2 else []),
         f"  free  energy   TOTEN  = {e_last:18.8f} eV",
         "",
         f"  energy  without entropy= {e_last:18.8f}  energy(sigma->0) = {e_last:18.8f}",

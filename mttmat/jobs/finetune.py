@@ -31,7 +31,7 @@ def collect_frames(outputs: dict[str, Any]) -> tuple[FrameSet, dict[str, str]]:
     frames: list[DftFrame] = []
     skipped: dict[str, str] = {}
     for role, (uuid, doc) in outputs.items():
-        d = doc if isinstance(doc, dict) else doc.model_dump(mode="json")
+        d = doc if isinstance(doc, dict) else doc.model_dump()
         if d.get("fidelity") not in (None, "dft") or not d.get("electronic"):
             skipped[role] = "not a DFT single point"
             continue
@@ -124,5 +124,5 @@ def finetune_potential(
         targets=res["targets"], resumed_from_epoch=res.get("resumed_from"),
         wall_s=res.get("wall_s"),
         train_before=tb, train_after=ta, heldout_before=hb, heldout_after=ha,
-        history=res.get("history", {}),
+        history=res.get("history", {}), heldout_pairs=pairs or None,
     )  # fmt: skip

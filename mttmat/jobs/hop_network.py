@@ -106,12 +106,15 @@ def ml_hop_network(
     min_hops: int = 3,
     max_hops: int = 4,
     max_length_a: float = 5.0,
+    calculator_kwargs: dict[str, Any] | None = None,
 ) -> HopNetworkDoc:
     """ML CI-NEB of the hops between the screened sites, and their percolation barrier.
 
     The sites are the screening's selected (distinct, ML-relaxed) sites; each hop runs
     between the relaxed cells of its two sites, in ``hop_<k>/`` (resumable). Finished hops
     are kept in ``hop_network.json``: a killed job resumes at the first unfinished hop.
+    ``calculator_kwargs`` go to the ML calculator of every hop (e.g. ``model_path``: a
+    fine-tuned checkpoint).
     """
     doc = _doc(screening)
     structs = [_structure(s) for s in doc["selected_structures"]]
@@ -146,7 +149,8 @@ def ml_hop_network(
         folder.mkdir(exist_ok=True)
         with contextlib.chdir(folder):
             band = neb_hop.original(structs[h.i], structs[h.j], h, backend, n_images, fmax,
-                                    max_steps=max_steps)  # fmt: skip
+                                    max_steps=max_steps,
+                                    calculator_kwargs=calculator_kwargs)  # fmt: skip
         done[str(k)] = band.model_dump()
         atomic_write_text(
             progress,
@@ -181,6 +185,7 @@ def ml_hop_network(
     return HopNetworkDoc(
         backend=bands[0].backend,
         fidelity=bands[0].fidelity,
+        model=bands[0].model,
         sites=[
             SiteRecord(index=k, candidate=c, frac_coords=f, energy_ev=float(e))
             for k, (c, f, e) in enumerate(zip(cand_idx, frac, e_rel, strict=True))

@@ -91,6 +91,7 @@ def neb_hop(
         hop=hop,
         backend=backend,
         fidelity=be.fidelity,
+        model=be.model_label(calculator_kwargs),
         seed=seed,
         images=[atoms_to_structure(im) for im in run.images],
         max_force_ev_a=run.forces_max_ev_a,

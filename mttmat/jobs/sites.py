@@ -168,11 +168,13 @@ def screen_li_sites(
         sites = sites[:max_candidates]
     be = get_backend(backend)
     be.check_structure(host)
+    model = be.model_label(calculator_kwargs)
     progress_path = Path(PROGRESS_FILE)
     done: dict[str, Any] = {}
     if progress_path.exists():  # resume a killed screening
         saved = json.loads(progress_path.read_text())
-        if saved.get("n_host_atoms") == len(host) and saved.get("backend") == backend:
+        same = (saved.get("backend"), saved.get("model", model)) == (backend, model)
+        if saved.get("n_host_atoms") == len(host) and same:
             done = saved["results"]
     calc = None
     for k, site in enumerate(sites):
@@ -185,7 +187,8 @@ def screen_li_sites(
         )
         atomic_write_text(
             progress_path,
-            json.dumps({"n_host_atoms": len(host), "backend": backend, "results": done}),
+            json.dumps({"n_host_atoms": len(host), "backend": backend, "model": model,
+                        "results": done}),
         )
         r = done[str(k)]
         print(
@@ -214,6 +217,7 @@ def screen_li_sites(
         n_host_atoms=len(host),
         backend=backend,
         fidelity=be.fidelity,
+        model=model,
         min_dist_cation_a=min_dist_cation_a,
         min_dist_anion_a=min_dist_anion_a,
         dedup_tol_a=dedup_tol_a,

@@ -17,6 +17,7 @@ from mttmat.plots.common import save_figure
 from mttmat.plots.defects import save_formation_figures
 from mttmat.plots.device import make_figures
 from mttmat.plots.dos import plot_li_electron, save_li_dos_figures
+from mttmat.plots.finetune import plot_parity
 from mttmat.plots.melt_quench import save_melt_quench_figures
 
 __all__ = ["plot_band_profile", "save_main_job_figures"]
@@ -105,6 +106,10 @@ def save_main_job_figures(results: str | Path, device_figures: bool = True) -> l
         fig = plot_band_profile(net, title)
         paths.append(save_figure(fig, figs / "neb_profile.png"))
         formation[m] = _load(folder / "li_formation.json")
+        ft = _load(folder / "finetune.json")
+        pairs = (ft or {}).get("finetune", {}).get("heldout_pairs")
+        if pairs:
+            paths.append(plot_parity(pairs, figs / "parity.png", m))
     paths += save_formation_figures(formation, out / "figures")
     if device_figures and (out / "device" / "device_summary.json").is_file():
         paths += make_figures(out / "device")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from mttmat.jobs.amorphous import MELT_MSD_A2, is_melted
+from mttmat.runs.finetune_report import finetune_verdict
 
 __all__ = ["check_lines", "electron_verdict", "hop_verdict", "melt_verdict"]
 
@@ -106,4 +107,8 @@ def check_lines(mats: list[str], docs: dict[str, Any], device: dict[str, Any]) -
                      f"{hop_verdict(d.get('neb', {}))} | {used} | {dev} |")  # fmt: skip
     skipped = device.get("exports_skipped", {})
     lines += [""] + [f"- {m}: {why}." for m, why in skipped.items()]
+    for m in mats:
+        ft = finetune_verdict(docs[m].get("finetune"))
+        if ft is not None:
+            lines.append(f"- {m} fine-tuned CHGNet (downstream sites and hops): {ft}.")
     return [*lines, ""]

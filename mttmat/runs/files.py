@@ -31,6 +31,13 @@ def collect(store: Any, uuids: dict[str, str]) -> dict[str, Any]:
     }
     d["electron"].pop("ground_state_doc", None)  # the single point itself is in the store
     d["parameters"] = get(uuids["parameters"])
+    if "fine-tuning" in uuids:
+        d["finetune"] = finetune_file(
+            get(uuids["fine-tuning"]), get(uuids["fine-tuning effect"]),
+            get(uuids["label selection"]) if "label selection" in uuids else None,
+            get(uuids["hop network (pretrained model)"]),
+            get(uuids["screening (fine-tuned model)"]),
+        )  # fmt: skip
     if "melt-quench" in uuids:
         cell = get(uuids["melt-quench"])
         stages = [get(cell["stage_uuids"][k]) for k in ("init", "melt", "quench")]
@@ -38,6 +45,27 @@ def collect(store: Any, uuids: dict[str, str]) -> dict[str, Any]:
             s.pop("velocities", None)
         d["melt_quench"] = {"cell": cell, "stages": stages}
     return d
+
+
+def finetune_file(ft: dict[str, Any], effect: dict[str, Any], labels: dict[str, Any] | None,
+                  base_net: dict[str, Any], screen: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """finetune.json: the fine-tuning (parity before/after), the committee's label picks
+    (without the cells), the barriers of both models, and the ML numbers of the pretrained
+    model that the fine-tuned one replaced downstream (its percolation barrier, the site
+    screening's energy spread of the fine-tuned model)."""
+    labels = None if labels is None else {k: v for k, v in labels.items() if k != "structures"}
+    return {
+        "finetune": ft, "effect": effect, "labels": labels,
+        "pretrained_network": {
+            "model": base_net.get("model"),
+            "percolation_barrier_ev": base_net["percolation_barrier_ev"],
+            "limiting_hop": base_net["limiting_hop"],
+            "hops": [{k: h[k] for k in ("i", "j", "barrier_forward_ev", "saddle_ev")}
+                     for h in base_net["hops"]],
+        },
+        "finetuned_screening": {k: screen.get(k) for k in
+                                ("model", "n_unique_sites", "energy_spread_ev")},
+    }  # fmt: skip
 
 
 def migration_files(net: dict[str, Any], band: dict[str, Any] | None) -> dict[str, Any]:
@@ -73,6 +101,8 @@ def write_material(folder: Path, d: dict[str, Any], meta: dict[str, Any], uuids:
     }
     if "melt_quench" in d:
         files["melt_quench.json"] = d["melt_quench"]
+    if "finetune" in d:
+        files["finetune.json"] = d["finetune"]
     for name, doc in files.items():
         atomic_write_text(folder / name, json.dumps(doc, default=json_default))
     host = d["melt_quench"]["cell"]["structure"] if "melt_quench" in d else None

@@ -122,8 +122,11 @@ def run_main_job(
     progress: Callable[[str], None] = print,
     wait_s: float = 0.0,
     workers: int | None = None,
+    finetune: bool = False,
 ) -> Path:
     """Run the main job and return its results folder.
+
+    ``finetune``: switch on the config's fine-tuning stage (``finetune.enabled``).
 
     ``workers`` jobs run at once (default ``settings.workers``: one per core, at most 4;
     see :mod:`mttmat.pool`); the results do not depend on it.
@@ -134,6 +137,8 @@ def run_main_job(
     host (:class:`~mttmat.locks.LockBusyError`); the lock of a killed run is taken over.
     """
     cfg = load_config(config_path, name=name)
+    if finetune:
+        cfg = cfg.model_copy(update={"finetune": cfg.finetune.model_copy(update={"enabled": True})})
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     out = Path(output_root) / cfg.name

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mttmat.materials import cation_of
 from mttmat.runs.checks import check_lines
+from mttmat.runs.finetune_report import finetune_section
 
 if TYPE_CHECKING:
     from mttmat.runs.config import MainJobConfig
@@ -190,7 +191,9 @@ def write_report(
         f"# mttmat report: {cfg.name}",
         "",
         "Small-cell material→device chain for " + " and ".join(mats) + ". "
-        f"ML potential: {cfg.ml_backend} (melt-quench, Li site screening, CI-NEB). DFT: "
+        f"ML potential: {cfg.ml_backend} (melt-quench, Li site screening, CI-NEB"
+        + ("; fine-tuned on this run's DFT frames for the hop network and its sites, see "
+           "Fine-tuning" if cfg.finetune.enabled else "; pretrained weights") + "). DFT: "
         f"{cfg.dft_backend} PBE+U (Dudarev U_eff {u} eV), {d.ecut_ev:g} eV plane waves, "
         f"k-mesh {d.kpts} {'Γ-centred' if d.kpts_gamma else 'Monkhorst-Pack'}, "
         f"Fermi-Dirac {d.smearing_ev:g} eV; Li_i^0 in two solutions, band (spin-paired) and "
@@ -279,6 +282,7 @@ def write_report(
             f"K={k:g}: {a * 100:.1f} %" for k, a in zip(ks["K"], ks["accuracy"], strict=True)
         )
         lines += ["", f"XOR accuracy vs K (mean of {len(ks['seeds'])} seeds): {pairs}."]
+    lines += ["", *finetune_section(mats, docs, out)]
     if timings:
         lines += ["", *timing_lines(timings, mats)]
     lines += ["", "## Provenance (job uuids in the store)", ""]

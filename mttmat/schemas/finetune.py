@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pymatgen.core import Structure
 
 from mttmat.schemas.frames import FrameSettings
 
-__all__ = ["FineTuneDoc", "ParityDoc"]
+__all__ = [
+    "FineTuneDoc",
+    "FineTuneEffectDoc",
+    "HopBarrierCompare",
+    "LabelCandidate",
+    "LabelSelectionDoc",
+    "ParityDoc",
+]
 
 
 class ParityDoc(BaseModel):
@@ -53,6 +61,9 @@ class FineTuneDoc(BaseModel):
     history: dict[str, Any] = Field(
         default_factory=dict, description="CHGNet's per-epoch MAEs (train, val)"
     )
+    heldout_pairs: dict[str, Any] | None = Field(
+        None, description="base/finetuned: (DFT, ML) pairs of the held-out frames (parity figure)"
+    )
 
     def summary(self) -> str:
         """One line: the force MAE before → after, on the held-out frames if any."""
@@ -62,3 +73,61 @@ class FineTuneDoc(BaseModel):
                 f"{b.force_mae_ev_a:.3f} → {a.force_mae_ev_a:.3f} eV/Å, energy "
                 f"{b.energy_mae_ev_atom * 1e3:.1f} → {a.energy_mae_ev_atom * 1e3:.1f} meV/atom "
                 f"({len(self.training_uuids)} training frames, {self.epochs} epochs)")  # fmt: skip
+
+
+class LabelCandidate(BaseModel):
+    """A cell the chain's ML potential met (or will meet) that has no DFT label yet."""
+
+    origin: str = Field(description="where it comes from, e.g. 'hop 2 image 2', 'site 0 +2 %'")
+    disagreement_ev_a: float = Field(
+        description="largest over atoms of the committee's force spread (eV/Å)"
+    )
+    picked: bool = False
+
+
+class LabelSelectionDoc(BaseModel):
+    """The extra DFT labels of one material: a committee of fine-tuned heads spread most
+    on these cells (:func:`mttmat.backends.chgnet_training.committee_disagreement`)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    material: str
+    budget: int = Field(description="extra DFT single points allowed (the config's budget)")
+    members: int = Field(description="committee heads")
+    epochs: int = Field(description="fine-tuning epochs of each head")
+    training_roles: list[str] = Field(description="the chain's frames the heads learnt")
+    committee: list[str] = Field(description="checkpoints of the heads")
+    candidates: list[LabelCandidate]
+    picked: list[int] = Field(description="indices of the picked candidates, most uncertain first")
+    structures: list[Structure] = Field(description="the picked cells, same order")
+    wall_s: float
+
+
+class HopBarrierCompare(BaseModel):
+    """One band's barrier by each model on the same images (and by DFT where computed)."""
+
+    hop: int = Field(description="index of the hop in the fine-tuned model's network")
+    label: str = Field(description="site i → j")
+    tuned_ev: float = Field(description="fine-tuned model, its own CI-NEB band")
+    base_ev: float = Field(description="pretrained model, single points on the same images")
+    dft_ev: float | None = Field(None, description="DFT on the same images (limiting hop)")
+    tuned_on_dft_images_ev: float | None = Field(
+        None, description="fine-tuned model on the DFT band's images (limiting hop)"
+    )
+    base_on_dft_images_ev: float | None = Field(
+        None, description="pretrained model on the DFT band's images (limiting hop)"
+    )
+
+
+class FineTuneEffectDoc(BaseModel):
+    """What fine-tuning changed downstream: the barrier of every hop of the fine-tuned
+    model's network by both models, and at the limiting hop both against DFT."""
+
+    material: str
+    base_model: str
+    tuned_model: str
+    hops: list[HopBarrierCompare]
+    limiting_hop: int
+    dft_fidelity: str | None = Field(None, description="energies on the band, or DFT CI-NEB")
+    error_base_ev: float | None = Field(None, description="|E_a(base) − E_a(DFT)|, same images")
+    error_tuned_ev: float | None = Field(None, description="|E_a(tuned) − E_a(DFT)|, same images")

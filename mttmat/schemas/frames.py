@@ -87,7 +87,7 @@ class DftFrame(BaseModel):
         ValueError
             For a document without forces or electronic settings, or of a charged cell.
         """
-        d = doc if isinstance(doc, dict) else doc.model_dump(mode="json")
+        d = doc if isinstance(doc, dict) else doc.model_dump()
         out, el = d.get("output") or {}, d.get("electronic") or {}
         forces = out.get("forces")
         if forces is None or not el:
@@ -95,7 +95,7 @@ class DftFrame(BaseModel):
                 f"the calculation {job_uuid or ''} has no forces or no electronic summary: "
                 "only mttmat's DFT single points are frames"
             )
-        if float(el.get("charge") or 0.0) != 0.0:
+        if float(el.get("charge") or 0.0) != 0.0 or el.get("electron_count_set"):
             raise ValueError(f"the calculation {job_uuid or ''} is of a charged cell: no frame")
         s = d.get("structure") or out.get("structure")
         structure = s if isinstance(s, dict) else s.as_dict()

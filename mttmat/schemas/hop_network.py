@@ -49,6 +49,9 @@ class HopNetworkDoc(BaseModel):
 
     backend: str
     fidelity: str
+    model: str | None = Field(
+        None, description="the model behind the ML numbers (pretrained or fine-tuned weights)"
+    )
     sites: list[SiteRecord]
     hops: list[HopRecord]
     percolation: dict[str, dict[str, Any] | None] = Field(

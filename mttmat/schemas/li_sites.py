@@ -49,6 +49,9 @@ class LiSiteScreeningDoc(BaseModel):
     n_host_atoms: int
     backend: str = Field(..., description="Backend of the screening relaxations.")
     fidelity: str = Field(..., description="'ml' (or 'dft' if screened with DFT).")
+    model: str | None = Field(
+        None, description="the model behind the ML numbers (pretrained or fine-tuned weights)"
+    )
     min_dist_cation_a: float
     min_dist_anion_a: float
     dedup_tol_a: float = Field(..., description="Relaxed Li closer than this = one site (Å).")

@@ -28,6 +28,9 @@ class NebHopDoc(BaseModel):
     hop: HopSpec
     backend: str
     fidelity: str = Field(description="fidelity of the energies and converged images")
+    model: str | None = Field(
+        None, description="the model behind the ML numbers (pretrained or fine-tuned weights)"
+    )
     seed: str = Field(
         description="interpolation (idpp | linear), or the fidelity of the band that seeded it"
     )

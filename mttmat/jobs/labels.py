@@ -1,0 +1,188 @@
+"""The chain teaches its ML potential: where to add DFT labels, the fine-tuning on the chain's
+own frames, and what fine-tuning changed downstream.
+
+* :func:`label_candidates`: cells the potential meets without a DFT label: the interior
+  images of every band of the ML hop network (the saddles the barrier rests on) and every
+  network site's cell strained isotropically by ± a few per cent (endpoints off their
+  minimum).
+* :func:`select_labels`: a committee of fine-tuned heads
+  (:func:`~mttmat.backends.chgnet_training.train_committee`) learns the chain's frames; the
+  ``budget`` candidates where it spreads most get a DFT single point. A committee, not the
+  pretrained against the fine-tuned model: see :mod:`mttmat.backends.chgnet_training`.
+* :func:`finetune_on_chain`: the chain's DFT frames (:func:`~mttmat.jobs.finetune.collect_frames`)
+  → :func:`~mttmat.jobs.finetune.finetune_potential`.
+* :func:`finetune_effect`: every hop of the fine-tuned model's network by both models on
+  the same images, and at the limiting hop both against DFT on the DFT band's images.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from jobflow import job
+from pymatgen.core import Structure
+
+from mttmat.backends import get_backend
+from mttmat.backends.chgnet_training import (
+    committee_disagreement,
+    load_model,
+    most_uncertain,
+    predict,
+    train_committee,
+)
+from mttmat.jobs.finetune import collect_frames, finetune_potential
+from mttmat.schemas.finetune import (
+    FineTuneDoc,
+    FineTuneEffectDoc,
+    HopBarrierCompare,
+    LabelCandidate,
+    LabelSelectionDoc,
+)
+
+__all__ = ["finetune_effect", "finetune_on_chain", "label_candidates", "select_labels"]
+
+
+def _dump(d: Any) -> dict[str, Any]:
+    return d if isinstance(d, dict) else d.model_dump()
+
+
+def _frames(outputs: dict[str, Any], code: str | None) -> Any:
+    """:func:`collect_frames` of ``outputs`` (role → (uuid, the code's task document)),
+    each document read by its code's backend (VASP: atomate2's ``TaskDoc``)."""
+    read = get_backend(code).calc_document if code else (lambda d: d)
+    return collect_frames({r: (u, read(d)) for r, (u, d) in outputs.items()})
+
+
+def _structure(s: Any) -> Structure:
+    return s if isinstance(s, Structure) else Structure.from_dict(s)
+
+
+def label_candidates(network: Any, strain: float = 0.02) -> list[tuple[Structure, str]]:
+    """(cell, origin) of every interior image of every band of ``network`` (a
+    :class:`~mttmat.schemas.hop_network.HopNetworkDoc`) and of every band endpoint (the
+    network's site cells) scaled isotropically by 1 ± ``strain`` in length."""
+    if not 0 < strain < 0.2:
+        raise ValueError(f"strain must be in (0, 0.2), got {strain}")
+    net = _dump(network)
+    out: list[tuple[Structure, str]] = []
+    ends: dict[int, Structure] = {}
+    for k, (rec, band) in enumerate(zip(net["hops"], net["bands"], strict=True)):
+        images = [_structure(s) for s in _dump(band)["images"]]
+        out += [(s, f"hop {k} image {m}") for m, s in enumerate(images[1:-1], start=1)]
+        ends.setdefault(int(rec["i"]), images[0])
+        ends.setdefault(int(rec["j"]), images[-1])
+    for site, s in sorted(ends.items()):
+        for sign in (+1, -1):
+            t = s.copy()
+            t.scale_lattice(s.volume * (1 + sign * strain) ** 3)
+            out.append((t, f"site {site} {sign * strain * 100:+.0f} %"))
+    return out
+
+
+@job(data=["structures"], output_schema=LabelSelectionDoc)
+def select_labels(
+    outputs: dict[str, Any],
+    network: Any,
+    material: str,
+    budget: int,
+    members: int = 3,
+    epochs: int = 20,
+    seed: int = 0,
+    learning_rate: float = 1e-3,
+    strain: float = 0.02,
+    code: str | None = None,
+) -> LabelSelectionDoc:
+    """The ``budget`` cells of :func:`label_candidates` where a committee of ``members``
+    heads, fine-tuned ``epochs`` epochs on the chain's frames (``outputs``: role →
+    (uuid, task document of the DFT code ``code``)), spreads most. Resumable: each
+    head's checkpoints live in ``committee/member_k`` of the job folder.
+
+    Raises
+    ------
+    ValueError
+        No DFT frame to learn from, or fewer candidates than the budget.
+    """
+    t0 = time.perf_counter()
+    frames, _ = _frames(outputs, code)
+    if len(frames) == 0:
+        raise ValueError(f"{material}: no DFT frame of the chain to train the committee on")
+    cands = label_candidates(network, strain)
+    if budget > len(cands):
+        raise ValueError(
+            f"{material}: a label budget of {budget} but only {len(cands)} candidate cells "
+            "(band images and strained sites): lower finetune.label_budget"
+        )
+    ckpts = train_committee(frames.frames, Path.cwd() / "committee", members=members,
+                            seed=seed, epochs=epochs, learning_rate=learning_rate)  # fmt: skip
+    spread = committee_disagreement([load_model(c) for c in ckpts], [c[0] for c in cands])
+    picked = most_uncertain(spread, budget)
+    print(f"{material}: committee force spread {spread.min():.3f}-{spread.max():.3f} eV/Å "
+          f"over {len(cands)} candidates; DFT labels for "
+          + ", ".join(f"{cands[i][1]} ({spread[i]:.3f})" for i in picked), flush=True)  # fmt: skip
+    return LabelSelectionDoc(
+        material=material, budget=budget, members=members, epochs=epochs,
+        training_roles=[f.role for f in frames.frames], committee=ckpts,
+        candidates=[LabelCandidate(origin=o, disagreement_ev_a=float(d), picked=k in picked)
+                    for k, ((_, o), d) in enumerate(zip(cands, spread, strict=True))],
+        picked=picked, structures=[cands[i][0] for i in picked],
+        wall_s=time.perf_counter() - t0,
+    )  # fmt: skip
+
+
+@job(output_schema=FineTuneDoc)
+def finetune_on_chain(outputs: dict[str, Any], material: str, code: str | None = None,
+                      **kwargs: Any) -> FineTuneDoc:  # fmt: skip
+    """:func:`finetune_potential` on the chain's DFT frames (``outputs``: role → (uuid,
+    task document of the DFT code ``code``)); ``kwargs`` are its options (holdout, epochs,
+    seed, learning_rate, stress). The checkpoints live in this job's folder: a rerun
+    resumes there."""
+    frames, skipped = _frames(outputs, code)
+    return finetune_potential.original(frames, material, skipped=skipped, **kwargs)
+
+
+def _barrier(e: Any) -> float:
+    e = np.asarray(e, float)
+    return float(e.max() - e[0])
+
+
+def _ml_barrier(model: Any, images: list[Structure]) -> float:
+    return _barrier(predict(model, images)[0])
+
+
+@job(output_schema=FineTuneEffectDoc)
+def finetune_effect(network: Any, dft_band: Any, finetune: Any, material: str
+                    ) -> FineTuneEffectDoc:  # fmt: skip
+    """Barriers of the fine-tuned model's hop network (``network``) by the fine-tuned and
+    the pretrained model, each band's images the same for both (the pretrained model as
+    single points), and at the limiting hop both models on the images of the DFT band
+    (``dft_band``: DFT energies on the band, or a DFT CI-NEB; None: no DFT)."""
+    net, ft = _dump(network), _dump(finetune)
+    base, tuned = load_model(), load_model(ft["checkpoint"])
+    hops = []
+    for k, (rec, band) in enumerate(zip(net["hops"], net["bands"], strict=True)):
+        b = _dump(band)
+        hops.append(HopBarrierCompare(
+            hop=k, label=f"site {rec['i']} → {rec['j']}", tuned_ev=float(b["barrier_forward_ev"]),
+            base_ev=_ml_barrier(base, [_structure(s) for s in b["images"]]),
+        ))  # fmt: skip
+    lim = int(net["limiting_hop"])
+    err_b = err_t = fidelity = None
+    if dft_band is not None:
+        d = _dump(dft_band)
+        images = d.get("images") or _dump(net["bands"][lim])["images"]
+        images = [_structure(s) for s in images]
+        h = hops[lim]
+        h.dft_ev = float(d["barrier_forward_ev"])
+        h.base_on_dft_images_ev = _ml_barrier(base, images)
+        h.tuned_on_dft_images_ev = _ml_barrier(tuned, images)
+        err_b = abs(h.base_on_dft_images_ev - h.dft_ev)
+        err_t = abs(h.tuned_on_dft_images_ev - h.dft_ev)
+        fidelity = str(d.get("fidelity"))
+    return FineTuneEffectDoc(
+        material=material, base_model=get_backend("chgnet").model_label(),
+        tuned_model=net.get("model") or ft["checkpoint"], hops=hops, limiting_hop=lim,
+        dft_fidelity=fidelity, error_base_ev=err_b, error_tuned_ev=err_t,
+    )  # fmt: skip
