@@ -5,12 +5,14 @@ DFT settings (GPAW PBE+U, U_W 6.2 / U_Nb 4.0 eV, 300 eV, Γ, Fermi-Dirac 0.05 eV
 spin-paired):
 
 1. the chain's frames: DFT single points of the host and of Li at the two lowest CHGNet sites;
-2. the pool the potential meets: CHGNet MD snapshots of the Li cell (1000 K, every 20 steps),
-   the interior images of a CHGNet CI-NEB hop between the two sites, and both sites strained
-   by ± 2 %;
+2. the pool the potential meets: CHGNet MD snapshots of the Li cell at site 0 (1000 K, every
+   20 steps of 2 fs), the interior images of a CHGNet CI-NEB hop between the two sites, and
+   both sites deformed by ± 2 % at constant volume (``label_candidates``);
 3. ``--budget`` extra labels: the pool cells where a committee of 3 heads (20 epochs on the
    chain's frames) spreads most;
-4. ``--heldout`` held-out frames: pool cells drawn at random (seeded) among the rest;
+4. ``--heldout`` held-out frames: snapshots of a *separate* CHGNet MD trajectory (Li at
+   site 1, another seed), drawn at random (seeded): nothing held out is a neighbour in time
+   or a strained copy of a training frame (the nearest-frame distance is printed);
 5. CHGNet fine-tuned 40 epochs on chain frames + labels.
 
 It prints the held-out force MAE of the pretrained and the fine-tuned model (target: at
@@ -51,6 +53,7 @@ from mttmat.backends.chgnet_training import (
     train_committee,
 )
 from mttmat.chain.config import DftConfig
+from mttmat.jobs.finetune import nearest_distance_a
 from mttmat.jobs.hop_network import ml_hop_network
 from mttmat.jobs.labels import label_candidates
 from mttmat.jobs.migration import neb_hop
@@ -100,7 +103,7 @@ def md_snapshots(s: Structure, n: int, every: int, seed: int) -> list[Structure]
     atoms.calc = get_backend("chgnet").ase_calculator()
     rng = np.random.default_rng(seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=1000, rng=rng)
-    dyn = Langevin(atoms, 2 * units.fs, temperature_K=1000, friction=0.02, rng=rng)
+    dyn = Langevin(atoms, 2 * units.fs, temperature_K=1000, friction=0.01 / units.fs, rng=rng)
     out = []
     for _ in range(n):
         dyn.run(every)
@@ -108,27 +111,33 @@ def md_snapshots(s: Structure, n: int, every: int, seed: int) -> list[Structure]
     return out
 
 
-def pool_and_chain(material: str, work: Path, seed: int) -> tuple[list, list, Any]:
-    """(chain cells [(name, structure)], pool [(structure, origin)], the CHGNet network)."""
+def pool_and_chain(material: str, work: Path, seed: int) -> tuple[list, list, list, Any]:
+    """(chain cells [(name, structure)], label pool [(structure, origin)], held-out pool
+    [(structure, origin)], the CHGNet network)."""
     host = read_structure(ROOT / CELLS[material])
     cache = work / "ml.json"
     if cache.is_file():
         d = json.loads(cache.read_text())
         screen, net = d["screen"], d["net"]
         md = [Structure.from_dict(x) for x in d["md"]]
+        md_held = [Structure.from_dict(x) for x in d["md_held"]]
     else:
         os.chdir(work)
         screen = screen_li_sites.original(host, n_sites=2, n_lowest=2, backend="chgnet",
                                           max_candidates=6).model_dump()  # fmt: skip
         net = ml_hop_network.original(screen, "chgnet", 3, 0.05, 150, 1, 1, 6.0).model_dump()
-        md = md_snapshots(Structure.from_dict(_d(screen["selected_structures"][0])), 10, 20,
-                          seed)  # fmt: skip
-        atomic_write_text(cache, json.dumps({"screen": _j(screen), "net": _j(net),
-                                             "md": [s.as_dict() for s in md]}))  # fmt: skip
+        cells = [Structure.from_dict(_d(x)) for x in screen["selected_structures"]]
+        md = md_snapshots(cells[0], 10, 20, seed)
+        md_held = md_snapshots(cells[1], 10, 20, seed + 1)
+        atomic_write_text(cache, json.dumps({
+            "screen": _j(screen), "net": _j(net), "md": [s.as_dict() for s in md],
+            "md_held": [s.as_dict() for s in md_held],
+        }))  # fmt: skip
     sites = [Structure.from_dict(_d(x)) for x in screen["selected_structures"]]
     chain = [("host", host), ("Li site 0", sites[0]), ("Li site 1", sites[1])]
     pool = [(s, f"MD snapshot {k}") for k, s in enumerate(md)] + label_candidates(net)
-    return chain, pool, net
+    held = [(s, f"held-out MD snapshot {k}") for k, s in enumerate(md_held)]
+    return chain, pool, held, net
 
 
 def _d(x: Any) -> dict:
@@ -146,18 +155,19 @@ def run_material(material: str, out: Path, budget: int, n_held: int, seed: int,
     work = out / material
     (work / "dft").mkdir(parents=True, exist_ok=True)
     print(f"{material}: ML sites, hop band and MD snapshots", flush=True)
-    chain_cells, pool, net = pool_and_chain(material, work, seed)
+    chain_cells, pool, held_pool, net = pool_and_chain(material, work, seed)
     chain = [dft_frame(s, n, material, work / "dft") for n, s in chain_cells]
     t = time.perf_counter()
     heads = train_committee(chain, work / "committee", members=3, epochs=20, seed=seed)
     spread = committee_disagreement([load_model(c) for c in heads], [s for s, _ in pool])
     t_committee = time.perf_counter() - t
     picked = most_uncertain(spread, budget)
-    rest = [k for k in range(len(pool)) if k not in picked]
-    held_idx = list(np.random.default_rng(seed).choice(rest, size=n_held, replace=False))
+    held_idx = sorted(np.random.default_rng(seed).choice(len(held_pool), n_held, replace=False))
+    held_spread = committee_disagreement([load_model(c) for c in heads],
+                                         [held_pool[k][0] for k in held_idx])  # fmt: skip
     labels = [dft_frame(pool[k][0], f"label {pool[k][1]}", material, work / "dft")
               for k in picked]  # fmt: skip
-    held = [dft_frame(pool[k][0], f"held {pool[k][1]}", material, work / "dft")
+    held = [dft_frame(held_pool[k][0], held_pool[k][1], material, work / "dft")
             for k in held_idx]  # fmt: skip
     train = chain + labels
     t = time.perf_counter()
@@ -171,7 +181,9 @@ def run_material(material: str, out: Path, budget: int, n_held: int, seed: int,
     out_row = {
         "material": material, "dft_budget": len(train) + len(held),
         "labels": [(pool[k][1], float(spread[k])) for k in picked],
-        "heldout": [(pool[k][1], float(spread[k])) for k in held_idx],
+        "heldout": [(held_pool[k][1], float(d)) for k, d in zip(held_idx, held_spread,
+                                                                   strict=True)],
+        "heldout_nearest_a": [nearest_distance_a(f, train) for f in held],
         "force_mae_ev_a": {k: v["force_mae_ev_a"] for k, v in rows.items()},
         "energy_mae_mev_atom": {k: 1e3 * v["energy_mae_ev_atom"] for k, v in rows.items()},
         "committee_wall_s": t_committee, "finetune_wall_s": t_ft,
@@ -238,6 +250,8 @@ def main() -> None:
         print(f"  held-out energy MAE: {e['pretrained']:.1f} → {e['fine-tuned']:.1f} meV/atom")
         print(f"  labels (committee spread eV/Å): {r['labels']}")
         print(f"  held out (spread eV/Å): {r['heldout']}")
+        print("  held-out frames' largest atom distance to the nearest training frame (Å): "
+              + ", ".join("-" if d is None else f"{d:.2f}" for d in r["heldout_nearest_a"]))
         print(f"  committee {r['committee_wall_s']:.0f} s, fine-tuning {r['finetune_wall_s']:.0f}"
               " s wall on this machine")  # fmt: skip
         if "barriers" in r:

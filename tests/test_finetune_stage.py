@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
+from mttmat.jobs.finetune import nearest_distance_a
 from mttmat.jobs.labels import label_candidates
 from mttmat.runs.finetune_report import finetune_verdict
 from tests.test_chain import SMALL, _by_role, _jobs
@@ -30,10 +31,17 @@ def test_label_candidates_are_interior_images_and_strained_sites():
     assert origins[:3] == ["hop 0 image 1", "hop 1 image 1", "hop 1 image 2"]
     assert len(cands) == 3 + 3 * 2  # three sites, each strained both ways
     by = dict((o, s) for s, o in cands)
-    assert by["site 2 +2 %"].volume == pytest.approx(64.0 * 1.02**3)
-    assert by["site 0 -2 %"].volume == pytest.approx(64.0 * 0.98**3)
-    # a strained site keeps its fractional positions (an isotropic strain, not a new site)
-    assert np.allclose(by["site 1 +2 %"].frac_coords, _cell(0.3).frac_coords)
+    plus, minus = by["site 2 strained +2.0 % along a"], by["site 0 strained -2.0 % along a"]
+    # the volume is kept (a volume change would teach the cutoff's Pulay error), the cell not
+    for s in (plus, minus):
+        assert s.volume == pytest.approx(64.0)
+    assert plus.lattice.a > 4.0 > plus.lattice.b and minus.lattice.a < 4.0 < minus.lattice.b
+    # a strained site keeps its fractional positions: a near copy of its site
+    assert np.allclose(plus.frac_coords, _cell(0.6).frac_coords)
+    assert nearest_distance_a(plus, [_cell(0.6)]) < 0.1
+    assert nearest_distance_a(plus, [_cell(0.1)]) == pytest.approx(0.5 * 4.0 * 1.02 / 1.0002,
+                                                                    rel=0.02)  # fmt: skip
+    assert nearest_distance_a(plus, [Structure(Lattice.cubic(4.0), ["W"], [[0, 0, 0]])]) is None
     with pytest.raises(ValueError, match="strain"):
         label_candidates(net, strain=0.5)
 
@@ -128,10 +136,19 @@ def test_the_first_screen_says_when_fine_tuning_made_things_worse():
     ft = {"train_before": p, "train_after": p,
           "heldout_before": {**p, "force_mae_ev_a": 0.40},
           "heldout_after": {**p, "force_mae_ev_a": 0.25}}  # fmt: skip
+    ft.update(training_roles=["host", "two Li", "label 1"], heldout_roles=["Li_i q=+0 band"])
     better = {"finetune": ft, "effect": {"error_base_ev": 0.30, "error_tuned_ev": 0.05}}
     text = finetune_verdict(better)
-    assert text.startswith("held-out force MAE 0.400 → 0.250") and "0.300 → 0.050" in text
-    assert "**" not in text
+    assert "held-out force MAE 0.400 → 0.250" in text and "0.300 → 0.050" in text
+    assert text.startswith("3 frames trained") and "1 held out" in text and "**" not in text
     worse = {"finetune": ft, "effect": {"error_base_ev": 0.05, "error_tuned_ev": 0.20}}
     assert finetune_verdict(worse).startswith("**") and "worse" in finetune_verdict(worse)
+    # against a charged DFT band the difference is no error of the (neutral) potential
+    charged = {"finetune": ft, "effect": {"error_base_ev": 0.05, "error_tuned_ev": 0.20,
+                                          "like_for_like": False, "dft_charge": 1.0}}  # fmt: skip
+    text = finetune_verdict(charged)
+    assert "**" not in text and "charge +1" in text and "not an error" in text
+    # a held-out frame that is a strained copy of a training frame is flagged
+    ft["heldout_nearest_a"] = {"Li_i q=+0 band": 0.0}
+    assert "near copy" in finetune_verdict(better)
     assert finetune_verdict(None) is None

@@ -352,9 +352,11 @@ def test_finetune_on_the_dft_frames_of_a_finished_chain(tiny_run, tmp_path):
     folder = tmp_path / "ft" / "WOx"
     frames = FrameSet.read_extxyz(folder / "frames.extxyz")
     roles = {f.role for f in frames.frames}
-    assert {"host", "Li_i q=+0 band", "Li_i q=+0 polaron", "two Li"} <= roles
+    assert {"host", "Li_i q=+0 band", "two Li"} <= roles
     doc = FineTuneDoc.model_validate(json.loads((folder / "finetune.json").read_text()))
     assert "Li_i q=+1" in doc.skipped and "bcc Li" in doc.skipped
+    # the polaron is the band solution's geometry with other labels: another spin treatment
+    assert "spin_polarized" in doc.skipped["Li_i q=+0 polaron"]
     assert "kpts" in doc.skipped["bcc Li"] or "hubbard_u_ev" in doc.skipped["bcc Li"]
     assert frames.settings.ecut_ev == 250 and frames.settings.code == "gpaw"
     assert len(doc.training_uuids) + len(doc.heldout_uuids) == len(frames)

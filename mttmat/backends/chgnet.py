@@ -20,21 +20,29 @@ class ChgnetBackend(Backend):
     fidelity = "ml"
     force_field_name = "CHGNet"
 
-    def ase_calculator(self, model_path: str | None = None, **kwargs: Any) -> Any:
+    def ase_calculator(self, model_path: str | None = None, model_sha256: str | None = None,
+                       **kwargs: Any) -> Any:  # fmt: skip
         """CHGNet's calculator: the pretrained model, or the fine-tuned one of the
-        checkpoint ``model_path`` (:func:`mttmat.jobs.finetune.finetune_potential`)."""
+        checkpoint ``model_path`` (:func:`mttmat.jobs.finetune.finetune_potential`), checked
+        against ``model_sha256`` when given; one load per process and checkpoint.
+
+        Raises
+        ------
+        BackendError
+            The checkpoint is not on this machine, or is another file than the one trained.
+        """
         from atomate2.forcefields.utils import ase_calculator
 
         if model_path is not None:
-            from mttmat.backends.chgnet_training import load_model
-
-            kwargs["model"] = load_model(model_path)
+            kwargs["model"] = _fine_tuned(str(model_path), model_sha256)
         return ase_calculator(self.force_field_name, **kwargs)
 
     def model_label(self, calculator_kwargs: dict[str, Any] | None = None) -> str:
-        path = (calculator_kwargs or {}).get("model_path")
-        if path is not None:
-            return f"CHGNet fine-tuned on this run's DFT frames ({path})"
+        kw = calculator_kwargs or {}
+        if kw.get("model_path") is not None:
+            sha = kw.get("model_sha256")
+            return ("CHGNet fine-tuned on this run's DFT frames ("
+                    + (f"sha256 {sha[:12]}, " if sha else "") + f"{kw['model_path']})")  # fmt: skip
         return f"CHGNet {_version()} pretrained (MPtrj)"
 
 
@@ -82,3 +90,28 @@ def _version() -> str:
         return version("chgnet")
     except PackageNotFoundError:  # pragma: no cover
         return "(version unknown)"
+
+
+_MODELS: dict[tuple[str, str | None], Any] = {}
+
+
+def _fine_tuned(path: str, sha256: str | None) -> Any:
+    from pathlib import Path
+
+    from mttmat.backends.base import BackendError
+    from mttmat.backends.chgnet_training import file_sha256, load_model
+
+    if (path, sha256) not in _MODELS:
+        if not Path(path).is_file():
+            raise BackendError(
+                f"the fine-tuned CHGNet checkpoint {path} is not on this machine: run the ML "
+                "jobs where the fine-tuning job ran (the same filesystem), or write it back "
+                "from the store: FineTuneDoc.write_checkpoint(path) of the fine-tuning job"
+            )
+        if sha256 is not None and file_sha256(path) != sha256:
+            raise BackendError(
+                f"{path} is not the checkpoint the fine-tuning trained (sha256 differs): "
+                "rerun the fine-tuning job, or write it back from the store"
+            )
+        _MODELS[(path, sha256)] = load_model(path)
+    return _MODELS[(path, sha256)]

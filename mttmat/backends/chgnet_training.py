@@ -46,6 +46,7 @@ from mttmat.schemas.frames import DftFrame
 __all__ = [
     "committee_disagreement",
     "element_offsets",
+    "file_sha256",
     "finetune_chgnet",
     "fingerprint",
     "load_model",
@@ -56,6 +57,15 @@ __all__ = [
 ]
 
 FINAL = "finetuned.pth.tar"
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file (a checkpoint's identity, whatever its path)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def load_model(path: str | Path | None = None) -> Any:

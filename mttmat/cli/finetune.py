@@ -48,7 +48,9 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
             learning_rate=args.lr, skipped=skipped, workdir=str(folder / "train"),
             stress=args.stress,
         )  # fmt: skip
-        atomic_write_text(folder / "finetune.json", res.model_dump_json(indent=1))
+        # the weights stay beside it, in the checkpoint file
+        text = res.model_dump_json(indent=1, exclude={"weights_b64"})
+        atomic_write_text(folder / "finetune.json", text)
         pairs = folder / "train" / "parity.json"
         if pairs.is_file():
             plot_parity(json.loads(pairs.read_text()), folder / "parity.png", material)

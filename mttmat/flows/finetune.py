@@ -16,7 +16,7 @@ from jobflow import Job
 
 from mttmat.jobs.hop_network import ml_hop_network
 from mttmat.jobs.labels import finetune_on_chain, select_labels
-from mttmat.jobs.sites import screen_li_sites
+from mttmat.jobs.sites import rescreen_li_sites
 
 __all__ = ["FINETUNE_OPTIONS", "finetune_stage"]
 
@@ -26,17 +26,19 @@ FINETUNE_OPTIONS = ("label_budget", "members", "committee_epochs", "strain", "ep
 
 
 def finetune_stage(
-    chain: Any, host: Any, frames: dict[str, tuple[str, Any]], network: Job,
+    chain: Any, screening: Job, frames: dict[str, tuple[str, Any]], network: Job,
     calculator_kwargs: dict[str, Any],
 ) -> tuple[list[Job], dict[str, Job]]:  # fmt: skip
     """The jobs that teach the ML potential this chain's DFT (``frames``: role → (uuid,
     single-point output)): a committee picks ``label_budget`` cells of the pretrained
     model's hop network (``network``) for extra DFT single points (``calculator_kwargs``:
-    the host's), CHGNet is fine-tuned on all the frames, and the fine-tuned model
-    re-screens the Li sites and computes the hop network again.
+    the host's), CHGNet is fine-tuned on all the frames, and the fine-tuned model re-relaxes
+    and re-ranks the pretrained screening's sites (``screening``) and computes the hop
+    network again, each band started from the pretrained band of the same hop where there is
+    one.
 
-    Returns (every job, the jobs by role: ``label selection`` (with a budget),
-    ``fine-tuning``, ``screening (fine-tuned model)``, ``hop network``)."""
+    Returns (every job, the jobs by role: ``label selection`` and ``label k`` (with a
+    budget), ``fine-tuning``, ``screening (fine-tuned model)``, ``hop network``)."""
     missing = [k for k in FINETUNE_OPTIONS if k not in chain.finetune]
     if missing:
         raise ValueError(
@@ -51,6 +53,7 @@ def finetune_stage(
         sel = select_labels(
             dict(frames), network.output, chain.material, o["label_budget"], o["members"],
             o["committee_epochs"], o["seed"], o["learning_rate"], o["strain"], code=dft.name,
+            holdout=o["holdout"],
         )  # fmt: skip
         sel.name = f"{ml.name} committee: where to add DFT labels"
         jobs.append(sel)
@@ -61,20 +64,19 @@ def finetune_stage(
                                    ).make(sel.output.structures[k])  # fmt: skip
             jobs.append(lab)
             frames[f"label {k + 1}"] = (lab.uuid, lab.output)
+            roles[f"label {k + 1}"] = lab
     ft = finetune_on_chain(frames, chain.material, code=dft.name, holdout=o["holdout"],
                            epochs=o["epochs"], seed=o["seed"],
                            learning_rate=o["learning_rate"])  # fmt: skip
     ft.name = f"{ml.name} fine-tuning"
-    tuned = {"model_path": ft.output.checkpoint}
-    screen = screen_li_sites(
-        host, n_sites=2, n_lowest=chain.network_sites, backend=ml.name,
-        max_candidates=chain.max_candidates, fmax=chain.screening_fmax,
-        n_sites_max=chain.network_sites, calculator_kwargs=tuned,
-    )  # fmt: skip
+    tuned = {"model_path": ft.output.checkpoint, "model_sha256": ft.output.checkpoint_sha256}
+    screen = rescreen_li_sites(screening.output, ml.name, chain.screening_fmax,
+                               calculator_kwargs=tuned)  # fmt: skip
     screen.name = "Li site screening (fine-tuned model)"
     net = ml_hop_network(
         screen.output, ml.name, chain.neb_images, chain.neb_fmax, chain.neb_max_steps,
         chain.min_hops, chain.max_hops, chain.max_hop_length_a, calculator_kwargs=tuned,
+        seed_network=network.output,
     )  # fmt: skip
     net.name = f"{ml.name} hop network (fine-tuned model)"
     jobs += [ft, screen, net]

@@ -277,7 +277,7 @@ class MaterialChainMaker(Maker):
         if self.finetune is not None:
             frames = {k: (j.uuid, j.output) for k, j in statics.items()}
             frames["two Li"] = (two_static.uuid, two_static.output)
-            ft_jobs, roles = finetune_stage(self, host, frames, net, host_kw)
+            ft_jobs, roles = finetune_stage(self, screen, frames, net, host_kw)
             jobs += ft_jobs
             uuids["hop network (pretrained model)"] = net.uuid
             uuids.update({role: j.uuid for role, j in roles.items()})
@@ -295,7 +295,8 @@ class MaterialChainMaker(Maker):
             uuids["DFT band"] = band.output.uuid  # the document's job (a flow on VASP)
         if ft is not None:
             eff = finetune_effect(ml_net.output, band.output if band is not None else None,
-                                  ft.output, self.material)  # fmt: skip
+                                  ft.output, self.material, float(self.neb_charge),
+                                  spin_band)  # fmt: skip
             eff.name = "fine-tuning: barriers before and after"
             _tag(eff, "ML fine-tuning")
             jobs.append(eff)

@@ -3,6 +3,7 @@ the training/held-out split, and the resumable fine-tuning job."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -11,15 +12,49 @@ from typing import Any
 import numpy as np
 from jobflow import job
 
-from mttmat.backends.chgnet_training import finetune_chgnet, load_model, parity
+from mttmat.backends.chgnet_training import file_sha256, finetune_chgnet, load_model, parity
 from mttmat.schemas.finetune import FineTuneDoc, ParityDoc
 from mttmat.schemas.frames import DftFrame, FrameSet, FrameSettings, MixedSettingsError
 from mttmat.structures.io import atomic_write_text
 
-__all__ = ["FINETUNE_DIR", "collect_frames", "finetune_potential", "split_frames"]
+__all__ = [
+    "FINETUNE_DIR",
+    "NEAR_COPY_A",
+    "collect_frames",
+    "finetune_potential",
+    "nearest_distance_a",
+    "split_frames",
+]
 
 #: the job folder's subfolder of checkpoints (a rerun in the same folder resumes there)
 FINETUNE_DIR = "chgnet_finetune"
+#: a cell whose atoms all sit within this distance (Å) of another's fractional positions is
+#: a near copy of it (e.g. the same cell strained): not an independent test of it
+NEAR_COPY_A = 0.1
+
+
+def nearest_distance_a(s: Any, others: list[Any]) -> float | None:
+    """The smallest, over ``others`` with the same species in the same order, of the largest
+    atom displacement (Å, in ``s``'s lattice) between fractional positions (periodic): about
+    0 for a strained copy of one of them; None when none has the same atoms."""
+    s = _pmg(s)
+    best = None
+    for o in map(_pmg, others):
+        if [x.species_string for x in o] != [x.species_string for x in s]:
+            continue
+        d = s.frac_coords - o.frac_coords
+        d -= np.round(d)
+        far = float(np.linalg.norm(s.lattice.get_cartesian_coords(d), axis=1).max())
+        best = far if best is None else min(best, far)
+    return best
+
+
+def _pmg(s: Any) -> Any:
+    from pymatgen.core import Structure
+
+    if isinstance(s, DftFrame):
+        return s.pmg
+    return s if isinstance(s, Structure) else Structure.from_dict(s)
 
 
 def collect_frames(outputs: dict[str, Any]) -> tuple[FrameSet, dict[str, str]]:
@@ -79,7 +114,7 @@ def _parity_doc(model: Any, name: str, frames: list[DftFrame],
     return ParityDoc(model=name, **{k: p[k] for k in keys}), p
 
 
-@job(output_schema=FineTuneDoc)
+@job(output_schema=FineTuneDoc, data=["weights_b64"])
 def finetune_potential(
     frames: Any,
     material: str,
@@ -90,10 +125,14 @@ def finetune_potential(
     skipped: dict[str, str] | None = None,
     workdir: str | None = None,
     stress: bool = False,
+    always_train: list[str] | None = None,
 ) -> FineTuneDoc:
     """Fine-tune CHGNet on ``frames`` (a :class:`FrameSet` of one setting) and measure it
     on held-out frames, before and after. Resumable: the checkpoints live in ``workdir``
     (default: this job's folder), and a rerun continues from the last epoch.
+
+    ``always_train``: roles that are never held out (the committee's labels: the split is
+    made over the other frames, as :func:`~mttmat.jobs.labels.select_labels` made it).
 
     Writes ``parity.json`` (every energy and force pair of the held-out frames, base and
     fine-tuned) beside the checkpoints, for the parity figure."""
@@ -103,7 +142,9 @@ def finetune_potential(
             f"{material}: {len(fs)} DFT frame(s) of one setting; fine-tuning needs at least "
             "two (one to train on, one to check)"
         )
-    train, held = split_frames(fs.frames, holdout, seed)
+    fixed = set(always_train or ())
+    train, held = split_frames([f for f in fs.frames if f.role not in fixed], holdout, seed)
+    train += [f for f in fs.frames if f.role in fixed]
     work = Path(workdir or Path.cwd() / FINETUNE_DIR)
     res = finetune_chgnet(train, work, epochs=epochs, learning_rate=learning_rate, seed=seed,
                           stress=stress)  # fmt: skip
@@ -116,8 +157,11 @@ def finetune_potential(
         hb, pairs["base"] = _parity_doc(base, "chgnet (pretrained)", held, tb.offsets_ev)
         ha, pairs["finetuned"] = _parity_doc(tuned, res["checkpoint"], held, ta.offsets_ev)
         atomic_write_text(work / "parity.json", json.dumps(pairs))
+    blob = Path(res["checkpoint"]).read_bytes()
     return FineTuneDoc(
         material=material, checkpoint=res["checkpoint"], settings=fs.settings,
+        checkpoint_sha256=file_sha256(res["checkpoint"]),
+        weights_b64=base64.b64encode(blob).decode(),
         training_uuids=[f.job_uuid for f in train], heldout_uuids=[f.job_uuid for f in held],
         training_roles=[f.role for f in train], heldout_roles=[f.role for f in held],
         skipped=skipped or {}, epochs=epochs, seed=seed, learning_rate=learning_rate,
@@ -125,4 +169,5 @@ def finetune_potential(
         wall_s=res.get("wall_s"),
         train_before=tb, train_after=ta, heldout_before=hb, heldout_after=ha,
         history=res.get("history", {}), heldout_pairs=pairs or None,
+        heldout_nearest_a={f.role: nearest_distance_a(f, train) for f in held},
     )  # fmt: skip

@@ -44,6 +44,33 @@ def _structure(s: Any) -> Structure:
     return Structure.from_dict(s) if isinstance(s, dict) else s
 
 
+#: a seed band joins the same two sites when both its Li ends lie within this (Å)
+SEED_MATCH_A = 0.5
+
+
+def _seed_band(network: Any, a: Structure, b: Structure, hop: HopSpec) -> list | None:
+    """The images of the band of ``network`` between the Li sites of ``a`` and ``b`` along
+    ``hop`` (reversed when it runs the other way), or None."""
+    if network is None:
+        return None
+    lat = a.lattice
+    fa, fb = a.frac_coords[-1], b.frac_coords[-1]
+    v = lat.get_cartesian_coords(hop.vector_frac)
+    for band in _doc(network)["bands"]:
+        band = _doc(band)
+        images = [_structure(s) for s in band["images"]]
+        if len(images[0]) != len(a):
+            continue
+        g0, g1 = images[0].frac_coords[-1], images[-1].frac_coords[-1]
+        u = lat.get_cartesian_coords(_doc(band["hop"])["vector_frac"])
+        for ends, sign, imgs in (((g0, g1), 1, images), ((g1, g0), -1, images[::-1])):
+            near = all(lat.get_distance_and_image(f, g)[0] < SEED_MATCH_A
+                       for f, g in zip((fa, fb), ends, strict=True))  # fmt: skip
+            if near and np.linalg.norm(v - sign * u) < SEED_MATCH_A:
+                return imgs
+    return None
+
+
 def choose_hops(
     lattice: Any,
     sites_frac: list[list[float]],
@@ -107,6 +134,7 @@ def ml_hop_network(
     max_hops: int = 4,
     max_length_a: float = 5.0,
     calculator_kwargs: dict[str, Any] | None = None,
+    seed_network: Any = None,
 ) -> HopNetworkDoc:
     """ML CI-NEB of the hops between the screened sites, and their percolation barrier.
 
@@ -114,7 +142,9 @@ def ml_hop_network(
     between the relaxed cells of its two sites, in ``hop_<k>/`` (resumable). Finished hops
     are kept in ``hop_network.json``: a killed job resumes at the first unfinished hop.
     ``calculator_kwargs`` go to the ML calculator of every hop (e.g. ``model_path``: a
-    fine-tuned checkpoint).
+    fine-tuned checkpoint). ``seed_network``: another network of the same host (e.g. the
+    pretrained model's); a hop that joins the same two sites (Li within
+    ``SEED_MATCH_A``, either direction) starts from that band instead of IDPP.
     """
     doc = _doc(screening)
     structs = [_structure(s) for s in doc["selected_structures"]]
@@ -147,10 +177,13 @@ def ml_hop_network(
               flush=True)  # fmt: skip
         folder = Path.cwd() / f"hop_{k}"
         folder.mkdir(exist_ok=True)
+        seed = _seed_band(seed_network, structs[h.i], structs[h.j], h)
         with contextlib.chdir(folder):
             band = neb_hop.original(structs[h.i], structs[h.j], h, backend, n_images, fmax,
-                                    max_steps=max_steps,
-                                    calculator_kwargs=calculator_kwargs)  # fmt: skip
+                                    max_steps=max_steps, calculator_kwargs=calculator_kwargs,
+                                    seed_images=seed,
+                                    seed_fidelity=None if seed is None else "ml (another "
+                                    "model's band)")  # fmt: skip
         done[str(k)] = band.model_dump()
         atomic_write_text(
             progress,

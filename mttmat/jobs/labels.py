@@ -3,12 +3,15 @@ own frames, and what fine-tuning changed downstream.
 
 * :func:`label_candidates`: cells the potential meets without a DFT label: the interior
   images of every band of the ML hop network (the saddles the barrier rests on) and every
-  network site's cell strained isotropically by ± a few per cent (endpoints off their
-  minimum).
-* :func:`select_labels`: a committee of fine-tuned heads
-  (:func:`~mttmat.backends.chgnet_training.train_committee`) learns the chain's frames; the
-  ``budget`` candidates where it spreads most get a DFT single point. A committee, not the
-  pretrained against the fine-tuned model: see :mod:`mttmat.backends.chgnet_training`.
+  network site's cell under a volume-preserving strain of ± a few per cent (endpoints off
+  their minimum; a volume change would teach the basis set's Pulay error at the chain's
+  cutoffs, the reason stress is not trained).
+* :func:`select_labels`: the chain's frames are split once (seeded) into training and
+  held-out frames; a committee of fine-tuned heads
+  (:func:`~mttmat.backends.chgnet_training.train_committee`) learns the training ones; the
+  ``budget`` candidates where it spreads most, and that are no near copy of a held-out
+  frame, get a DFT single point. A committee, not the pretrained against the fine-tuned
+  model: see :mod:`mttmat.backends.chgnet_training`.
 * :func:`finetune_on_chain`: the chain's DFT frames (:func:`~mttmat.jobs.finetune.collect_frames`)
   → :func:`~mttmat.jobs.finetune.finetune_potential`.
 * :func:`finetune_effect`: every hop of the fine-tuned model's network by both models on
@@ -33,7 +36,13 @@ from mttmat.backends.chgnet_training import (
     predict,
     train_committee,
 )
-from mttmat.jobs.finetune import collect_frames, finetune_potential
+from mttmat.jobs.finetune import (
+    NEAR_COPY_A,
+    collect_frames,
+    finetune_potential,
+    nearest_distance_a,
+    split_frames,
+)
 from mttmat.schemas.finetune import (
     FineTuneDoc,
     FineTuneEffectDoc,
@@ -56,6 +65,12 @@ def _frames(outputs: dict[str, Any], code: str | None) -> Any:
     return collect_frames({r: (u, read(d)) for r, (u, d) in outputs.items()})
 
 
+def _independent(s: Structure, held: list[Any]) -> bool:
+    """``s`` is no near copy (e.g. a strained copy) of a held-out frame."""
+    d = nearest_distance_a(s, held) if held else None
+    return d is None or d >= NEAR_COPY_A
+
+
 def _structure(s: Any) -> Structure:
     return s if isinstance(s, Structure) else Structure.from_dict(s)
 
@@ -63,7 +78,9 @@ def _structure(s: Any) -> Structure:
 def label_candidates(network: Any, strain: float = 0.02) -> list[tuple[Structure, str]]:
     """(cell, origin) of every interior image of every band of ``network`` (a
     :class:`~mttmat.schemas.hop_network.HopNetworkDoc`) and of every band endpoint (the
-    network's site cells) scaled isotropically by 1 ± ``strain`` in length."""
+    network's site cells) strained by ± ``strain`` along a and ∓ ``strain``/2 along b and c
+    (the volume kept: atoms at the same fractional positions, the cell deformed off its
+    minimum)."""
     if not 0 < strain < 0.2:
         raise ValueError(f"strain must be in (0, 0.2), got {strain}")
     net = _dump(network)
@@ -76,9 +93,11 @@ def label_candidates(network: Any, strain: float = 0.02) -> list[tuple[Structure
         ends.setdefault(int(rec["j"]), images[-1])
     for site, s in sorted(ends.items()):
         for sign in (+1, -1):
-            t = s.copy()
-            t.scale_lattice(s.volume * (1 + sign * strain) ** 3)
-            out.append((t, f"site {site} {sign * strain * 100:+.0f} %"))
+            eps = sign * strain * np.array([1.0, -0.5, -0.5])
+            m = s.lattice.matrix * (1.0 + eps)[:, None]
+            m *= (s.volume / abs(np.linalg.det(m))) ** (1 / 3)  # the volume exactly kept
+            t = Structure(m, s.species, s.frac_coords)
+            out.append((t, f"site {site} strained {sign * strain * 100:+.1f} % along a"))
     return out
 
 
@@ -94,11 +113,14 @@ def select_labels(
     learning_rate: float = 1e-3,
     strain: float = 0.02,
     code: str | None = None,
+    holdout: float = 0.25,
 ) -> LabelSelectionDoc:
     """The ``budget`` cells of :func:`label_candidates` where a committee of ``members``
-    heads, fine-tuned ``epochs`` epochs on the chain's frames (``outputs``: role →
-    (uuid, task document of the DFT code ``code``)), spreads most. Resumable: each
-    head's checkpoints live in ``committee/member_k`` of the job folder.
+    heads, fine-tuned ``epochs`` epochs on the chain's training frames (``outputs``: role →
+    (uuid, task document of the DFT code ``code``); the ``holdout`` fraction split off with
+    ``seed`` as :func:`finetune_on_chain` splits them), spreads most; candidates that are
+    near copies of a held-out frame are left out. Resumable: each head's checkpoints live
+    in ``committee/member_k`` of the job folder.
 
     Raises
     ------
@@ -107,15 +129,16 @@ def select_labels(
     """
     t0 = time.perf_counter()
     frames, _ = _frames(outputs, code)
-    if len(frames) == 0:
+    train, held = split_frames(frames.frames, holdout, seed)
+    if not train:
         raise ValueError(f"{material}: no DFT frame of the chain to train the committee on")
-    cands = label_candidates(network, strain)
+    cands = [c for c in label_candidates(network, strain) if _independent(c[0], held)]
     if budget > len(cands):
         raise ValueError(
             f"{material}: a label budget of {budget} but only {len(cands)} candidate cells "
             "(band images and strained sites): lower finetune.label_budget"
         )
-    ckpts = train_committee(frames.frames, Path.cwd() / "committee", members=members,
+    ckpts = train_committee(train, Path.cwd() / "committee", members=members,
                             seed=seed, epochs=epochs, learning_rate=learning_rate)  # fmt: skip
     spread = committee_disagreement([load_model(c) for c in ckpts], [c[0] for c in cands])
     picked = most_uncertain(spread, budget)
@@ -124,7 +147,7 @@ def select_labels(
           + ", ".join(f"{cands[i][1]} ({spread[i]:.3f})" for i in picked), flush=True)  # fmt: skip
     return LabelSelectionDoc(
         material=material, budget=budget, members=members, epochs=epochs,
-        training_roles=[f.role for f in frames.frames], committee=ckpts,
+        training_roles=[f.role for f in train], committee=ckpts,
         candidates=[LabelCandidate(origin=o, disagreement_ev_a=float(d), picked=k in picked)
                     for k, ((_, o), d) in enumerate(zip(cands, spread, strict=True))],
         picked=picked, structures=[cands[i][0] for i in picked],
@@ -132,15 +155,18 @@ def select_labels(
     )  # fmt: skip
 
 
-@job(output_schema=FineTuneDoc)
+@job(output_schema=FineTuneDoc, data=["weights_b64"])
 def finetune_on_chain(outputs: dict[str, Any], material: str, code: str | None = None,
                       **kwargs: Any) -> FineTuneDoc:  # fmt: skip
     """:func:`finetune_potential` on the chain's DFT frames (``outputs``: role → (uuid,
     task document of the DFT code ``code``)); ``kwargs`` are its options (holdout, epochs,
-    seed, learning_rate, stress). The checkpoints live in this job's folder: a rerun
-    resumes there."""
+    seed, learning_rate, stress). The committee's labels (roles ``label k``) always train;
+    the held-out frames are split from the others as :func:`select_labels` split them. The
+    checkpoints live in this job's folder: a rerun resumes there."""
     frames, skipped = _frames(outputs, code)
-    return finetune_potential.original(frames, material, skipped=skipped, **kwargs)
+    labels = [r for r in outputs if r.startswith("label ")]
+    return finetune_potential.original(frames, material, skipped=skipped, always_train=labels,
+                                       **kwargs)  # fmt: skip
 
 
 def _barrier(e: Any) -> float:
@@ -153,12 +179,15 @@ def _ml_barrier(model: Any, images: list[Structure]) -> float:
 
 
 @job(output_schema=FineTuneEffectDoc)
-def finetune_effect(network: Any, dft_band: Any, finetune: Any, material: str
+def finetune_effect(network: Any, dft_band: Any, finetune: Any, material: str,
+                    dft_charge: float = 0.0, dft_spin_polarized: bool = False,
                     ) -> FineTuneEffectDoc:  # fmt: skip
     """Barriers of the fine-tuned model's hop network (``network``) by the fine-tuned and
     the pretrained model, each band's images the same for both (the pretrained model as
     single points), and at the limiting hop both models on the images of the DFT band
-    (``dft_band``: DFT energies on the band, or a DFT CI-NEB; None: no DFT)."""
+    (``dft_band``: DFT energies on the band, or a DFT CI-NEB; None: no DFT), with the
+    reaction energies. The DFT band's cell charge and spin say whether DFT and the models
+    (neutral cells; the labels spin-paired) describe the same state."""
     net, ft = _dump(network), _dump(finetune)
     base, tuned = load_model(), load_model(ft["checkpoint"])
     hops = []
@@ -169,15 +198,18 @@ def finetune_effect(network: Any, dft_band: Any, finetune: Any, material: str
             base_ev=_ml_barrier(base, [_structure(s) for s in b["images"]]),
         ))  # fmt: skip
     lim = int(net["limiting_hop"])
-    err_b = err_t = fidelity = None
+    err_b = err_t = fidelity = reaction = None
     if dft_band is not None:
         d = _dump(dft_band)
         images = d.get("images") or _dump(net["bands"][lim])["images"]
         images = [_structure(s) for s in images]
         h = hops[lim]
         h.dft_ev = float(d["barrier_forward_ev"])
-        h.base_on_dft_images_ev = _ml_barrier(base, images)
-        h.tuned_on_dft_images_ev = _ml_barrier(tuned, images)
+        e_b, e_t = predict(base, images)[0], predict(tuned, images)[0]
+        h.base_on_dft_images_ev, h.tuned_on_dft_images_ev = _barrier(e_b), _barrier(e_t)
+        e_d = np.asarray(d["energies_ev"], float)
+        reaction = {"dft": float(e_d[-1] - e_d[0]), "pretrained": float(e_b[-1] - e_b[0]),
+                    "fine-tuned": float(e_t[-1] - e_t[0])}  # fmt: skip
         err_b = abs(h.base_on_dft_images_ev - h.dft_ev)
         err_t = abs(h.tuned_on_dft_images_ev - h.dft_ev)
         fidelity = str(d.get("fidelity"))
@@ -185,4 +217,7 @@ def finetune_effect(network: Any, dft_band: Any, finetune: Any, material: str
         material=material, base_model=get_backend("chgnet").model_label(),
         tuned_model=net.get("model") or ft["checkpoint"], hops=hops, limiting_hop=lim,
         dft_fidelity=fidelity, error_base_ev=err_b, error_tuned_ev=err_t,
+        dft_charge=dft_charge, dft_spin_polarized=dft_spin_polarized,
+        like_for_like=dft_charge == 0 and not dft_spin_polarized,
+        reaction_on_dft_images_ev=reaction,
     )  # fmt: skip

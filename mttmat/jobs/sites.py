@@ -27,7 +27,8 @@ from mttmat.structures.io import atomic_write_text, atoms_to_structure
 from mttmat.structures.sites import InterstitialSite, find_interstitial_sites
 from mttmat.structures.validate import StructureError, require_elements
 
-__all__ = ["PROGRESS_FILE", "screen_li_sites", "screening_job", "select_sites"]
+__all__ = ["PROGRESS_FILE", "rescreen_li_sites", "screen_li_sites", "screening_job",
+           "select_sites"]  # fmt: skip
 
 PROGRESS_FILE = "li_site_screening.json"
 
@@ -36,7 +37,6 @@ def _relax_candidate(
     host: Structure, site: InterstitialSite, calc: Any, fmax: float, max_steps: int,
     rattle_a: float, seed: int, li_o_cutoff_a: float,
 ) -> dict[str, Any]:  # fmt: skip
-    from ase.optimize import FIRE
 
     doped = host.copy()
     doped.append("Li", site.frac_coords)
@@ -45,6 +45,14 @@ def _relax_candidate(
     pos = atoms.get_positions()
     pos[-1] += rng.normal(0.0, rattle_a, 3)  # off any symmetric saddle (e.g. a cube window)
     atoms.set_positions(pos)
+    return _relax_atoms(atoms, site.frac_coords, calc, fmax, max_steps, li_o_cutoff_a)
+
+
+def _relax_atoms(atoms: Any, start_frac: Any, calc: Any, fmax: float, max_steps: int,
+                 li_o_cutoff_a: float) -> dict[str, Any]:  # fmt: skip
+    """Relax a host + Li cell (Li last) and describe where its Li ended."""
+    from ase.optimize import FIRE
+
     atoms.calc = calc
     opt = FIRE(atoms, logfile=None)
     converged = bool(opt.run(fmax=fmax, steps=max_steps))
@@ -52,7 +60,7 @@ def _relax_candidate(
     li_frac = np.mod(relaxed.frac_coords[-1], 1.0)
     o = np.array([s.specie.symbol == "O" for s in relaxed])
     d_o = relaxed.lattice.get_all_distances(li_frac[None], relaxed.frac_coords[o])[0]
-    disp = relaxed.lattice.get_all_distances(li_frac[None], np.array([site.frac_coords]))[0, 0]
+    disp = relaxed.lattice.get_all_distances(li_frac[None], np.array([start_frac]))[0, 0]
     return {
         "frac_coords_relaxed": li_frac.tolist(),
         "li_displacement_a": float(disp),
@@ -230,6 +238,64 @@ def screen_li_sites(
         n_unique_sites=len(uniq),
         energy_spread_ev=float(max(uniq) - min(uniq)),
     )
+
+
+@job(data=["selected_structures"], output_schema=LiSiteScreeningDoc)
+def rescreen_li_sites(
+    screening: Any,
+    backend: str = "chgnet",
+    fmax: float = 0.05,
+    max_steps: int = 300,
+    calculator_kwargs: dict[str, Any] | None = None,
+) -> LiSiteScreeningDoc:
+    """The sites a screening selected, each relaxed again from its relaxed cell with another
+    model (``calculator_kwargs``, e.g. a fine-tuned checkpoint) and ranked by its energies:
+    the other model's site energies, spread and geometries, at a fraction of a screening's
+    cost (no void search; sites that merge are marked duplicates). Resumable like
+    :func:`screen_li_sites`."""
+    doc = screening if isinstance(screening, dict) else screening.model_dump()
+    cells = [s if isinstance(s, Structure) else Structure.from_dict(s)
+             for s in doc["selected_structures"]]  # fmt: skip
+    old = {c["index"]: c for c in (x if isinstance(x, dict) else x.model_dump()
+                                   for x in doc["candidates"])}  # fmt: skip
+    be = get_backend(backend)
+    model = be.model_label(calculator_kwargs)
+    progress_path = Path(PROGRESS_FILE)
+    done: dict[str, Any] = {}
+    if progress_path.exists():
+        saved = json.loads(progress_path.read_text())
+        if saved.get("model") == model and saved.get("n_cells") == len(cells):
+            done = saved["results"]
+    calc = None
+    for k, cell in enumerate(cells):
+        if str(k) in done:
+            continue
+        calc = calc or be.ase_calculator(**(calculator_kwargs or {}))
+        done[str(k)] = _relax_atoms(cell.to_ase_atoms(), cell.frac_coords[-1], calc, fmax,
+                                    max_steps, doc.get("li_o_cutoff_a", 2.4))  # fmt: skip
+        atomic_write_text(progress_path, json.dumps({"model": model, "n_cells": len(cells),
+                                                     "results": done}))  # fmt: skip
+    cands, structs = [], {}
+    for k, idx in enumerate(doc["selected"]):
+        r = dict(done[str(k)])
+        structs[k] = Structure.from_dict(r.pop("structure"))
+        o = old[idx]
+        cands.append(LiSiteCandidate(
+            index=k, frac_coords_initial=list(map(float, cells[k].frac_coords[-1])),
+            void_radius_a=o["void_radius_a"], nearest_cation_a=o["nearest_cation_a"],
+            nearest_anion_a=o["nearest_anion_a"], **r,
+        ))  # fmt: skip
+    chosen = select_sites(cands, structs, 2, len(cands), doc["dedup_tol_a"], len(cands))
+    uniq = [c.energy_ev for c in cands if c.duplicate_of is None and c.energy_ev is not None]
+    return LiSiteScreeningDoc(
+        host_formula=doc["host_formula"], n_host_atoms=doc["n_host_atoms"], backend=backend,
+        fidelity=be.fidelity, model=model, min_dist_cation_a=doc["min_dist_cation_a"],
+        min_dist_anion_a=doc["min_dist_anion_a"], dedup_tol_a=doc["dedup_tol_a"],
+        li_o_cutoff_a=doc["li_o_cutoff_a"], fmax_ev_a=fmax,
+        n_candidates_found=doc["n_candidates_found"], candidates=cands, selected=chosen,
+        selected_structures=[structs[i] for i in chosen], n_unique_sites=len(uniq),
+        energy_spread_ev=float(max(uniq) - min(uniq)),
+    )  # fmt: skip
 
 
 def screening_job(host: Structure, purpose: str, **kwargs: Any) -> Any:

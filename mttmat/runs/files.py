@@ -54,6 +54,7 @@ def finetune_file(ft: dict[str, Any], effect: dict[str, Any], labels: dict[str, 
     model that the fine-tuned one replaced downstream (its percolation barrier, the site
     screening's energy spread of the fine-tuned model)."""
     labels = None if labels is None else {k: v for k, v in labels.items() if k != "structures"}
+    ft = {k: v for k, v in ft.items() if k != "weights_b64"}  # the weights stay in the store
     return {
         "finetune": ft, "effect": effect, "labels": labels,
         "pretrained_network": {

@@ -101,6 +101,18 @@ KEY_NUMBERS: list[tuple[str, str, str, str, str, list[Any], str]] = [
      "{m}/neb.json", ["band", "reaction_energy_ev"], "+.3f"),
     ("migration", "DFT on the limiting band: interior saddle", "", "dft on ml path",
      "{m}/neb.json", ["band", "has_saddle"], ""),
+    ("fine-tuning", "held-out force MAE, pretrained CHGNet", "eV/Å", "ml",
+     "{m}/finetune.json", ["finetune", "heldout_before", "force_mae_ev_a"], ".3f"),
+    ("fine-tuning", "held-out force MAE, fine-tuned CHGNet", "eV/Å", "ml",
+     "{m}/finetune.json", ["finetune", "heldout_after", "force_mae_ev_a"], ".3f"),
+    ("fine-tuning", "limiting hop |E_a − E_a(DFT)|, pretrained", "eV", "ml vs dft",
+     "{m}/finetune.json", ["effect", "error_base_ev"], ".3f"),
+    ("fine-tuning", "limiting hop |E_a − E_a(DFT)|, fine-tuned", "eV", "ml vs dft",
+     "{m}/finetune.json", ["effect", "error_tuned_ev"], ".3f"),
+    ("fine-tuning", "site energy spread, fine-tuned model's screening", "eV", "ml",
+     "{m}/finetune.json", ["finetuned_screening", "energy_spread_ev"], ".3f"),
+    ("fine-tuning", "percolation barrier of the pretrained model's own network", "eV", "ml",
+     "{m}/finetune.json", ["pretrained_network", "percolation_barrier_ev"], ".3f"),
     ("device", "channel barrier (parameter)", "eV", "see source",
      "device/ecram_parameters_{m}.json", ["channel_barrier_ev", "value"], ".3f"),
     ("device", "channel barrier: fidelity", "", "–", "device/ecram_parameters_{m}.json",
@@ -219,6 +231,7 @@ def write_report(
         "the converged ML band, `model` = ECRAM compact model. Every number is in "
         "`key_numbers.json` with the file and key it was read from.",
         "",
+        *_model_lines(mats, docs),
         "| stage | quantity | unit | fidelity | " + " | ".join(mats) + " |",
         "|---|---|---|---|" + "---|" * len(mats),
     ]
@@ -295,6 +308,18 @@ def write_report(
     if warn:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in warn]
     return "\n".join(lines) + "\n"
+
+
+def _model_lines(mats: list[str], docs: dict[str, Any]) -> list[str]:
+    """Which ML model each ML file's numbers came from (pretrained or fine-tuned)."""
+    out = []
+    for m in mats:
+        sites = docs[m].get("screening", {}).get("model")
+        net = docs[m].get("neb", {}).get("network", {}).get("model")
+        if sites or net:
+            out.append(f"- {m}: Li sites (`li_sites.json`): {sites or 'not recorded'}; hop "
+                       f"network and its bands (`neb.json`): {net or 'not recorded'}")  # fmt: skip
+    return ["ML models:", "", *out, ""] if out else []
 
 
 def timing_lines(timings: dict[str, Any], mats: list[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,6 +41,10 @@ class FineTuneDoc(BaseModel):
 
     material: str
     checkpoint: str = Field(description="path of the fine-tuned model (torch checkpoint)")
+    checkpoint_sha256: str | None = Field(None, description="sha256 of the checkpoint file")
+    weights_b64: str | None = Field(
+        None, description="the checkpoint file itself, base64 (kept in the store's data store)"
+    )
     settings: FrameSettings = Field(description="the DFT settings of every frame")
     training_uuids: list[str | None] = Field(description="jobs of the training frames")
     heldout_uuids: list[str | None] = Field(description="jobs of the held-out frames")
@@ -64,6 +69,27 @@ class FineTuneDoc(BaseModel):
     heldout_pairs: dict[str, Any] | None = Field(
         None, description="base/finetuned: (DFT, ML) pairs of the held-out frames (parity figure)"
     )
+    heldout_nearest_a: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="held-out role → largest atom displacement (Å) from the nearest training "
+        "frame of the same atoms (about 0: a near copy, not an independent test)",
+    )
+
+    def write_checkpoint(self, path: str | Path) -> Path:
+        """Write the stored checkpoint to ``path`` (e.g. on a worker that lost the job
+        folder), checked against its sha256."""
+        import base64
+        import hashlib
+
+        if self.weights_b64 is None:
+            raise ValueError("this document holds no weights (stored before they were kept)")
+        blob = base64.b64decode(self.weights_b64)
+        if self.checkpoint_sha256 and hashlib.sha256(blob).hexdigest() != self.checkpoint_sha256:
+            raise ValueError("the stored weights do not match their sha256")
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(blob)
+        return p
 
     def summary(self) -> str:
         """One line: the force MAE before → after, on the held-out frames if any."""
@@ -131,3 +157,13 @@ class FineTuneEffectDoc(BaseModel):
     dft_fidelity: str | None = Field(None, description="energies on the band, or DFT CI-NEB")
     error_base_ev: float | None = Field(None, description="|E_a(base) − E_a(DFT)|, same images")
     error_tuned_ev: float | None = Field(None, description="|E_a(tuned) − E_a(DFT)|, same images")
+    dft_charge: float = Field(0.0, description="cell charge of the DFT band (+1: Li⁺ alone)")
+    dft_spin_polarized: bool = False
+    like_for_like: bool = Field(
+        True,
+        description="the DFT band is neutral and spin-paired, as the models' labels: only then "
+        "are the differences errors of what was fine-tuned",
+    )
+    reaction_on_dft_images_ev: dict[str, float] | None = Field(
+        None, description="E(end) − E(start) on the DFT band's images: dft, pretrained, fine-tuned"
+    )

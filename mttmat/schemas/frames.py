@@ -44,6 +44,12 @@ class FrameSettings(BaseModel):
     ecut_ev: float | None = Field(description="Plane-wave cutoff (eV).")
     kpts: list[int] | None = Field(description="k-point mesh.")
     smearing_ev: float | None = Field(None, description="Smearing width (eV).")
+    spin_polarized: bool = Field(
+        False,
+        description="Spin treatment: a spin-paired and a spin-polarised calculation of one "
+        "cell are two different labels for one structure (e.g. the Li_i^0 band and polaron "
+        "solutions at one geometry), so a set holds one treatment only.",
+    )
 
     def differences(self, other: FrameSettings) -> dict[str, tuple[Any, Any]]:
         """{field: (this, other)} for every setting that differs."""
@@ -112,6 +118,7 @@ class DftFrame(BaseModel):
                 code=el["code"], hubbard_u_ev=dict(el.get("hubbard_u_ev") or {}),
                 ecut_ev=el.get("ecut_ev"), kpts=el.get("kpts"),
                 smearing_ev=el.get("smearing_ev"),
+                spin_polarized=bool(el.get("spin_polarized")),
             ),
             job_uuid=job_uuid, role=role,
         )  # fmt: skip
