@@ -174,6 +174,12 @@ def run_material(material: str, out: Path, budget: int, n_held: int, seed: int,
     res = finetune_chgnet(train, work / "finetune", epochs=40, seed=seed)
     t_ft = time.perf_counter() - t
     base, tuned = load_model(), load_model(res["checkpoint"])
+    # does the committee's spread pick the frames the pretrained model gets most wrong?
+    scored = labels + held
+    spread_scored = [float(spread[k]) for k in picked] + [float(d) for d in held_spread]
+    err = [parity(base, [f])["force_mae_ev_a"] for f in scored]
+    rank = float(np.corrcoef(np.argsort(np.argsort(spread_scored)),
+                             np.argsort(np.argsort(err)))[0, 1])  # fmt: skip
     rows = {}
     for name, model in (("pretrained", base), ("fine-tuned", tuned)):
         offsets = parity(model, train)["offsets_ev"]
@@ -187,6 +193,8 @@ def run_material(material: str, out: Path, budget: int, n_held: int, seed: int,
         "force_mae_ev_a": {k: v["force_mae_ev_a"] for k, v in rows.items()},
         "energy_mae_mev_atom": {k: 1e3 * v["energy_mae_ev_atom"] for k, v in rows.items()},
         "committee_wall_s": t_committee, "finetune_wall_s": t_ft,
+        "spread_vs_error": {"spread_ev_a": spread_scored, "pretrained_force_mae_ev_a": err,
+                            "spearman": rank},
     }
     if barriers:
         out_row["barriers"] = barrier_part(material, net, res["checkpoint"], work)
@@ -250,6 +258,13 @@ def main() -> None:
         print(f"  held-out energy MAE: {e['pretrained']:.1f} → {e['fine-tuned']:.1f} meV/atom")
         print(f"  labels (committee spread eV/Å): {r['labels']}")
         print(f"  held out (spread eV/Å): {r['heldout']}")
+        sv = r["spread_vs_error"]
+        n_sc = len(sv["spread_ev_a"])
+        print(f"  committee spread vs the pretrained model's force MAE over the {n_sc}"
+              f" DFT-labelled pool cells: Spearman {sv['spearman']:+.2f}; the labels' MAE "
+              + ", ".join(f"{e:.3f}" for e in sv["pretrained_force_mae_ev_a"][:args.budget])
+              + ", the held-out frames' "
+              + ", ".join(f"{e:.3f}" for e in sv["pretrained_force_mae_ev_a"][args.budget:]))
         print("  held-out frames' largest atom distance to the nearest training frame (Å): "
               + ", ".join("-" if d is None else f"{d:.2f}" for d in r["heldout_nearest_a"]))
         print(f"  committee {r['committee_wall_s']:.0f} s, fine-tuning {r['finetune_wall_s']:.0f}"

@@ -152,3 +152,23 @@ def test_the_first_screen_says_when_fine_tuning_made_things_worse():
     ft["heldout_nearest_a"] = {"Li_i q=+0 band": 0.0}
     assert "near copy" in finetune_verdict(better)
     assert finetune_verdict(None) is None
+
+
+def test_a_hop_starts_from_another_models_band_of_the_same_two_sites():
+    from mttmat.jobs.hop_network import _seed_band
+    from mttmat.schemas.migration import HopSpec
+
+    a, b, c = _cell(0.1), _cell(0.3), _cell(0.7)
+    band = [_cell(0.1), _cell(0.2), _cell(0.3)]
+    hop = {"i": 0, "j": 1, "image": (0, 0, 0), "length_a": 0.8, "vector_frac": (0.2, 0, 0)}
+    net = {"bands": [{"images": band, "hop": hop}]}
+    fwd = HopSpec(**hop)
+    assert _seed_band(net, a, b, fwd) == band
+    back = HopSpec(**{**hop, "i": 1, "j": 0, "vector_frac": (-0.2, 0, 0)})
+    assert _seed_band(net, b, a, back) == band[::-1]  # the same hop run the other way
+    other = HopSpec(**{**hop, "j": 2, "vector_frac": (0.6, 0, 0)})
+    assert _seed_band(net, a, c, other) is None  # another site: IDPP as before
+    # the same ends joined through another periodic image is another hop
+    wrapped = HopSpec(**{**hop, "image": (-1, 0, 0), "vector_frac": (-0.8, 0, 0)})
+    assert _seed_band(net, a, b, wrapped) is None
+    assert _seed_band(None, a, b, fwd) is None

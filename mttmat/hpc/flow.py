@@ -58,7 +58,8 @@ def structure_from_file(path: str) -> Structure:
 
 #: jobs that run the ML potential in process (the ``ml`` resources)
 ML_JOBS = ("screen_li_sites", "neb_hop", "md_stage", "ml_hop_network", "multi_li_cell",
-           "rescreen_li_sites", "select_labels", "finetune_on_chain", "finetune_effect")  # fmt: skip
+           "rescreen_li_sites", "select_labels", "finetune_on_chain",
+           "finetune_effect")  # fmt: skip
 
 
 def job_type(j: Job) -> str:

@@ -134,8 +134,9 @@ def finetune_potential(
     ``always_train``: roles that are never held out (the committee's labels: the split is
     made over the other frames, as :func:`~mttmat.jobs.labels.select_labels` made it).
 
-    Writes ``parity.json`` (every energy and force pair of the held-out frames, base and
-    fine-tuned) beside the checkpoints, for the parity figure."""
+    Writes ``frames.extxyz`` (every frame, with its job uuid and role) and ``parity.json``
+    (every energy and force pair of the held-out frames, base and fine-tuned) beside the
+    checkpoints."""
     fs = frames if isinstance(frames, FrameSet) else FrameSet.model_validate(frames)
     if len(fs) < 2:
         raise ValueError(
@@ -148,6 +149,7 @@ def finetune_potential(
     work = Path(workdir or Path.cwd() / FINETUNE_DIR)
     res = finetune_chgnet(train, work, epochs=epochs, learning_rate=learning_rate, seed=seed,
                           stress=stress)  # fmt: skip
+    fs.write_extxyz(work / "frames.extxyz")
     base, tuned = load_model(), load_model(res["checkpoint"])
     tb, _ = _parity_doc(base, "chgnet (pretrained)", train, None)
     ta, _ = _parity_doc(tuned, res["checkpoint"], train, None)
