@@ -79,6 +79,12 @@ def test_the_fine_tuned_model_does_the_hops_and_dft_checks_its_band(tuned_run):
     # every hop by both models on the same images; the two differ (the weights changed)
     assert all(np.isfinite([h["tuned_ev"], h["base_ev"]]).all() for h in eff["hops"])
     assert any(abs(h["tuned_ev"] - h["base_ev"]) > 1e-3 for h in eff["hops"])
+    # a hop of both networks starts from the pretrained band and gets its own barrier next
+    # to the fine-tuned one; the re-ranked sites are every distinct pretrained site
+    seeded = [b["seed"].startswith("ml (another") for b in neb["network"]["bands"]]
+    own = [h["base_own_ev"] is not None for h in eff["hops"]]
+    assert seeded == own and any(own)
+    assert len(sites["candidate_structures"]) == len(sites["candidates"])
     params = json.loads((tuned_run / "device" / "ecram_parameters_WOx.json").read_text())
     assert "fine-tuned" in params["channel_barrier_ev"]["source"]["note"]
 

@@ -47,6 +47,8 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
             frames, material, holdout=args.holdout, epochs=args.epochs, seed=args.seed,
             learning_rate=args.lr, skipped=skipped, workdir=str(folder / "train"),
             stress=args.stress,
+            # the committee's labels always train, as in the chain
+            always_train=[f.role for f in frames.frames if f.role.startswith("label ")],
         )  # fmt: skip
         # the weights stay beside it, in the checkpoint file
         text = res.model_dump_json(indent=1, exclude={"weights_b64"})

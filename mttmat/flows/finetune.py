@@ -33,7 +33,8 @@ def finetune_stage(
     single-point output)): a committee picks ``label_budget`` cells of the pretrained
     model's hop network (``network``) for extra DFT single points (``calculator_kwargs``:
     the host's), CHGNet is fine-tuned on all the frames, and the fine-tuned model re-relaxes
-    and re-ranks the pretrained screening's sites (``screening``) and computes the hop
+    and re-ranks every distinct site of the pretrained screening (``screening``), keeps the
+    ``network_sites`` lowest, and computes the hop
     network again, each band started from the pretrained band of the same hop where there is
     one.
 
@@ -71,7 +72,8 @@ def finetune_stage(
     ft.name = f"{ml.name} fine-tuning"
     tuned = {"model_path": ft.output.checkpoint, "model_sha256": ft.output.checkpoint_sha256}
     screen = rescreen_li_sites(screening.output, ml.name, chain.screening_fmax,
-                               calculator_kwargs=tuned)  # fmt: skip
+                               calculator_kwargs=tuned,
+                               n_sites_max=chain.network_sites)  # fmt: skip
     screen.name = "Li site screening (fine-tuned model)"
     net = ml_hop_network(
         screen.output, ml.name, chain.neb_images, chain.neb_fmax, chain.neb_max_steps,

@@ -296,7 +296,7 @@ class MaterialChainMaker(Maker):
         if ft is not None:
             eff = finetune_effect(ml_net.output, band.output if band is not None else None,
                                   ft.output, self.material, float(self.neb_charge),
-                                  spin_band)  # fmt: skip
+                                  spin_band, pretrained_network=net.output)  # fmt: skip
             eff.name = "fine-tuning: barriers before and after"
             _tag(eff, "ML fine-tuning")
             jobs.append(eff)

@@ -29,7 +29,7 @@ from mttmat.schemas.hop_network import HopNetworkDoc, HopRecord, SiteRecord
 from mttmat.schemas.migration import HopSpec, NebHopDoc
 from mttmat.structures.io import atomic_write_text
 
-__all__ = ["MIN_HOP_A", "choose_hops", "ml_hop_network"]
+__all__ = ["MIN_HOP_A", "SEED_MATCH_A", "choose_hops", "matching_band", "ml_hop_network"]
 
 #: hops shorter than this (Å) join a site to itself
 MIN_HOP_A = 1.0
@@ -51,6 +51,18 @@ SEED_MATCH_A = 0.5
 def _seed_band(network: Any, a: Structure, b: Structure, hop: HopSpec) -> list | None:
     """The images of the band of ``network`` between the Li sites of ``a`` and ``b`` along
     ``hop`` (reversed when it runs the other way), or None."""
+    found = matching_band(network, a, b, hop)
+    if found is None:
+        return None
+    band, reverse = found
+    images = [_structure(s) for s in band["images"]]
+    return images[::-1] if reverse else images
+
+
+def matching_band(network: Any, a: Structure, b: Structure, hop: HopSpec
+                  ) -> tuple[dict[str, Any], bool] | None:  # fmt: skip
+    """(band of ``network`` that joins the Li sites of ``a`` and ``b`` along ``hop``,
+    whether it runs the other way), or None."""
     if network is None:
         return None
     lat = a.lattice
@@ -63,11 +75,11 @@ def _seed_band(network: Any, a: Structure, b: Structure, hop: HopSpec) -> list |
             continue
         g0, g1 = images[0].frac_coords[-1], images[-1].frac_coords[-1]
         u = lat.get_cartesian_coords(_doc(band["hop"])["vector_frac"])
-        for ends, sign, imgs in (((g0, g1), 1, images), ((g1, g0), -1, images[::-1])):
+        for ends, sign in (((g0, g1), 1), ((g1, g0), -1)):
             near = all(lat.get_distance_and_image(f, g)[0] < SEED_MATCH_A
                        for f, g in zip((fa, fb), ends, strict=True))  # fmt: skip
             if near and np.linalg.norm(v - sign * u) < SEED_MATCH_A:
-                return imgs
+                return band, sign < 0
     return None
 
 

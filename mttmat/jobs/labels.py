@@ -43,6 +43,7 @@ from mttmat.jobs.finetune import (
     nearest_distance_a,
     split_frames,
 )
+from mttmat.jobs.hop_network import matching_band
 from mttmat.schemas.finetune import (
     FineTuneDoc,
     FineTuneEffectDoc,
@@ -50,6 +51,7 @@ from mttmat.schemas.finetune import (
     LabelCandidate,
     LabelSelectionDoc,
 )
+from mttmat.schemas.migration import HopSpec
 
 __all__ = ["finetune_effect", "finetune_on_chain", "label_candidates", "select_labels"]
 
@@ -178,29 +180,53 @@ def _ml_barrier(model: Any, images: list[Structure]) -> float:
     return _barrier(predict(model, images)[0])
 
 
+def _tuned_model(ft: dict[str, Any]) -> Any:
+    """The fine-tuned model of a :class:`FineTuneDoc` (its checkpoint, checked by sha256;
+    written back from the stored weights when the file is not on this machine)."""
+    from mttmat.backends.chgnet import _fine_tuned
+
+    path = ft["checkpoint"]
+    if not Path(path).is_file() and ft.get("weights_b64"):
+        doc = FineTuneDoc.model_validate(ft)
+        path = str(doc.write_checkpoint(Path.cwd() / "finetuned.pth.tar"))
+    return _fine_tuned(path, ft.get("checkpoint_sha256"))
+
+
 @job(output_schema=FineTuneEffectDoc)
 def finetune_effect(network: Any, dft_band: Any, finetune: Any, material: str,
-                    dft_charge: float = 0.0, dft_spin_polarized: bool = False,
-                    ) -> FineTuneEffectDoc:  # fmt: skip
+                    dft_charge: float | None = None, dft_spin_polarized: bool | None = None,
+                    pretrained_network: Any = None) -> FineTuneEffectDoc:  # fmt: skip
     """Barriers of the fine-tuned model's hop network (``network``) by the fine-tuned and
     the pretrained model, each band's images the same for both (the pretrained model as
-    single points), and at the limiting hop both models on the images of the DFT band
-    (``dft_band``: DFT energies on the band, or a DFT CI-NEB; None: no DFT), with the
-    reaction energies. The DFT band's cell charge and spin say whether DFT and the models
-    (neutral cells; the labels spin-paired) describe the same state."""
+    single points), the pretrained model's own CI-NEB barrier of the same hop where its
+    network (``pretrained_network``) has it, and at the limiting hop both models on the
+    images of the DFT band (``dft_band``: DFT energies on the band, or a DFT CI-NEB; None:
+    no DFT), with the reaction energies. The DFT band's cell charge and spin (given, or read
+    from the band document; unknown counts as different) say whether DFT and the models
+    (neutral cells; spin-paired labels) describe the same state."""
     net, ft = _dump(network), _dump(finetune)
-    base, tuned = load_model(), load_model(ft["checkpoint"])
+    base, tuned = load_model(), _tuned_model(ft)
+    sites = [_structure(_dump(b)["images"][0]) for b in net["bands"]]
+    ends = [_structure(_dump(b)["images"][-1]) for b in net["bands"]]
     hops = []
     for k, (rec, band) in enumerate(zip(net["hops"], net["bands"], strict=True)):
         b = _dump(band)
+        own = matching_band(pretrained_network, sites[k], ends[k],
+                            HopSpec.model_validate(b["hop"]))  # fmt: skip
+        if own is not None:  # its barrier in this hop's direction
+            own = own[0]["barrier_backward_ev" if own[1] else "barrier_forward_ev"]
         hops.append(HopBarrierCompare(
             hop=k, label=f"site {rec['i']} → {rec['j']}", tuned_ev=float(b["barrier_forward_ev"]),
             base_ev=_ml_barrier(base, [_structure(s) for s in b["images"]]),
+            base_own_ev=None if own is None else float(own),
         ))  # fmt: skip
     lim = int(net["limiting_hop"])
     err_b = err_t = fidelity = reaction = None
     if dft_band is not None:
         d = _dump(dft_band)
+        dft_charge = d.get("charge") if dft_charge is None else dft_charge
+        if dft_spin_polarized is None:
+            dft_spin_polarized = d.get("spin_polarized")
         images = d.get("images") or _dump(net["bands"][lim])["images"]
         images = [_structure(s) for s in images]
         h = hops[lim]
@@ -213,11 +239,12 @@ def finetune_effect(network: Any, dft_band: Any, finetune: Any, material: str,
         err_b = abs(h.base_on_dft_images_ev - h.dft_ev)
         err_t = abs(h.tuned_on_dft_images_ev - h.dft_ev)
         fidelity = str(d.get("fidelity"))
+    known = dft_charge is not None and dft_spin_polarized is not None
     return FineTuneEffectDoc(
         material=material, base_model=get_backend("chgnet").model_label(),
         tuned_model=net.get("model") or ft["checkpoint"], hops=hops, limiting_hop=lim,
         dft_fidelity=fidelity, error_base_ev=err_b, error_tuned_ev=err_t,
         dft_charge=dft_charge, dft_spin_polarized=dft_spin_polarized,
-        like_for_like=dft_charge == 0 and not dft_spin_polarized,
+        like_for_like=known and float(dft_charge) == 0 and not dft_spin_polarized,
         reaction_on_dft_images_ev=reaction,
     )  # fmt: skip

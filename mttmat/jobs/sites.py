@@ -140,7 +140,7 @@ def select_sites(
     return [c.index for c in chosen]
 
 
-@job(data=["selected_structures"], output_schema=LiSiteScreeningDoc)
+@job(data=["selected_structures", "candidate_structures"], output_schema=LiSiteScreeningDoc)
 def screen_li_sites(
     host: Structure,
     n_sites: int = 3,
@@ -235,29 +235,38 @@ def screen_li_sites(
         candidates=cands,
         selected=chosen,
         selected_structures=[structs[i] for i in chosen],
+        candidate_structures=[structs[k] for k in range(len(cands))],
         n_unique_sites=len(uniq),
         energy_spread_ev=float(max(uniq) - min(uniq)),
     )
 
 
-@job(data=["selected_structures"], output_schema=LiSiteScreeningDoc)
+@job(data=["selected_structures", "candidate_structures"], output_schema=LiSiteScreeningDoc)
 def rescreen_li_sites(
     screening: Any,
     backend: str = "chgnet",
     fmax: float = 0.05,
     max_steps: int = 300,
     calculator_kwargs: dict[str, Any] | None = None,
+    n_sites_max: int | None = None,
 ) -> LiSiteScreeningDoc:
-    """The sites a screening selected, each relaxed again from its relaxed cell with another
-    model (``calculator_kwargs``, e.g. a fine-tuned checkpoint) and ranked by its energies:
-    the other model's site energies, spread and geometries, at a fraction of a screening's
-    cost (no void search; sites that merge are marked duplicates). Resumable like
-    :func:`screen_li_sites`."""
+    """Every distinct site of a screening, each relaxed again from its relaxed cell with
+    another model (``calculator_kwargs``, e.g. a fine-tuned checkpoint) and ranked by its
+    energies, selected as :func:`screen_li_sites` selects (the lowest, up to
+    ``n_sites_max``): the other model's site energies, spread and geometries over the same
+    sites, at a fraction of a screening's cost (no void search; sites that merge are marked
+    duplicates). A screening stored before it kept every candidate's cell gives only its
+    selected sites. Resumable like :func:`screen_li_sites`."""
     doc = screening if isinstance(screening, dict) else screening.model_dump()
-    cells = [s if isinstance(s, Structure) else Structure.from_dict(s)
-             for s in doc["selected_structures"]]  # fmt: skip
-    old = {c["index"]: c for c in (x if isinstance(x, dict) else x.model_dump()
-                                   for x in doc["candidates"])}  # fmt: skip
+    old_cands = [x if isinstance(x, dict) else x.model_dump() for x in doc["candidates"]]
+    if doc.get("candidate_structures"):
+        keep = [c["index"] for c in old_cands
+                if c.get("duplicate_of") is None and c.get("energy_ev") is not None]  # fmt: skip
+        cells = [doc["candidate_structures"][i] for i in keep]
+    else:
+        keep, cells = list(doc["selected"]), doc["selected_structures"]
+    cells = [s if isinstance(s, Structure) else Structure.from_dict(s) for s in cells]
+    old = {c["index"]: c for c in old_cands}
     be = get_backend(backend)
     model = be.model_label(calculator_kwargs)
     progress_path = Path(PROGRESS_FILE)
@@ -276,7 +285,7 @@ def rescreen_li_sites(
         atomic_write_text(progress_path, json.dumps({"model": model, "n_cells": len(cells),
                                                      "results": done}))  # fmt: skip
     cands, structs = [], {}
-    for k, idx in enumerate(doc["selected"]):
+    for k, idx in enumerate(keep):
         r = dict(done[str(k)])
         structs[k] = Structure.from_dict(r.pop("structure"))
         o = old[idx]
@@ -285,7 +294,8 @@ def rescreen_li_sites(
             void_radius_a=o["void_radius_a"], nearest_cation_a=o["nearest_cation_a"],
             nearest_anion_a=o["nearest_anion_a"], **r,
         ))  # fmt: skip
-    chosen = select_sites(cands, structs, 2, len(cands), doc["dedup_tol_a"], len(cands))
+    n_max = n_sites_max or len(cands)
+    chosen = select_sites(cands, structs, 2, n_max, doc["dedup_tol_a"], n_max)
     uniq = [c.energy_ev for c in cands if c.duplicate_of is None and c.energy_ev is not None]
     return LiSiteScreeningDoc(
         host_formula=doc["host_formula"], n_host_atoms=doc["n_host_atoms"], backend=backend,
@@ -293,7 +303,8 @@ def rescreen_li_sites(
         min_dist_anion_a=doc["min_dist_anion_a"], dedup_tol_a=doc["dedup_tol_a"],
         li_o_cutoff_a=doc["li_o_cutoff_a"], fmax_ev_a=fmax,
         n_candidates_found=doc["n_candidates_found"], candidates=cands, selected=chosen,
-        selected_structures=[structs[i] for i in chosen], n_unique_sites=len(uniq),
+        selected_structures=[structs[i] for i in chosen],
+        candidate_structures=[structs[k] for k in range(len(cands))], n_unique_sites=len(uniq),
         energy_spread_ev=float(max(uniq) - min(uniq)),
     )  # fmt: skip
 

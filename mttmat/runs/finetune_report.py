@@ -36,14 +36,19 @@ def finetune_verdict(f: dict[str, Any] | None) -> str | None:
     if near:
         text += f" (held out but a near copy of a training frame: {', '.join(near)})"
     worse = a > b
+    lab = f.get("labels") or {}
+    learnt = set(lab.get("training_roles") or ()) & set(ft["heldout_roles"])
+    if learnt:  # a committee of a flow built before the one split
+        text += f" (**the committee learnt held-out frames: {', '.join(sorted(learnt))}**)"
     if eff.get("error_base_ev") is not None:
         eb, et = eff["error_base_ev"], eff["error_tuned_ev"]
         if eff.get("like_for_like", True):
             text += f"; limiting hop |E_a(ML) − E_a(DFT)| {eb:.3f} → {et:.3f} eV"
             worse = worse or et > eb
         else:
+            q = eff.get("dft_charge")
             text += (f"; limiting hop |E_a(ML) − E_a(DFT)| {eb:.3f} → {et:.3f} eV against a "
-                     f"DFT band of charge {eff['dft_charge']:+g}"
+                     "DFT band of " + ("unknown charge" if q is None else f"charge {q:+g}")
                      + (", spin-polarised" if eff.get("dft_spin_polarized") else "")
                      + " (the models are neutral: a difference, not an error)")  # fmt: skip
     return f"**{text}: fine-tuning made it worse**" if worse else text
@@ -106,15 +111,18 @@ def finetune_section(mats: list[str], docs: dict[str, Any], out: Path) -> list[s
                         f"{p['force_mae_ev_a']:.3f} | {p['force_rmse_ev_a']:.3f} |"
                     )
         lines += ["", "| hop (fine-tuned network) | E_a fine-tuned (eV) | E_a pretrained, same "
-                  "images (eV) | DFT (eV) |", "|---|---|---|---|"]  # fmt: skip
+                  "images (eV) | E_a pretrained, its own CI-NEB (eV) | DFT (eV) |",
+                  "|---|---|---|---|---|"]  # fmt: skip
         for h in eff["hops"]:
             dft = "–" if h.get("dft_ev") is None else f"{h['dft_ev']:.3f}"
+            own = "–" if h.get("base_own_ev") is None else f"{h['base_own_ev']:.3f}"
             lines.append(f"| {h['hop']}: {h['label']} | {h['tuned_ev']:.3f} | "
-                         f"{h['base_ev']:.3f} | {dft} |")  # fmt: skip
+                         f"{h['base_ev']:.3f} | {own} | {dft} |")  # fmt: skip
         if eff.get("error_base_ev") is not None:
             h = eff["hops"][eff["limiting_hop"]]
             r = eff.get("reaction_on_dft_images_ev") or {}
-            state = (f"charge {eff.get('dft_charge', 0):+g}"
+            q = eff.get("dft_charge")
+            state = (("charge unknown" if q is None else f"charge {q:+g}")
                      + (", spin-polarised" if eff.get("dft_spin_polarized") else ", spin-paired"))
             lines += ["", f"Limiting hop {eff['limiting_hop']}, on the DFT band's images "
                       f"({eff['dft_fidelity']}, {state}): E_a forward DFT {h['dft_ev']:.3f} eV, "
@@ -126,10 +134,11 @@ def finetune_section(mats: list[str], docs: dict[str, Any], out: Path) -> list[s
                       f"{r.get('fine-tuned', float('nan')):+.3f} eV."]  # fmt: skip
             if not eff.get("like_for_like", True):
                 lines += ["", "The DFT band is not the models' state (they are neutral and "
-                          "learnt spin-paired labels): these differences include the charge "
-                          "and spin of the DFT cells, not only the potential's error. A "
-                          "like-for-like check needs `neb.charge: 0` with spin-paired labels, "
-                          "or the benchmark's neutral DFT CI-NEB."]  # fmt: skip
+                          "learnt spin-paired labels; a neutral DFT band is run spin-polarised): "
+                          "these differences include the charge and spin of the DFT cells, not "
+                          "only the potential's error. The like-for-like check is the "
+                          "benchmark's neutral, spin-paired DFT CI-NEB "
+                          "(`benchmarks/bench_finetune.py --barriers`)."]  # fmt: skip
         pn = f["pretrained_network"]
         perc = pn["percolation_barrier_ev"]
         lines += ["", f"The pretrained model's own network: percolation barrier "

@@ -136,6 +136,9 @@ class HopBarrierCompare(BaseModel):
     label: str = Field(description="site i → j")
     tuned_ev: float = Field(description="fine-tuned model, its own CI-NEB band")
     base_ev: float = Field(description="pretrained model, single points on the same images")
+    base_own_ev: float | None = Field(
+        None, description="pretrained model, its own CI-NEB of the same hop (when it ran it)"
+    )
     dft_ev: float | None = Field(None, description="DFT on the same images (limiting hop)")
     tuned_on_dft_images_ev: float | None = Field(
         None, description="fine-tuned model on the DFT band's images (limiting hop)"
@@ -157,10 +160,10 @@ class FineTuneEffectDoc(BaseModel):
     dft_fidelity: str | None = Field(None, description="energies on the band, or DFT CI-NEB")
     error_base_ev: float | None = Field(None, description="|E_a(base) − E_a(DFT)|, same images")
     error_tuned_ev: float | None = Field(None, description="|E_a(tuned) − E_a(DFT)|, same images")
-    dft_charge: float = Field(0.0, description="cell charge of the DFT band (+1: Li⁺ alone)")
-    dft_spin_polarized: bool = False
+    dft_charge: float | None = Field(None, description="cell charge of the DFT band (+1: Li⁺)")
+    dft_spin_polarized: bool | None = None
     like_for_like: bool = Field(
-        True,
+        False,
         description="the DFT band is neutral and spin-paired, as the models' labels: only then "
         "are the differences errors of what was fine-tuned",
     )

@@ -124,6 +124,16 @@ class DftFrame(BaseModel):
         )  # fmt: skip
 
 
+def _settings(info: dict[str, Any]) -> FrameSettings:
+    """The settings of an extxyz frame; one written before the spin treatment was a setting
+    takes it from the frame's own flag (a polaron frame stays apart from the band's)."""
+    import json
+
+    d = json.loads(info["settings"])
+    d.setdefault("spin_polarized", bool(info.get("spin_polarized", False)))
+    return FrameSettings.model_validate(d)
+
+
 def _stress_3x3(stress: Any) -> list[list[float]]:
     """3×3 from ASE's Voigt order (xx, yy, zz, yz, xz, xy) or a 3×3 matrix."""
     a = np.asarray(stress, float)
@@ -213,7 +223,7 @@ class FrameSet(BaseModel):
                 stress_ev_a3=None if stress is None else _stress_3x3(stress),
                 magmoms_mub=None if moments is None else [float(m) for m in moments],
                 spin_polarized=bool(atoms.info.get("spin_polarized", False)),
-                settings=FrameSettings.model_validate_json(atoms.info["settings"]),
+                settings=_settings(atoms.info),
                 job_uuid=atoms.info.get("job_uuid") or None, role=atoms.info.get("role", ""),
             ))  # fmt: skip
         return out

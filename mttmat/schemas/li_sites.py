@@ -63,6 +63,9 @@ class LiSiteScreeningDoc(BaseModel):
     selected_structures: list[Structure] = Field(
         ..., description="Relaxed host + Li cells of the selected sites, same order."
     )
+    candidate_structures: list[Structure] | None = Field(
+        None, description="Relaxed host + Li cell of every candidate, in candidate order."
+    )
     n_unique_sites: int = Field(..., description="Distinct relaxed Li sites found.")
     energy_spread_ev: float = Field(
         ..., description="Max minus min energy over the distinct sites (eV)."
