@@ -17,7 +17,9 @@
 5. the hop network (:func:`~mttmat.jobs.hop_network.ml_hop_network`): ML CI-NEB of the
    shortest hops between the sites and the percolation barrier on absolute saddle energies,
    then DFT energies of every image of the limiting hop's band (:func:`dft_band_energies`),
-   or a DFT CI-NEB seeded by it;
+   or a DFT CI-NEB seeded by it; with ``finetune``, CHGNet is first fine-tuned on this
+   chain's DFT frames (:func:`~mttmat.flows.finetune.finetune_stage`) and the fine-tuned
+   model's sites and hop network take the place of the pretrained ones from here on;
 6. :func:`channel_parameters`: the computed entries of
    :class:`~mttmat.device.parameters.EcramParameters`, each with its source uuids.
 """
