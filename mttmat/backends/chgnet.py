@@ -34,7 +34,7 @@ class ChgnetBackend(Backend):
         from atomate2.forcefields.utils import ase_calculator
 
         if model_path is not None:
-            kwargs["model"] = _fine_tuned(str(model_path), model_sha256)
+            kwargs["model"] = fine_tuned_model(str(model_path), model_sha256)
         return ase_calculator(self.force_field_name, **kwargs)
 
     def model_label(self, calculator_kwargs: dict[str, Any] | None = None) -> str:
@@ -44,7 +44,6 @@ class ChgnetBackend(Backend):
             return ("CHGNet fine-tuned on this run's DFT frames ("
                     + (f"sha256 {sha[:12]}, " if sha else "") + f"{kw['model_path']})")  # fmt: skip
         return f"CHGNet {_version()} pretrained (MPtrj)"
-
 
     def static_maker(self, **kwargs: Any) -> Maker:
         from atomate2.forcefields.jobs import ForceFieldStaticMaker
@@ -95,7 +94,9 @@ def _version() -> str:
 _MODELS: dict[tuple[str, str | None], Any] = {}
 
 
-def _fine_tuned(path: str, sha256: str | None) -> Any:
+def fine_tuned_model(path: str, sha256: str | None) -> Any:
+    """The fine-tuned CHGNet of the checkpoint ``path`` (checked against ``sha256`` when
+    given), loaded once per process."""
     from pathlib import Path
 
     from mttmat.backends.base import BackendError

@@ -70,10 +70,10 @@ def matching_band(network: Any, a: Structure, b: Structure, hop: HopSpec
     v = lat.get_cartesian_coords(hop.vector_frac)
     for band in _doc(network)["bands"]:
         band = _doc(band)
-        images = [_structure(s) for s in band["images"]]
-        if len(images[0]) != len(a):
+        first, last = _structure(band["images"][0]), _structure(band["images"][-1])
+        if len(first) != len(a):
             continue
-        g0, g1 = images[0].frac_coords[-1], images[-1].frac_coords[-1]
+        g0, g1 = first.frac_coords[-1], last.frac_coords[-1]
         u = lat.get_cartesian_coords(_doc(band["hop"])["vector_frac"])
         for ends, sign in (((g0, g1), 1), ((g1, g0), -1)):
             near = all(lat.get_distance_and_image(f, g)[0] < SEED_MATCH_A

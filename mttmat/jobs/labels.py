@@ -183,13 +183,13 @@ def _ml_barrier(model: Any, images: list[Structure]) -> float:
 def _tuned_model(ft: dict[str, Any]) -> Any:
     """The fine-tuned model of a :class:`FineTuneDoc` (its checkpoint, checked by sha256;
     written back from the stored weights when the file is not on this machine)."""
-    from mttmat.backends.chgnet import _fine_tuned
+    from mttmat.backends.chgnet import fine_tuned_model
 
     path = ft["checkpoint"]
     if not Path(path).is_file() and ft.get("weights_b64"):
         doc = FineTuneDoc.model_validate(ft)
         path = str(doc.write_checkpoint(Path.cwd() / "finetuned.pth.tar"))
-    return _fine_tuned(path, ft.get("checkpoint_sha256"))
+    return fine_tuned_model(path, ft.get("checkpoint_sha256"))
 
 
 @job(output_schema=FineTuneEffectDoc)

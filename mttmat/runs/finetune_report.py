@@ -70,8 +70,8 @@ def finetune_section(mats: list[str], docs: dict[str, Any], out: Path) -> list[s
         "code's energy zero is not CHGNet's; with one host composition this tests relative "
         "energies only, and the training-frame energy error is small by construction). "
         "Barriers: E_a = max − first image, both models on the same images (the pretrained "
-        "model as single points on the fine-tuned model's bands, not its own CI-NEB); DFT only "
-        "on the limiting band.",
+        "model as single points on the fine-tuned model's bands), next to the pretrained "
+        "model's own CI-NEB of the same hop where it ran one; DFT only on the limiting band.",
         "",
     ]
     for m in done:
